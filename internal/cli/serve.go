@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/enmasse-go/enmasse/internal/telemetry"
+	"github.com/enmasse-go/enmasse/internal/version"
+)
+
+// Defaults of `enmasse serve` (SPEC §2).
+const (
+	defaultAMQPAddr        = "127.0.0.1:5672"
+	defaultHTTPAddr        = "127.0.0.1:8080"
+	defaultDataDir         = "./enmasse-data"
+	defaultShutdownTimeout = 10 * time.Second
+)
+
+// serveOptions is the parsed configuration of `enmasse serve`, from flags
+// and the config file.
+type serveOptions struct {
+	amqpAddr  string // AMQP listener HOST:PORT; "" disables it
+	httpAddr  string // HTTP listener HOST:PORT; "" disables it
+	dataDir   string // everything durable; locked while serve runs
+	logFormat string // "text" or "json"
+	logLevel  string // "debug", "info", "warn" or "error"
+
+	// allowAnonymous is --allow-anonymous as given (possibly not at all);
+	// anonymous is the decision from it and the listeners (anonymousAllowed).
+	allowAnonymous optionalBool
+	anonymous      bool
+
+	configFile string
+	// resources is the raw `resources:` value of the config file (nil
+	// without one), kept for the control plane to apply at start.
+	resources *yaml.Node
+
+	// shutdownTimeout bounds the whole shutdown; zero means 10 s.
+	shutdownTimeout time.Duration
+	// ready, if set, is called once every component has started, with the
+	// real listen address of each component by name ("http", "amqp").
+	// Tests use it to learn the ports chosen for port 0. It runs on the
+	// serve goroutine and must not block.
+	ready func(addrs map[string]net.Addr)
+}
+
+// listeners returns every configured listen address, enabled or not.
+func (o *serveOptions) listeners() []string {
+	return []string{o.amqpAddr, o.httpAddr}
+}
+
+const serveDescription = `Runs the platform in one process on embedded defaults. The HTTP endpoint
+serves /healthz and /readyz.
+
+Each listener takes HOST:PORT; port 0 picks a free port and the empty string
+disables the listener. --config FILE reads YAML with the flag names as keys
+(for example "amqp: 127.0.0.1:5672") plus "resources:"; flags given on the
+command line override the file.
+
+Anonymous clients are allowed while every listener is on loopback, and a
+warning says so at start; once any listener binds another address they are
+refused unless --allow-anonymous is given. --allow-anonymous=false refuses
+them on loopback too.
+
+SIGINT or SIGTERM stops every component (at most 10 s) and exits 0.`
+
+func serveCommand() command {
+	return command{
+		name:    "serve",
+		summary: "run the whole platform in one process",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			opts, err := parseServeArgs(args, stdout)
+			if err != nil {
+				return err
+			}
+			return runServe(ctx, opts, stderr)
+		},
+	}
+}
+
+// parseServeArgs turns the command line (and the config file it names) into
+// serveOptions. Errors are *usageError or errHelp.
+func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
+	amqpAddr := listenAddr(defaultAMQPAddr)
+	httpAddr := listenAddr(defaultHTTPAddr)
+	logFormat := choice{value: "text", allowed: telemetry.LogFormats}
+	logLevel := choice{value: "info", allowed: telemetry.LogLevels}
+	var opts serveOptions
+
+	fs := newFlagSet("serve")
+	fs.Var(&amqpAddr, "amqp", "AMQP 1.0 listener `HOST:PORT`")
+	fs.Var(&httpAddr, "http", "HTTP listener `HOST:PORT` (health, readiness)")
+	fs.StringVar(&opts.dataDir, "data-dir", defaultDataDir, "`DIR` for everything durable; one serve process per DIR")
+	fs.Var(&logFormat, "log-format", "log `FORMAT`: text or json")
+	fs.Var(&logLevel, "log-level", "log `LEVEL`: debug, info, warn or error")
+	fs.Var(&opts.allowAnonymous, "allow-anonymous",
+		"let clients in without credentials (default: true while every listener is on loopback, false otherwise)")
+	fs.StringVar(&opts.configFile, "config", "", "YAML config `FILE` with the flag names as keys")
+
+	if err := parseFlags(fs, args, "enmasse serve [flags]", serveDescription, stdout, false); err != nil {
+		return serveOptions{}, err
+	}
+	if opts.configFile != "" {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		res, err := applyConfigFile(opts.configFile, fs, given)
+		if err != nil {
+			return serveOptions{}, &usageError{err}
+		}
+		opts.resources = res
+	}
+	if opts.dataDir == "" {
+		return serveOptions{}, usageErrorf("--data-dir must not be empty")
+	}
+	opts.amqpAddr, opts.httpAddr = string(amqpAddr), string(httpAddr)
+	opts.logFormat, opts.logLevel = logFormat.value, logLevel.value
+	opts.anonymous = anonymousAllowed(opts.allowAnonymous, opts.listeners())
+	return opts, nil
+}
+
+// runServe runs the serve lifecycle until ctx ends: lock the data dir, start
+// the components in order, report ready, then stop them in reverse order.
+// Logs go to logOut.
+func runServe(ctx context.Context, opts serveOptions, logOut io.Writer) error {
+	logger, err := telemetry.NewLogger(logOut, opts.logFormat, opts.logLevel)
+	if err != nil {
+		return &usageError{err}
+	}
+	lock, err := lockDataDir(opts.dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+
+	logger.Info("starting", "version", version.Version(), "commit", version.Commit(), "data_dir", opts.dataDir)
+	logAnonymous(logger, opts)
+	if opts.resources != nil {
+		logger.Warn("resources in the config file are not applied yet", "config", opts.configFile)
+	}
+
+	var ready readiness
+	comps, err := buildComponents(opts, logger, &ready)
+	if err != nil {
+		return err
+	}
+	// Components live until after their Shutdown; the caller's ctx is only
+	// the stop signal.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+
+	addrs, started, err := startComponents(runCtx, comps, logger)
+	if err != nil {
+		return errors.Join(err, stopComponents(comps[:started], opts.shutdownTimeout))
+	}
+	ready.set(phaseReady)
+	logger.Info("ready")
+	if opts.ready != nil {
+		opts.ready(addrs)
+	}
+
+	<-ctx.Done()
+	ready.set(phaseStopping)
+	logger.Info("shutting down")
+	if err := stopComponents(comps, opts.shutdownTimeout); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// startComponents starts comps in order and returns the address of each by
+// name. On error it also reports how many did start, for the caller to stop.
+func startComponents(ctx context.Context, comps []component, logger *slog.Logger) (addrs map[string]net.Addr, started int, err error) {
+	addrs = make(map[string]net.Addr, len(comps))
+	for _, c := range comps {
+		if err := c.Start(ctx); err != nil {
+			return nil, started, fmt.Errorf("start %s: %w", c.Name(), err)
+		}
+		started++
+		addrs[c.Name()] = c.Addr()
+		if a := c.Addr(); a != nil {
+			logger.Info("listening", "proto", c.Name(), "addr", a.String())
+		}
+	}
+	return addrs, started, nil
+}
+
+// stopComponents shuts comps down in reverse order, all within timeout
+// (zero means 10 s), and returns every failure.
+func stopComponents(comps []component, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = defaultShutdownTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	for i := len(comps) - 1; i >= 0; i-- {
+		if err := comps[i].Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", comps[i].Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}

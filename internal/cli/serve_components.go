@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"log/slog"
+	"net/http"
+)
+
+// buildComponents creates the components of `enmasse serve` from opts, in
+// start order; serve stops them in reverse order. ready is the process's
+// readiness, for /readyz.
+//
+// The HTTP component comes first so that it stops last: while the others
+// drain, /readyz keeps answering 503 and /healthz 200. New components (the
+// AMQP listener on opts.amqpAddr, then broker, MQTT, …) are appended after
+// it, each skipped when its listen address is empty. Components that add
+// HTTP routes register them on mux before the HTTP component is built.
+func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) ([]component, error) {
+	var comps []component
+	if opts.httpAddr != "" {
+		mux := http.NewServeMux()
+		addBaseRoutes(mux, ready)
+		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger))
+	}
+	// AMQP listener: append here, e.g.
+	//	if opts.amqpAddr != "" { comps = append(comps, newAMQPComponent(opts, logger)) }
+	// using opts.anonymous for the SASL ANONYMOUS decision and opts.dataDir
+	// for anything durable.
+	return comps, nil
+}
