@@ -1,0 +1,375 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+)
+
+// Delivery is one message transfer on a link (AMQP 1.0 §2.6.12), incoming or
+// outgoing. Its fields are guarded by the connection's mutex; read them in
+// handler callbacks or through the accessor methods.
+type Delivery struct {
+	l       *Link
+	id      uint32
+	tag     []byte
+	format  uint32
+	payload []byte
+
+	remoteState   frames.DeliveryState
+	remoteSettled bool
+	localState    frames.DeliveryState
+	localSettled  bool
+	finished      bool // settled on both ends, or abandoned with its link
+	outOff        int  // bytes of payload already framed (outgoing)
+	started       bool // first frame sent (outgoing)
+	waiters       []chan struct{}
+
+	// Context is free for the owner of the delivery (the router links a
+	// forwarded delivery to its origin here).
+	Context any
+}
+
+// Link returns the delivery's link.
+func (d *Delivery) Link() *Link { return d.l }
+
+// ID returns the delivery-id.
+func (d *Delivery) ID() uint32 { return d.id }
+
+// Tag returns the delivery-tag.
+func (d *Delivery) Tag() []byte { return d.tag }
+
+// MessageFormat returns the message-format of the transfer (0 for AMQP).
+func (d *Delivery) MessageFormat() uint32 { return d.format }
+
+// Payload returns the message bytes. For incoming deliveries they belong to
+// the delivery and stay valid.
+func (d *Delivery) Payload() []byte { return d.payload }
+
+// RemoteState returns the delivery state last reported by the peer, and
+// whether the peer has settled the delivery.
+func (d *Delivery) RemoteState() (frames.DeliveryState, bool) {
+	d.l.s.c.mu.Lock()
+	defer d.l.s.c.mu.Unlock()
+	return d.remoteState, d.remoteSettled
+}
+
+// Settled reports whether we have settled the delivery.
+func (d *Delivery) Settled() bool {
+	d.l.s.c.mu.Lock()
+	defer d.l.s.c.mu.Unlock()
+	return d.localSettled
+}
+
+// Done returns a channel closed when the delivery is settled by the peer or
+// abandoned because its link ended. For outgoing deliveries this is when the
+// outcome is known.
+func (d *Delivery) Done() <-chan struct{} {
+	d.l.s.c.mu.Lock()
+	defer d.l.s.c.mu.Unlock()
+	ch := make(chan struct{})
+	if d.finished || d.remoteSettled {
+		close(ch)
+	} else {
+		d.waiters = append(d.waiters, ch)
+	}
+	return ch
+}
+
+func (d *Delivery) wakeLocked() {
+	for _, w := range d.waiters {
+		close(w)
+	}
+	d.waiters = nil
+}
+
+func (d *Delivery) finishLocked() {
+	if d.finished {
+		return
+	}
+	d.finished = true
+	d.wakeLocked()
+}
+
+// SendOptions are the per-message options of Link.Send.
+type SendOptions struct {
+	Tag           []byte // default: a sequence number
+	Settled       bool   // pre-settled (at-most-once)
+	MessageFormat uint32
+	Context       any
+}
+
+// Send transfers a message on a link where we send. It consumes one credit
+// and fails with ErrNoCredit without it; payload must not be modified until
+// the delivery's frames are written (Send copies nothing). Messages larger
+// than the peer's max-message-size fail with ErrMessageTooLarge.
+func (l *Link) Send(payload []byte, o SendOptions) (*Delivery, error) {
+	c := l.s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l.role != frames.RoleSender {
+		return nil, errors.New("amqp: Send on a receiving link")
+	}
+	if l.detachSent || l.detached || !l.attachRcvd {
+		return nil, l.errLocked()
+	}
+	if l.credit == 0 {
+		return nil, ErrNoCredit
+	}
+	if l.maxMsgOut != 0 && uint64(len(payload)) > l.maxMsgOut {
+		return nil, fmt.Errorf("%w: %d bytes, link allows %d", ErrMessageTooLarge, len(payload), l.maxMsgOut)
+	}
+	settled := o.Settled || l.sndSettle == frames.SndSettled
+	if l.sndSettle == frames.SndUnsettled {
+		settled = false
+	}
+	tag := o.Tag
+	if tag == nil {
+		l.nextTag++
+		tag = binary.BigEndian.AppendUint64(make([]byte, 0, 8), l.nextTag)
+	}
+	d := &Delivery{
+		l:             l,
+		id:            l.s.nextDeliveryID,
+		tag:           tag,
+		format:        o.MessageFormat,
+		payload:       payload,
+		localSettled:  settled,
+		remoteSettled: false,
+		Context:       o.Context,
+	}
+	l.s.nextDeliveryID++
+	l.deliveryCount++
+	l.credit--
+	if !settled {
+		l.s.unsettledOut[d.id] = d
+	}
+	l.s.pending = append(l.s.pending, d)
+	l.s.pumpLocked()
+	return d, nil
+}
+
+// sendFrameLocked writes the next transfer frame of an outgoing delivery and
+// reports whether the delivery is completely sent.
+func (d *Delivery) sendFrameLocked() bool {
+	s := d.l.s
+	c := s.c
+	t := frames.Transfer{Handle: d.l.handle}
+	if !d.started {
+		d.started = true
+		t.DeliveryID, t.HasDeliveryID = d.id, true
+		t.DeliveryTag = d.tag
+		t.MessageFormat, t.HasMessageFormat = d.format, true
+		t.Settled, t.HasSettled = d.localSettled, true
+	}
+	out, start := frames.BeginFrame(c.out)
+	out = t.AppendPerformative(out)
+	room := int(c.maxFrameOut) - (len(out) - start)
+	if room < 1 {
+		room = 1 // cannot happen with max-frame-size ≥ 512
+	}
+	rest := d.payload[d.outOff:]
+	if len(rest) > room {
+		// Re-encode with more=true: the flag adds at most two bytes,
+		// which the room estimate leaves for.
+		t.More = true
+		out = t.AppendPerformative(out[:start+frames.HeaderSize])
+		room = int(c.maxFrameOut) - (len(out) - start)
+		rest = rest[:room]
+	}
+	out = append(out, rest...)
+	c.out = frames.EndFrame(out, start, frames.TypeAMQP, s.local)
+	c.kickLocked()
+	d.outOff += len(rest)
+	s.nextOutgoingID++
+	s.remoteIncomingWindow--
+	if d.outOff < len(d.payload) {
+		return false
+	}
+	if d.localSettled {
+		d.finishLocked()
+	}
+	return true
+}
+
+// Abort aborts an outgoing delivery that is not completely sent yet
+// (AMQP 1.0 §2.6.14); it reports false when all frames are already out.
+func (d *Delivery) Abort() bool {
+	c := d.l.s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := d.l.s
+	if d.outOff >= len(d.payload) && d.started {
+		return false
+	}
+	for i, p := range s.pending {
+		if p == d {
+			s.pending = append(s.pending[:i], s.pending[i+1:]...)
+			break
+		}
+	}
+	if d.started {
+		t := &frames.Transfer{Handle: d.l.handle, Aborted: true, Settled: true, HasSettled: true}
+		c.writeFrameLocked(frames.TypeAMQP, s.local, t)
+		s.nextOutgoingID++
+	}
+	delete(s.unsettledOut, d.id)
+	d.localSettled = true
+	d.finishLocked()
+	return true
+}
+
+func (l *Link) onTransferLocked(t *frames.Transfer, cbs []callback) []callback {
+	if l.detachSent {
+		return cbs // in flight while our detach travels
+	}
+	d := l.incoming
+	if d == nil {
+		if !t.HasDeliveryID {
+			l.detachLocked(frames.Errorf(frames.ErrInvalidField, "first transfer of a delivery without delivery-id"), true)
+			return cbs
+		}
+		if l.credit == 0 {
+			l.detachLocked(frames.Errorf(frames.ErrTransferLimitExceeded, "transfer without link credit"), true)
+			return cbs
+		}
+		l.credit--
+		l.deliveryCount++
+		d = &Delivery{
+			l:             l,
+			id:            t.DeliveryID,
+			tag:           append([]byte(nil), t.DeliveryTag...),
+			format:        t.MessageFormat,
+			remoteSettled: t.Settled || l.sndSettle == frames.SndSettled,
+		}
+		l.incoming = d
+		l.incomingSize = 0
+	} else {
+		if t.HasDeliveryID && t.DeliveryID != d.id {
+			l.detachLocked(frames.Errorf(frames.ErrInvalidField, "continuation transfer has delivery-id %d, delivery in progress is %d", t.DeliveryID, d.id), true)
+			return cbs
+		}
+		if t.HasSettled && t.Settled {
+			d.remoteSettled = true
+		}
+	}
+	if t.Aborted {
+		// §2.6.14: an aborted delivery is discarded; it still used its
+		// credit.
+		l.incoming = nil
+		return cbs
+	}
+	l.incomingSize += uint64(len(t.Payload))
+	limit := l.s.c.opts.MaxBufferedMessage
+	if l.maxMsgIn != 0 && l.maxMsgIn < limit {
+		limit = l.maxMsgIn
+	}
+	if l.incomingSize > limit {
+		l.incoming = nil
+		l.detachLocked(frames.Errorf(frames.ErrMessageSizeExceeded, "message of more than %d bytes", limit), true)
+		return cbs
+	}
+	if t.More {
+		d.payload = append(d.payload, t.Payload...)
+		return cbs
+	}
+	if d.payload == nil {
+		d.payload = append(make([]byte, 0, len(t.Payload)), t.Payload...)
+	} else {
+		d.payload = append(d.payload, t.Payload...)
+	}
+	l.incoming = nil
+	if t.State != nil {
+		d.remoteState = t.State
+	}
+	if !d.remoteSettled {
+		l.s.unsettledIn[d.id] = d
+	} else {
+		d.finished = true
+	}
+	h := l.s.c.opts.Handler
+	return append(cbs, func() { h.OnMessage(l, d) })
+}
+
+// Settle settles a delivery with an outcome (nil: settle without a state).
+// For an incoming delivery on a link with receiver-settle-mode second it
+// first sends the outcome unsettled and settles once the sender has
+// (AMQP 1.0 §2.6.12). Settling twice is a no-op.
+func (d *Delivery) Settle(state frames.DeliveryState) error {
+	c := d.l.s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return d.settleLocked(state)
+}
+
+func (d *Delivery) settleLocked(state frames.DeliveryState) error {
+	if d.localSettled {
+		return nil
+	}
+	l := d.l
+	s := l.s
+	incoming := l.role == frames.RoleReceiver
+	if d.finished && !incoming {
+		d.localSettled = true
+		return nil
+	}
+	d.localState = state
+	if incoming && l.rcvSettle == frames.RcvSecond && !d.remoteSettled {
+		if l.detachSent || l.detached {
+			return l.errLocked()
+		}
+		c := s.c
+		c.writeFrameLocked(frames.TypeAMQP, s.local, &frames.Disposition{Role: l.role, First: d.id, State: state})
+		return nil
+	}
+	d.localSettled = true
+	if incoming {
+		delete(s.unsettledIn, d.id)
+	} else {
+		delete(s.unsettledOut, d.id)
+	}
+	if !d.remoteSettled && !l.detached && !s.endSent {
+		s.c.writeFrameLocked(frames.TypeAMQP, s.local, &frames.Disposition{Role: l.role, First: d.id, Settled: true, State: state})
+	}
+	d.finishLocked()
+	return nil
+}
+
+// Update sends a non-terminal delivery state (for example Received) without
+// settling.
+func (d *Delivery) Update(state frames.DeliveryState) {
+	c := d.l.s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d.localSettled || d.remoteSettled {
+		return
+	}
+	c.writeFrameLocked(frames.TypeAMQP, d.l.s.local, &frames.Disposition{Role: d.l.role, First: d.id, State: state})
+}
+
+func (d *Delivery) onDispositionLocked(f *frames.Disposition, cbs []callback) []callback {
+	if f.State != nil {
+		d.remoteState = f.State
+	}
+	l := d.l
+	if f.Settled {
+		d.remoteSettled = true
+		if l.role == frames.RoleReceiver {
+			delete(l.s.unsettledIn, d.id)
+			// Mode second: the sender settled after our outcome.
+			d.localSettled = true
+		} else {
+			delete(l.s.unsettledOut, d.id)
+		}
+		d.finishLocked()
+	} else {
+		d.wakeLocked()
+	}
+	if l.role == frames.RoleReceiver {
+		return cbs
+	}
+	h := l.s.c.opts.Handler
+	return append(cbs, func() { h.OnDisposition(l, d) })
+}
