@@ -21,9 +21,8 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 		addBaseRoutes(mux, ready)
 		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger))
 	}
-	// AMQP listener: append here, e.g.
-	//	if opts.amqpAddr != "" { comps = append(comps, newAMQPComponent(opts, logger)) }
-	// using opts.anonymous for the SASL ANONYMOUS decision and opts.dataDir
-	// for anything durable.
+	if opts.amqpAddr != "" {
+		comps = append(comps, newAMQPComponent(opts, newDataPlane(logger), logger))
+	}
 	return comps, nil
 }

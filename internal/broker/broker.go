@@ -1,0 +1,381 @@
+// Package broker gives broker-backed addresses their store-and-forward
+// meaning. This first part implements queues in memory: competing
+// consumers served round-robin by credit, a message leaves the queue only
+// when its consumer settles it accepted, released and modified messages are
+// redelivered ahead of newer ones (modified{delivery-failed} counts a
+// delivery attempt, carried in the header's delivery-count), and a consumer
+// that goes away returns its unsettled messages to the queue in their
+// original order. FIFO holds for a single consumer without redeliveries.
+//
+// The broker plugs into the router as its Endpoint: it receives the client's
+// own links and message bytes (no copy, no re-encoding on the way in).
+//
+// # Locking
+//
+// Broker.mu guards the queue table and the link map; queue.mu guards one
+// queue's messages and consumers. Order: Broker.mu → queue.mu → transport
+// Conn.mu. Broker.mu is never held while a queue is worked on.
+package broker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+)
+
+// Options configure a Broker.
+type Options struct {
+	// ProducerWindow is the credit kept open for each producer. Default 250.
+	ProducerWindow uint32
+	Logger         *slog.Logger
+}
+
+// Broker hosts queues. Safe for concurrent use.
+type Broker struct {
+	opts   Options
+	mu     sync.Mutex
+	queues map[key]*queue
+	links  map[*transport.Link]*binding
+}
+
+type key struct{ space, name string }
+
+type binding struct {
+	q        *queue
+	consumer *consumer // nil for producers
+}
+
+// New returns an empty broker.
+func New(opts Options) *Broker {
+	if opts.ProducerWindow == 0 {
+		opts.ProducerWindow = 250
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Broker{opts: opts, queues: map[key]*queue{}, links: map[*transport.Link]*binding{}}
+}
+
+// EnsureAddress creates a queue (idempotent). Other broker-backed types are
+// refused until the broker supports them.
+func (b *Broker) EnsureAddress(space, address, addrType string) error {
+	switch addrType {
+	case "queue", "deadletter":
+	default:
+		return fmt.Errorf("address type %s is not supported by the broker yet", addrType)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := key{space, address}
+	if b.queues[k] == nil {
+		b.queues[k] = &queue{name: address}
+	}
+	return nil
+}
+
+// DeleteAddress removes a queue and detaches its links.
+func (b *Broker) DeleteAddress(space, address string) error {
+	b.mu.Lock()
+	q := b.queues[key{space, address}]
+	delete(b.queues, key{space, address})
+	var links []*transport.Link
+	for l, bd := range b.links {
+		if bd.q == q {
+			links = append(links, l)
+			delete(b.links, l)
+		}
+	}
+	b.mu.Unlock()
+	if q == nil {
+		return fmt.Errorf("queue %q does not exist", address)
+	}
+	q.mu.Lock()
+	q.msgs, q.consumers = nil, nil
+	q.mu.Unlock()
+	e := frames.Errorf(frames.ErrResourceDeleted, "queue %q was deleted", address)
+	for _, l := range links {
+		go l.Detach(context.Background(), e, true)
+	}
+	return nil
+}
+
+// QueueStats describe one queue.
+type QueueStats struct {
+	Depth     int
+	Unacked   int
+	Consumers int
+	Enqueued  uint64
+	Dequeued  uint64
+}
+
+// Stats returns a queue's statistics.
+func (b *Broker) Stats(space, address string) (QueueStats, bool) {
+	b.mu.Lock()
+	q := b.queues[key{space, address}]
+	b.mu.Unlock()
+	if q == nil {
+		return QueueStats{}, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := QueueStats{Depth: len(q.msgs), Consumers: len(q.consumers), Enqueued: q.enqueued, Dequeued: q.dequeued}
+	for _, c := range q.consumers {
+		st.Unacked += len(c.unacked)
+	}
+	return st, true
+}
+
+func (b *Broker) lookup(space, address string) *queue {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.queues[key{space, address}]
+}
+
+// AttachLink binds a client link to a queue.
+func (b *Broker) AttachLink(l *transport.Link, space, address, addrType string) error {
+	q := b.lookup(space, address)
+	if q == nil {
+		return frames.Errorf(frames.ErrNotFound, "queue %q does not exist", address)
+	}
+	bd := &binding{q: q}
+	if l.IsSender() {
+		bd.consumer = &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
+	}
+	b.mu.Lock()
+	b.links[l] = bd
+	b.mu.Unlock()
+	if bd.consumer != nil {
+		q.mu.Lock()
+		q.consumers = append(q.consumers, bd.consumer)
+		q.mu.Unlock()
+		return nil
+	}
+	// Producer: credit is granted as soon as the attach is answered.
+	l.Flow(b.opts.ProducerWindow, false)
+	return nil
+}
+
+func (b *Broker) binding(l *transport.Link) *binding {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.links[l]
+}
+
+// Flow dispatches to a consumer that gained credit.
+func (b *Broker) Flow(l *transport.Link) {
+	if bd := b.binding(l); bd != nil && bd.consumer != nil {
+		bd.q.dispatch()
+	}
+}
+
+// Message enqueues a message from a producer link and accepts it.
+func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
+	bd := b.binding(l)
+	if bd == nil {
+		d.Settle(frames.Released{})
+		return
+	}
+	bd.q.enqueue(d.Payload())
+	d.Settle(frames.Accepted{})
+	if cr, _ := l.Credit(); cr <= b.opts.ProducerWindow/2 {
+		l.Flow(b.opts.ProducerWindow, false)
+	}
+}
+
+// Produce enqueues a message sent through the anonymous relay.
+func (b *Broker) Produce(space, address string, d *transport.Delivery) {
+	q := b.lookup(space, address)
+	if q == nil {
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrNotFound, "queue %q does not exist", address)})
+		return
+	}
+	q.enqueue(d.Payload())
+	d.Settle(frames.Accepted{})
+}
+
+// Disposition applies a consumer's outcome.
+func (b *Broker) Disposition(l *transport.Link, d *transport.Delivery) {
+	bd := b.binding(l)
+	if bd == nil || bd.consumer == nil {
+		return
+	}
+	st, settled := d.RemoteState()
+	if !settled && (st == nil || !frames.IsOutcome(st)) {
+		return
+	}
+	bd.q.outcome(bd.consumer, d, st)
+	if !settled {
+		d.Settle(nil)
+	}
+}
+
+// Detach unbinds a link; a consumer's unsettled messages go back to the
+// queue ahead of newer ones.
+func (b *Broker) Detach(l *transport.Link, err error) {
+	b.mu.Lock()
+	bd := b.links[l]
+	delete(b.links, l)
+	b.mu.Unlock()
+	if bd == nil || bd.consumer == nil {
+		return
+	}
+	bd.q.removeConsumer(bd.consumer)
+}
+
+type msg struct {
+	seq      uint64
+	payload  []byte
+	attempts uint32 // failed delivery attempts (header delivery-count)
+}
+
+type consumer struct {
+	link    *transport.Link
+	unacked map[*transport.Delivery]*msg
+}
+
+type queue struct {
+	name      string
+	mu        sync.Mutex
+	msgs      []*msg // ordered by seq
+	consumers []*consumer
+	next      int // round-robin position
+	seq       uint64
+	enqueued  uint64
+	dequeued  uint64
+}
+
+func (q *queue) enqueue(payload []byte) {
+	q.mu.Lock()
+	q.seq++
+	q.enqueued++
+	q.msgs = append(q.msgs, &msg{seq: q.seq, payload: payload})
+	q.dispatchLocked()
+	q.mu.Unlock()
+}
+
+func (q *queue) dispatch() {
+	q.mu.Lock()
+	q.dispatchLocked()
+	q.mu.Unlock()
+}
+
+// dispatchLocked hands messages to consumers with credit, round-robin.
+func (q *queue) dispatchLocked() {
+	for len(q.msgs) > 0 && len(q.consumers) > 0 {
+		c := q.pickLocked()
+		if c == nil {
+			return
+		}
+		m := q.msgs[0]
+		payload := m.payload
+		if m.attempts > 0 {
+			payload = withDeliveryCount(payload, m.attempts)
+		}
+		d, err := c.link.Send(payload, transport.SendOptions{})
+		if err != nil {
+			return
+		}
+		q.msgs[0] = nil
+		q.msgs = q.msgs[1:]
+		if d.Settled() {
+			q.dequeued++ // pre-settled consumer: at-most-once
+			continue
+		}
+		c.unacked[d] = m
+	}
+}
+
+func (q *queue) pickLocked() *consumer {
+	n := len(q.consumers)
+	for i := range n {
+		c := q.consumers[(q.next+i)%n]
+		if cr, _ := c.link.Credit(); cr > 0 {
+			q.next = (q.next + i + 1) % n
+			return c
+		}
+	}
+	return nil
+}
+
+// requeueLocked puts messages back in seq order.
+func (q *queue) requeueLocked(ms ...*msg) {
+	for _, m := range ms {
+		i, _ := slices.BinarySearchFunc(q.msgs, m.seq, func(x *msg, s uint64) int {
+			switch {
+			case x.seq < s:
+				return -1
+			case x.seq > s:
+				return 1
+			}
+			return 0
+		})
+		q.msgs = slices.Insert(q.msgs, i, m)
+	}
+}
+
+func (q *queue) outcome(c *consumer, d *transport.Delivery, st frames.DeliveryState) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m := c.unacked[d]
+	if m == nil {
+		return
+	}
+	delete(c.unacked, d)
+	switch s := st.(type) {
+	case frames.Released:
+		q.requeueLocked(m)
+	case frames.Modified:
+		if s.DeliveryFailed {
+			m.attempts++
+		}
+		q.requeueLocked(m)
+	case frames.Rejected:
+		q.dequeued++ // dropped; dead-lettering comes with the redelivery policy
+	default: // accepted (or settled without an outcome)
+		q.dequeued++
+	}
+	q.dispatchLocked()
+}
+
+func (q *queue) removeConsumer(c *consumer) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, x := range q.consumers {
+		if x == c {
+			q.consumers = append(q.consumers[:i:i], q.consumers[i+1:]...)
+			break
+		}
+	}
+	back := make([]*msg, 0, len(c.unacked))
+	for _, m := range c.unacked {
+		back = append(back, m)
+	}
+	c.unacked = map[*transport.Delivery]*msg{}
+	q.requeueLocked(back...)
+	q.dispatchLocked()
+}
+
+// withDeliveryCount rewrites a message's header with the delivery-count
+// (AMQP 1.0 §3.2.1), leaving the bare message untouched.
+func withDeliveryCount(payload []byte, n uint32) []byte {
+	raw, err := message.Parse(payload)
+	if err != nil {
+		return payload
+	}
+	h, _, err := raw.Header()
+	if err != nil {
+		return payload
+	}
+	h.DeliveryCount = n
+	out, err := raw.AppendRewrite(nil, &h, nil, false)
+	if err != nil {
+		return payload
+	}
+	return out
+}

@@ -1,0 +1,317 @@
+package router
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+)
+
+// connState is the router's view of one client connection (Conn.Context).
+type connState struct {
+	space *space
+
+	mu        sync.Mutex // leaf lock
+	sessions  int
+	senders   int // links where the client sends (our receivers)
+	receivers int // links where the client receives (our senders)
+	temps     []*address
+	closed    bool
+}
+
+// linkState is the router's view of one link (Link.Context).
+type linkState struct {
+	conn      *connState
+	link      *transport.Link
+	addr      *address // nil for the anonymous relay and brokered links
+	brokered  bool
+	relay     bool
+	unsettled map[*transport.Delivery]struct{} // forwarded, awaiting outcome (consumers; guarded by addr.mu)
+	mcBuf     [][]byte                         // multicast backlog (guarded by addr.mu)
+	dropped   atomic.Int64
+}
+
+// OnOpen places a new connection in an address space and applies the
+// space's connection limit. Use it as transport.Options.OnOpen.
+func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
+	s := r.placeConnection(o.Hostname, c.Identity().User)
+	if s == nil {
+		return frames.Errorf(frames.ErrNotFound, "no address space for hostname %q", o.Hostname)
+	}
+	s.mu.RLock()
+	limit := s.cfg.Limits.MaxConnections
+	s.mu.RUnlock()
+	if n := s.conns.Add(1); limit > 0 && n > int64(limit) {
+		s.conns.Add(-1)
+		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg.Name, limit)
+	}
+	c.Context = &connState{space: s}
+	return nil
+}
+
+func connOf(c *transport.Conn) *connState {
+	cs, _ := c.Context.(*connState)
+	return cs
+}
+
+// OnBegin applies maxSessionsPerConnection.
+func (r *Router) OnBegin(s *transport.Session) error {
+	cs := connOf(s.Conn())
+	if cs == nil {
+		return frames.Errorf(frames.ErrInternal, "connection not placed")
+	}
+	limit := cs.space.cfg.Limits.MaxSessionsPerConnection
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if limit > 0 && cs.sessions >= limit {
+		return frames.Errorf(frames.ErrResourceLimitExceeded, "at most %d sessions per connection", limit)
+	}
+	cs.sessions++
+	s.Context = cs
+	return nil
+}
+
+// OnEnd releases the session's place in the limit.
+func (r *Router) OnEnd(s *transport.Session, err error) {
+	if cs, ok := s.Context.(*connState); ok {
+		cs.mu.Lock()
+		cs.sessions--
+		cs.mu.Unlock()
+	}
+}
+
+// OnAttach binds a link to its address.
+func (r *Router) OnAttach(l *transport.Link) error {
+	cs := connOf(l.Session().Conn())
+	if cs == nil {
+		return frames.Errorf(frames.ErrInternal, "connection not placed")
+	}
+	sp := cs.space
+	lim := sp.cfg.Limits
+	clientSends := !l.IsSender()
+	cs.mu.Lock()
+	if clientSends {
+		if lim.MaxSendersPerConnection > 0 && cs.senders >= lim.MaxSendersPerConnection {
+			cs.mu.Unlock()
+			return frames.Errorf(frames.ErrResourceLimitExceeded, "at most %d senders per connection", lim.MaxSendersPerConnection)
+		}
+		cs.senders++
+	} else {
+		if lim.MaxReceiversPerConnection > 0 && cs.receivers >= lim.MaxReceiversPerConnection {
+			cs.mu.Unlock()
+			return frames.Errorf(frames.ErrResourceLimitExceeded, "at most %d receivers per connection", lim.MaxReceiversPerConnection)
+		}
+		cs.receivers++
+	}
+	cs.mu.Unlock()
+	ls := &linkState{conn: cs, link: l}
+	l.Context = ls
+	if err := r.bind(l, ls, sp); err != nil && err != transport.ErrAttachLater {
+		ls.release()
+		l.Context = nil
+		return err
+	} else {
+		return err
+	}
+}
+
+func (ls *linkState) release() {
+	ls.conn.mu.Lock()
+	if ls.link.IsSender() {
+		ls.conn.receivers--
+	} else {
+		ls.conn.senders--
+	}
+	ls.conn.mu.Unlock()
+}
+
+func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
+	a := l.RemoteAttach()
+	if a.Target != nil && a.Target.Coordinator {
+		return frames.Errorf(frames.ErrNotImplemented, "transactions are not supported")
+	}
+	if l.IsSender() {
+		// The client receives from the source address.
+		if a.Source == nil {
+			return frames.Errorf(frames.ErrInvalidField, "attach without a source")
+		}
+		if a.Source.Dynamic {
+			return r.bindDynamic(l, ls, sp, a.Source)
+		}
+		addr, ferr := sp.lookup(a.Source.Address, true)
+		if ferr != nil {
+			return ferr
+		}
+		return r.bindAddress(l, ls, addr)
+	}
+	// The client sends to the target address.
+	if a.Target == nil {
+		return frames.Errorf(frames.ErrInvalidField, "attach without a target")
+	}
+	if sp.cfg.Limits.MaxMessageSize > 0 {
+		l.SetMaxMessageSize(sp.cfg.Limits.MaxMessageSize)
+	}
+	if a.Target.Address == "" && !a.Target.Dynamic {
+		ls.relay = true
+		l.CompleteAttach(nil)
+		l.Flow(r.opts.LinkCapacity, false)
+		return transport.ErrAttachLater
+	}
+	if a.Target.Dynamic {
+		return frames.Errorf(frames.ErrNotImplemented, "dynamic targets are not supported; use a dynamic source for replies")
+	}
+	addr, ferr := sp.lookup(a.Target.Address, true)
+	if ferr != nil {
+		return ferr
+	}
+	return r.bindAddress(l, ls, addr)
+}
+
+func (r *Router) bindAddress(l *transport.Link, ls *linkState, a *address) error {
+	if a.typ.Brokered() {
+		if r.opts.Broker == nil {
+			return frames.Errorf(frames.ErrNotFound, "address %q needs a broker", a.name)
+		}
+		if err := r.opts.Broker.AttachLink(l, a.space.cfg.Name, a.name, string(a.typ)); err != nil {
+			return err
+		}
+		ls.brokered = true
+		return nil
+	}
+	ls.addr = a
+	// Answer the attach before granting credit or sending.
+	l.CompleteAttach(nil)
+	a.attach(ls)
+	return transport.ErrAttachLater
+}
+
+func (r *Router) bindDynamic(l *transport.Link, ls *linkState, sp *space, src *frames.Source) error {
+	name := fmt.Sprintf("$temp.%d.%s", r.tempID.Add(1), randomSuffix())
+	a := newAddress(sp, name, Anycast)
+	a.temp = true
+	sp.mu.Lock()
+	sp.addrs[name] = a
+	sp.mu.Unlock()
+	ls.conn.mu.Lock()
+	ls.conn.temps = append(ls.conn.temps, a)
+	ls.conn.mu.Unlock()
+	local := *src
+	local.Address = name
+	l.SetLocalSource(&local)
+	return r.bindAddress(l, ls, a)
+}
+
+func linkOf(l *transport.Link) *linkState {
+	ls, _ := l.Context.(*linkState)
+	return ls
+}
+
+// OnFlow reacts to consumers granting credit (anycast, multicast) and
+// passes brokered links' flow to the broker.
+func (r *Router) OnFlow(l *transport.Link) {
+	ls := linkOf(l)
+	switch {
+	case ls == nil:
+	case ls.brokered:
+		r.opts.Broker.Flow(l)
+	case ls.addr != nil && l.IsSender():
+		ls.addr.consumerFlow(ls)
+	}
+}
+
+// OnMessage routes a message from a producer.
+func (r *Router) OnMessage(l *transport.Link, d *transport.Delivery) {
+	ls := linkOf(l)
+	switch {
+	case ls == nil:
+		d.Settle(frames.Released{})
+	case ls.brokered:
+		r.opts.Broker.Message(l, d)
+	case ls.relay:
+		r.relay(ls, d)
+		l.AddCredit(1)
+	default:
+		ls.addr.produce(ls, d)
+	}
+}
+
+// relay routes one message of the anonymous relay by its `to`.
+func (r *Router) relay(ls *linkState, d *transport.Delivery) {
+	raw, err := message.Parse(d.Payload())
+	if err != nil {
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrDecodeError, "%v", err)})
+		return
+	}
+	to, ok, err := raw.To()
+	if err != nil || !ok || to == "" {
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInvalidField, "message has no properties.to for the anonymous relay")})
+		return
+	}
+	sp := ls.conn.space
+	a, ferr := sp.lookup(to, true)
+	if ferr != nil {
+		d.Settle(frames.Rejected{Error: ferr})
+		return
+	}
+	if a.typ.Brokered() {
+		r.opts.Broker.Produce(sp.cfg.Name, to, d)
+		return
+	}
+	a.relayed(d)
+}
+
+// OnDisposition passes a consumer's outcome back to the producer.
+func (r *Router) OnDisposition(l *transport.Link, d *transport.Delivery) {
+	ls := linkOf(l)
+	switch {
+	case ls == nil:
+	case ls.brokered:
+		r.opts.Broker.Disposition(l, d)
+	case ls.addr != nil:
+		ls.addr.outcome(ls, d)
+	}
+}
+
+// OnDetach unbinds a link.
+func (r *Router) OnDetach(l *transport.Link, err error) {
+	ls := linkOf(l)
+	if ls == nil {
+		return
+	}
+	switch {
+	case ls.brokered:
+		r.opts.Broker.Detach(l, err)
+	case ls.addr != nil:
+		ls.addr.detach(ls)
+	}
+	ls.release()
+}
+
+// OnClose removes the connection's temporary addresses.
+func (r *Router) OnClose(c *transport.Conn, err error) {
+	cs := connOf(c)
+	if cs == nil {
+		return
+	}
+	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		return
+	}
+	cs.closed = true
+	temps := cs.temps
+	cs.temps = nil
+	cs.mu.Unlock()
+	cs.space.conns.Add(-1)
+	for _, a := range temps {
+		cs.space.mu.Lock()
+		if cs.space.addrs[a.name] == a {
+			delete(cs.space.addrs, a.name)
+		}
+		cs.space.mu.Unlock()
+		a.delete(frames.Errorf(frames.ErrResourceDeleted, "temporary address %q was removed with its connection", a.name))
+	}
+}

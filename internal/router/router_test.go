@@ -1,0 +1,432 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	amqp "github.com/Azure/go-amqp"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/broker"
+	"github.com/enmasse-go/enmasse/internal/router"
+)
+
+// startRouter serves a router with a broker on a random loopback port.
+func startRouter(t testing.TB, spaces ...router.SpaceConfig) (*router.Router, string) {
+	t.Helper()
+	r := router.New(router.Options{Broker: broker.New(broker.Options{})})
+	if len(spaces) == 0 {
+		spaces = []router.SpaceConfig{{Name: "default", Namespace: "default", AutoCreate: true}}
+	}
+	for _, s := range spaces {
+		r.SetSpace(s)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := transport.NewServer(ln, transport.Options{
+		Handler: r, OnOpen: r.OnOpen,
+		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true}), AllowNoSASL: true,
+	})
+	go srv.Serve(context.Background())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return r, ln.Addr().String()
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func dial(t testing.TB, addr, host string) *amqp.Session {
+	t.Helper()
+	c, err := amqp.Dial(ctxT(t, 10*time.Second), "amqp://"+addr, &amqp.ConnOptions{HostName: host, SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := c.NewSession(ctxT(t, 10*time.Second), nil)
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	return s
+}
+
+func TestRouterAnycastCreditOnlyWithConsumer(t *testing.T) {
+	r, addr := startRouter(t)
+	if err := r.SetAddress("default", "work", router.Anycast); err != nil {
+		t.Fatal(err)
+	}
+	prod := dial(t, addr, "")
+	snd, err := prod.NewSender(ctxT(t, 5*time.Second), "work", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No consumer: the send must not complete for 2 s (no credit).
+	sendCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err = snd.Send(sendCtx, amqp.NewMessage([]byte("early")), nil)
+	cancel()
+	var noCredit *amqp.Error // go-amqp reports a send that timed out waiting for credit this way
+	if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &noCredit) && noCredit.Condition == amqp.ErrCondTransferLimitExceeded) {
+		t.Fatalf("send without consumer: %v, want it to wait for credit", err)
+	}
+	cons := dial(t, addr, "")
+	rcv, err := cons.NewReceiver(ctxT(t, 5*time.Second), "work", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- snd.Send(ctxT(t, 10*time.Second), amqp.NewMessage([]byte("hello")), nil) }()
+	m, err := rcv.Receive(ctxT(t, 10*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "hello" {
+		t.Fatalf("got %q", m.GetData())
+	}
+	// The consumer rejects: the producer sees rejected with its error.
+	if err := rcv.RejectMessage(ctxT(t, 5*time.Second), m, &amqp.Error{Condition: "app:bad-order", Description: "order 7 is invalid"}); err != nil {
+		t.Fatal(err)
+	}
+	err = <-errc
+	var ae *amqp.Error
+	if !errors.As(err, &ae) || ae.Condition != "app:bad-order" || ae.Description != "order 7 is invalid" {
+		t.Fatalf("producer got %v, want the consumer's rejection", err)
+	}
+}
+
+func TestRouterAnycastOutcomes(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "rpc", router.Anycast)
+	cons := dial(t, addr, "")
+	rcv, err := cons.NewReceiver(ctxT(t, 5*time.Second), "rpc", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := dial(t, addr, "").NewSender(ctxT(t, 5*time.Second), "rpc", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		settle func(*amqp.Message) error
+		check  func(amqp.DeliveryState) error
+	}{
+		"accept": {
+			settle: func(m *amqp.Message) error { return rcv.AcceptMessage(ctxT(t, 5*time.Second), m) },
+			check: func(st amqp.DeliveryState) error {
+				if _, ok := st.(*amqp.StateAccepted); !ok {
+					return fmt.Errorf("got %#v, want accepted", st)
+				}
+				return nil
+			},
+		},
+		"release": {
+			settle: func(m *amqp.Message) error { return rcv.ReleaseMessage(ctxT(t, 5*time.Second), m) },
+			check: func(st amqp.DeliveryState) error {
+				if _, ok := st.(*amqp.StateReleased); !ok {
+					return fmt.Errorf("got %#v, want released", st)
+				}
+				return nil
+			},
+		},
+		"modify": {
+			settle: func(m *amqp.Message) error {
+				return rcv.ModifyMessage(ctxT(t, 5*time.Second), m, &amqp.ModifyMessageOptions{DeliveryFailed: true, UndeliverableHere: true})
+			},
+			check: func(st amqp.DeliveryState) error {
+				mod, ok := st.(*amqp.StateModified)
+				if !ok || !mod.DeliveryFailed || !mod.UndeliverableHere {
+					return fmt.Errorf("got %#v, want modified with both flags", st)
+				}
+				return nil
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			receipt, err := snd.SendWithReceipt(ctxT(t, 10*time.Second), amqp.NewMessage([]byte(name)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := rcv.Receive(ctxT(t, 10*time.Second), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.settle(m); err != nil {
+				t.Fatal(err)
+			}
+			st, err := receipt.Wait(ctxT(t, 10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.check(st); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestRouterAnycastBalanced(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "jobs", router.Anycast)
+	var rcvs []*amqp.Receiver
+	for range 2 {
+		rcv, err := dial(t, addr, "").NewReceiver(ctxT(t, 5*time.Second), "jobs", &amqp.ReceiverOptions{Credit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcvs = append(rcvs, rcv)
+	}
+	snd, err := dial(t, addr, "").NewSender(ctxT(t, 5*time.Second), "jobs", &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeSettled.Ptr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := range n {
+		if err := snd.Send(ctxT(t, 5*time.Second), amqp.NewMessage([]byte{byte(i)}), &amqp.SendOptions{Settled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Pre-settled deliveries leave nothing unsettled, so "fewest
+	// unsettled" ties; both consumers must still get messages and the
+	// total must be exact.
+	counts := make([]int, 2)
+	total := 0
+	for total < n {
+		progressed := false
+		for i, rcv := range rcvs {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			m, err := rcv.Receive(ctx, nil)
+			cancel()
+			if err == nil {
+				rcv.AcceptMessage(ctxT(t, 5*time.Second), m)
+				counts[i]++
+				total++
+				progressed = true
+			}
+		}
+		if !progressed {
+			t.Fatalf("only %d of %d messages arrived (%v)", total, n, counts)
+		}
+	}
+	if total != n {
+		t.Fatalf("received %d, want %d", total, n)
+	}
+}
+
+func TestRouterMulticastFanout(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "news", router.Multicast)
+	var rcvs []*amqp.Receiver
+	for range 3 {
+		rcv, err := dial(t, addr, "").NewReceiver(ctxT(t, 5*time.Second), "news", &amqp.ReceiverOptions{Credit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcvs = append(rcvs, rcv)
+	}
+	snd, err := dial(t, addr, "").NewSender(ctxT(t, 5*time.Second), "news", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := snd.Send(ctxT(t, 5*time.Second), amqp.NewMessage([]byte{byte(i)}), &amqp.SendOptions{Settled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ri, rcv := range rcvs {
+		for i := range 10 {
+			m, err := rcv.Receive(ctxT(t, 5*time.Second), nil)
+			if err != nil {
+				t.Fatalf("receiver %d message %d: %v", ri, i, err)
+			}
+			if m.GetData()[0] != byte(i) {
+				t.Fatalf("receiver %d got %d at %d", ri, m.GetData()[0], i)
+			}
+		}
+	}
+}
+
+func TestRouterRequestReplyDynamic(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "service", router.Anycast)
+	srvSess := dial(t, addr, "")
+	requests, err := srvSess.NewReceiver(ctxT(t, 5*time.Second), "service", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies, err := srvSess.NewSender(ctxT(t, 5*time.Second), "", nil) // anonymous relay
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			m, err := requests.Receive(context.Background(), nil)
+			if err != nil {
+				return
+			}
+			requests.AcceptMessage(context.Background(), m)
+			to := *m.Properties.ReplyTo
+			reply := amqp.NewMessage(append([]byte("re: "), m.GetData()...))
+			reply.Properties = &amqp.MessageProperties{To: &to}
+			replies.Send(context.Background(), reply, nil)
+		}
+	}()
+	cli := dial(t, addr, "")
+	replyRcv, err := cli.NewReceiver(ctxT(t, 5*time.Second), "", &amqp.ReceiverOptions{DynamicAddress: true, Credit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyTo := replyRcv.Address()
+	if replyTo == "" {
+		t.Fatal("dynamic receiver got no address")
+	}
+	req, err := cli.NewSender(ctxT(t, 5*time.Second), "service", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := amqp.NewMessage([]byte("ping"))
+	msg.Properties = &amqp.MessageProperties{ReplyTo: &replyTo}
+	if err := req.Send(ctxT(t, 5*time.Second), msg, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := replyRcv.Receive(ctxT(t, 5*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "re: ping" {
+		t.Fatalf("reply %q", m.GetData())
+	}
+}
+
+func TestRouterAnonymousRelayUnknownTo(t *testing.T) {
+	r, addr := startRouter(t, router.SpaceConfig{Name: "strict"})
+	r.SetAddress("strict", "known", router.Anycast)
+	snd, err := dial(t, addr, "strict").NewSender(ctxT(t, 5*time.Second), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := "nowhere"
+	msg := amqp.NewMessage([]byte("x"))
+	msg.Properties = &amqp.MessageProperties{To: &to}
+	err = snd.Send(ctxT(t, 5*time.Second), msg, nil)
+	var ae *amqp.Error
+	if !errors.As(err, &ae) || ae.Condition != amqp.ErrCondNotFound {
+		t.Fatalf("send to unknown address: %v, want rejected amqp:not-found", err)
+	}
+}
+
+func TestRouterUnknownAddressRefused(t *testing.T) {
+	_, addr := startRouter(t, router.SpaceConfig{Name: "strict"})
+	_, err := dial(t, addr, "strict").NewReceiver(ctxT(t, 5*time.Second), "missing", nil)
+	var ae *amqp.Error
+	if !errors.As(err, &ae) || ae.Condition != amqp.ErrCondNotFound {
+		t.Fatalf("attach to unknown address: %v, want amqp:not-found", err)
+	}
+}
+
+func TestRouterSpacesIsolated(t *testing.T) {
+	r, addr := startRouter(t, router.SpaceConfig{Name: "a"}, router.SpaceConfig{Name: "b"})
+	for _, sp := range []string{"a", "b"} {
+		if err := r.SetAddress(sp, "orders", router.Anycast); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcvB, err := dial(t, addr, "b").NewReceiver(ctxT(t, 5*time.Second), "orders", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcvA, err := dial(t, addr, "a").NewReceiver(ctxT(t, 5*time.Second), "orders", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sndA, err := dial(t, addr, "a").NewSender(ctxT(t, 5*time.Second), "orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sndA.Send(ctxT(t, 5*time.Second), amqp.NewMessage([]byte("for a")), &amqp.SendOptions{Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := rcvA.Receive(ctxT(t, 5*time.Second), nil)
+	if err != nil || string(m.GetData()) != "for a" {
+		t.Fatalf("space a: %v %v", m, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if m, err := rcvB.Receive(ctx, nil); err == nil {
+		t.Fatalf("space b received %q from space a", m.GetData())
+	}
+}
+
+func TestRouterQueueAutoCreatedInDefault(t *testing.T) {
+	_, addr := startRouter(t)
+	s := dial(t, addr, "")
+	snd, err := s.NewSender(ctxT(t, 5*time.Second), "auto-q", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := snd.Send(ctxT(t, 5*time.Second), amqp.NewMessage([]byte{byte('a' + i)}), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcv, err := s.NewReceiver(ctxT(t, 5*time.Second), "auto-q", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m, err := rcv.Receive(ctxT(t, 5*time.Second), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.GetData()[0] != byte('a'+i) {
+			t.Fatalf("message %d: %q (FIFO broken)", i, m.GetData())
+		}
+		rcv.AcceptMessage(ctxT(t, 5*time.Second), m)
+	}
+}
+
+func TestRouterLimits(t *testing.T) {
+	r, addr := startRouter(t, router.SpaceConfig{Name: "small", Limits: router.Limits{
+		MaxConnections: 1, MaxReceiversPerConnection: 1, MaxMessageSize: 100,
+	}})
+	r.SetAddress("small", "x", router.Anycast)
+	s := dial(t, addr, "small")
+	// The refusal is an open followed by close (AMQP 1.0 §2.4.1), so
+	// go-amqp's Dial may succeed and the error shows on first use.
+	c2, err := amqp.Dial(ctxT(t, 5*time.Second), "amqp://"+addr, &amqp.ConnOptions{HostName: "small", SASLType: amqp.SASLTypeAnonymous()})
+	if err == nil {
+		defer c2.Close()
+		_, err = c2.NewSession(ctxT(t, 5*time.Second), nil)
+	}
+	var ce *amqp.ConnError
+	if !errors.As(err, &ce) || ce.RemoteErr == nil || ce.RemoteErr.Condition != amqp.ErrCondResourceLimitExceeded {
+		t.Fatalf("second connection: %v, want it closed with resource-limit-exceeded", err)
+	}
+	if _, err := s.NewReceiver(ctxT(t, 5*time.Second), "x", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.NewReceiver(ctxT(t, 5*time.Second), "x", nil)
+	var ae *amqp.Error
+	if !errors.As(err, &ae) || ae.Condition != amqp.ErrCondResourceLimitExceeded {
+		t.Fatalf("second receiver: %v, want resource-limit-exceeded", err)
+	}
+	snd, err := s.NewSender(ctxT(t, 5*time.Second), "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snd.MaxMessageSize() != 100 {
+		t.Fatalf("max message size announced %d, want 100", snd.MaxMessageSize())
+	}
+}
