@@ -14,6 +14,11 @@ func fieldList(d *types.Decoder, read func(i int) error) error {
 		return err
 	}
 	for i := range h.Count {
+		if d.Pos() >= h.End {
+			// ReadNull reads past the end of the whole input as null;
+			// a list must hold every element it declares.
+			return &types.DecodeError{Offset: d.Pos(), Reason: "list declares more elements than it holds"}
+		}
 		if d.ReadNull() {
 			continue
 		}
