@@ -38,6 +38,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		serveCommand(),
+		sendCommand(),
+		receiveCommand(),
 		versionCommand(),
 	}
 }
