@@ -1,0 +1,70 @@
+package sasl
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/xdg-go/scram"
+)
+
+// cheapCredentials replaces the PBKDF2 decoy while fuzzing, so PLAIN inputs
+// for unknown users do not dominate the run time.
+type cheapCredentials struct{}
+
+func (cheapCredentials) VerifyPassword(string) bool { return false }
+func (cheapCredentials) Scram(string) (scram.StoredCredentials, bool) {
+	return scram.StoredCredentials{}, false
+}
+
+// FuzzServerMechs feeds 1–3 arbitrary client messages to every server
+// mechanism. Bit 2 of flags sends the first message as nil (no
+// initial-response). No input may panic, every failure must be an *Error
+// with a failure code that ends the exchange, and a mechanism must never
+// report an identity it did not establish.
+func FuzzServerMechs(f *testing.F) {
+	f.Add(uint8(0), []byte("\x00alice\x00secret"), []byte(nil), []byte(nil))
+	f.Add(uint8(1), []byte("n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL"), []byte("c=biws,r=fyko+d2lbbFgONRv9qkxdawL,p=AAAA"), []byte(nil))
+	f.Add(uint8(1), []byte("y,a=bob,n=al=2Cice,r=x"), []byte("c=eSxhPWJvYiw=,r=x,p=dGVzdA=="), []byte(nil))
+	f.Add(uint8(0), []byte("p=tls-exporter,,n=alice,r=abc"), []byte(nil), []byte(nil))
+	f.Add(uint8(6), []byte(nil), []byte("alice\x00alice\x00secret"), []byte("again"))
+	f.Add(uint8(2), []byte("device-1"), []byte{}, []byte{0xff})
+	f.Add(uint8(0), []byte("trace@example.com"), []byte(nil), []byte(nil))
+
+	a := NewAuthenticator(Config{AllowAnonymous: true, Users: testUsers(), AllowPlainWithoutTLS: true}).(*authenticator)
+	a.decoy = cheapCredentials{}
+	info := serverInfo(f)
+
+	f.Fuzz(func(t *testing.T, flags uint8, m1, m2, m3 []byte) {
+		msgs := [][]byte{m1, m2, m3}[:1+int(flags%3)]
+		if flags&4 != 0 {
+			msgs[0] = nil
+		}
+		for _, mech := range allMechs {
+			m, err := a.Start(mech, info)
+			if err != nil {
+				t.Fatalf("Start(%s): %v", mech, err)
+			}
+			finished, ok := false, false
+			for i, msg := range msgs {
+				_, done, err := m.Step(msg)
+				if finished {
+					if !errors.Is(err, ErrExchangeDone) {
+						t.Fatalf("%s step %d after the end: %v", mech, i, err)
+					}
+					continue
+				}
+				if err != nil {
+					var se *Error
+					if !errors.As(err, &se) || se.Code == CodeOK || !done {
+						t.Fatalf("%s step %d: err %v (done %v) is not a finished *Error failure", mech, i, err, done)
+					}
+				}
+				finished, ok = done, done && err == nil
+			}
+			id := m.Identity()
+			if ok != (id != Identity{}) || (ok && id.Mechanism != mech) {
+				t.Fatalf("%s: success %v but Identity %+v", mech, ok, id)
+			}
+		}
+	})
+}
