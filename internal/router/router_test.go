@@ -1,10 +1,13 @@
 package router_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -428,5 +431,100 @@ func TestRouterLimits(t *testing.T) {
 	}
 	if snd.MaxMessageSize() != 100 {
 		t.Fatalf("max message size announced %d, want 100", snd.MaxMessageSize())
+	}
+}
+
+// protonAvailable skips the test without Debian's python3-qpid-proton.
+func protonAvailable(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import proton").Run(); err != nil {
+		t.Skip("python3-qpid-proton is not installed (make test-deps installs it)")
+	}
+}
+
+// startPython runs a script from testdata/proton and returns a channel of
+// its output lines.
+func startPython(t *testing.T, args ...string) (<-chan string, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.CommandContext(ctxT(t, 60*time.Second), "/usr/bin/python3", args...)
+	cmd.Stderr = &testWriter{t}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return lines, cmd
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(b []byte) (int, error) { w.t.Logf("python: %s", b); return len(b), nil }
+
+func expectLine(t *testing.T, lines <-chan string, prefix string, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("script ended before printing %q", prefix)
+			}
+			t.Logf("script: %s", l)
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no %q line within %v", prefix, within)
+		}
+	}
+}
+
+func TestRouterProtonAnycastRejected(t *testing.T) {
+	protonAvailable(t)
+	r, addr := startRouter(t)
+	r.SetAddress("default", "work", router.Anycast)
+	prod, _ := startPython(t, "testdata/proton/producer.py", addr, "work", "order 7")
+	// No consumer: no credit for 2 s.
+	select {
+	case l := <-prod:
+		t.Fatalf("producer printed %q before any consumer attached", l)
+	case <-time.After(2 * time.Second):
+	}
+	cons, _ := startPython(t, "testdata/proton/consumer.py", addr, "work", "1", "reject")
+	expectLine(t, cons, "ready", 20*time.Second)
+	expectLine(t, prod, "credit after", 20*time.Second)
+	expectLine(t, cons, "got order 7", 20*time.Second)
+	if l := expectLine(t, prod, "outcome", 20*time.Second); l != "outcome rejected app:bad-order order 7 is invalid" {
+		t.Fatalf("producer saw %q, want the consumer's rejection", l)
+	}
+}
+
+func TestRouterProtonRequestReply(t *testing.T) {
+	protonAvailable(t)
+	r, addr := startRouter(t)
+	r.SetAddress("default", "svc", router.Anycast)
+	cons, _ := startPython(t, "testdata/proton/consumer.py", addr, "svc", "1", "reply")
+	expectLine(t, cons, "ready", 20*time.Second)
+	prod, _ := startPython(t, "testdata/proton/producer.py", addr, "svc", "ping", "reply")
+	// The reply and the request's outcome race; both must arrive.
+	got := map[string]bool{}
+	for len(got) < 2 {
+		l := expectLine(t, prod, "", 20*time.Second)
+		if l == "outcome accepted" || l == "reply re: ping" {
+			got[l] = true
+		} else if !strings.HasPrefix(l, "credit after") {
+			t.Fatalf("unexpected %q", l)
+		}
 	}
 }
