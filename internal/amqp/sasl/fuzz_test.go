@@ -7,13 +7,20 @@ import (
 	"github.com/xdg-go/scram"
 )
 
-// cheapCredentials replaces the PBKDF2 decoy while fuzzing, so PLAIN inputs
-// for unknown users do not dominate the run time.
-type cheapCredentials struct{}
-
-func (cheapCredentials) VerifyPassword(string) bool { return false }
-func (cheapCredentials) Scram(string) (scram.StoredCredentials, bool) {
-	return scram.StoredCredentials{}, false
+// cheapCredentials are real passwordCredentials with one PBKDF2 iteration.
+// Fuzzing uses them so that inputs near a valid PLAIN message, which reach
+// the password check, do not each spend milliseconds in PBKDF2; the
+// SASLprep and comparison code still runs on every such input.
+func cheapCredentials(t testing.TB, password string) Credentials {
+	c := &passwordCredentials{scram: map[string]scram.StoredCredentials{}}
+	for mech, h := range scramHashes {
+		sc, err := deriveScram(h, password, []byte("fuzz-salt-16byte"), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.scram[mech] = sc
+	}
+	return c
 }
 
 // FuzzServerMechs feeds 1–3 arbitrary client messages to every server
@@ -30,8 +37,12 @@ func FuzzServerMechs(f *testing.F) {
 	f.Add(uint8(2), []byte("device-1"), []byte{}, []byte{0xff})
 	f.Add(uint8(0), []byte("trace@example.com"), []byte(nil), []byte(nil))
 
-	a := NewAuthenticator(Config{AllowAnonymous: true, Users: testUsers(), AllowPlainWithoutTLS: true}).(*authenticator)
-	a.decoy = cheapCredentials{}
+	users := MemoryUsers{"alice": cheapCredentials(f, "secret")}
+	a := NewAuthenticator(Config{AllowAnonymous: true, Users: users, AllowPlainWithoutTLS: true}).(*authenticator)
+	a.decoy = cheapCredentials(f, "decoy")
+	if !users["alice"].VerifyPassword("secret") || a.decoy.VerifyPassword("secret") {
+		f.Fatal("cheapCredentials do not check passwords")
+	}
 	info := serverInfo(f)
 
 	f.Fuzz(func(t *testing.T, flags uint8, m1, m2, m3 []byte) {
