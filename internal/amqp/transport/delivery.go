@@ -15,6 +15,7 @@ type Delivery struct {
 	l       *Link
 	id      uint32
 	tag     []byte
+	tagBuf  [32]byte // backs tag up to the maximum tag size (AMQP 1.0 §2.8.7)
 	format  uint32
 	payload []byte
 
@@ -125,20 +126,20 @@ func (l *Link) Send(payload []byte, o SendOptions) (*Delivery, error) {
 	if l.sndSettle == frames.SndUnsettled {
 		settled = false
 	}
-	tag := o.Tag
-	if tag == nil {
-		l.nextTag++
-		tag = binary.BigEndian.AppendUint64(make([]byte, 0, 8), l.nextTag)
-	}
 	d := &Delivery{
 		l:             l,
 		id:            l.s.nextDeliveryID,
-		tag:           tag,
 		format:        o.MessageFormat,
 		payload:       payload,
 		localSettled:  settled,
 		remoteSettled: false,
 		Context:       o.Context,
+	}
+	if o.Tag != nil {
+		d.tag = o.Tag
+	} else {
+		l.nextTag++
+		d.tag = binary.BigEndian.AppendUint64(d.tagBuf[:0], l.nextTag)
 	}
 	l.s.nextDeliveryID++
 	l.deliveryCount++
@@ -240,10 +241,10 @@ func (l *Link) onTransferLocked(t *frames.Transfer, cbs []callback) []callback {
 		d = &Delivery{
 			l:             l,
 			id:            t.DeliveryID,
-			tag:           append([]byte(nil), t.DeliveryTag...),
 			format:        t.MessageFormat,
 			remoteSettled: t.Settled || l.sndSettle == frames.SndSettled,
 		}
+		d.tag = append(d.tagBuf[:0], t.DeliveryTag...) // at most 32 bytes, checked by the decoder
 		l.incoming = d
 		l.incomingSize = 0
 	} else {
