@@ -528,3 +528,77 @@ func TestRouterProtonRequestReply(t *testing.T) {
 		}
 	}
 }
+
+func TestRouterMulticastSlowConsumerBounded(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "ticks", router.Multicast)
+	fast, err := dial(t, addr, "").NewReceiver(ctxT(t, 5*time.Second), "ticks", &amqp.ReceiverOptions{Credit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The slow consumer grants 1 credit and never more.
+	if _, err := dial(t, addr, "").NewReceiver(ctxT(t, 5*time.Second), "ticks", &amqp.ReceiverOptions{Credit: -1}); err != nil {
+		t.Fatal(err)
+	}
+	snd, err := dial(t, addr, "").NewSender(ctxT(t, 5*time.Second), "ticks", &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeSettled.Ptr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := range n {
+		if err := snd.Send(ctxT(t, 5*time.Second), amqp.NewMessage([]byte{byte(i)}), &amqp.SendOptions{Settled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The fast consumer gets everything despite the stuck one.
+	for i := range n {
+		if _, err := fast.Receive(ctxT(t, 5*time.Second), nil); err != nil {
+			t.Fatalf("fast consumer stalled at %d: %v", i, err)
+		}
+	}
+	// The stuck consumer buffered at most MulticastBuffer (100) and the
+	// rest was dropped and counted.
+	var info router.AddressInfo
+	for _, a := range r.Addresses("default") {
+		if a.Name == "ticks" {
+			info = a
+		}
+	}
+	if info.Dropped != n-100 {
+		t.Fatalf("dropped %d, want %d (500 sent, 100 buffered, 0 credit)", info.Dropped, n-100)
+	}
+}
+
+func TestRouterAnycastConsumerDetachModifies(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "tasks", router.Anycast)
+	consConn, err := amqp.Dial(ctxT(t, 5*time.Second), "amqp://"+addr, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := consConn.NewSession(ctxT(t, 5*time.Second), nil)
+	rcv, err := cs.NewReceiver(ctxT(t, 5*time.Second), "tasks", &amqp.ReceiverOptions{Credit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := dial(t, addr, "").NewSender(ctxT(t, 5*time.Second), "tasks", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt, err := snd.SendWithReceipt(ctxT(t, 5*time.Second), amqp.NewMessage([]byte("job")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rcv.Receive(ctxT(t, 5*time.Second), nil); err != nil {
+		t.Fatal(err)
+	}
+	consConn.Close() // leaves with the delivery unsettled
+	st, err := receipt.Wait(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, ok := st.(*amqp.StateModified)
+	if !ok || !mod.DeliveryFailed {
+		t.Fatalf("producer got %#v, want modified{delivery-failed}", st)
+	}
+}

@@ -178,6 +178,12 @@ func (c *Conn) serverSASL(fr *frameReader) error {
 	ph := frames.ProtoHeader(frames.ProtoSASL)
 	info := sasl.ConnInfo{TLS: c.tlsState, RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr()}
 	mechs := c.opts.Authenticator.Mechanisms(info)
+	if len(mechs) == 0 {
+		// sasl-server-mechanisms may not be empty (AMQP 1.0 §5.3.3.1):
+		// with nothing to offer this client, hang up.
+		c.writeRaw(ph[:])
+		return errors.New("amqp: SASL: no mechanism can be offered to this client")
+	}
 	syms := make([]types.Symbol, len(mechs))
 	for i, m := range mechs {
 		syms[i] = types.Symbol(m)
