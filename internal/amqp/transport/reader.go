@@ -139,6 +139,11 @@ func (c *Conn) dispatchLocked(f frames.Frame, tr *frames.Transfer, cbs []callbac
 	case *frames.Disposition:
 		return s.onDispositionLocked(b, cbs), nil
 	case *frames.Attach:
+		if b.Handle > c.opts.HandleMax {
+			// §2.7.2 handle-max: a handle outside the announced range
+			// closes the connection with framing-error.
+			return cbs, frames.Errorf(frames.ErrFramingError, "handle %d exceeds handle-max %d", b.Handle, c.opts.HandleMax)
+		}
 		return s.onAttachLocked(b, cbs), nil
 	case *frames.Detach:
 		return s.onDetachLocked(b, cbs), nil

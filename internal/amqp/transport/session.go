@@ -272,10 +272,6 @@ func (s *Session) onFlowLocked(f *frames.Flow, cbs []callback) []callback {
 }
 
 func (s *Session) onAttachLocked(a *frames.Attach, cbs []callback) []callback {
-	if a.Handle > s.c.opts.HandleMax {
-		s.sessionErrorLocked(frames.Error{Condition: frames.ErrResourceLimitExceeded, Description: fmt.Sprintf("handle %d exceeds handle-max %d", a.Handle, s.c.opts.HandleMax)})
-		return cbs
-	}
 	if s.remoteLinks[a.Handle] != nil {
 		s.sessionErrorLocked(frames.Error{Condition: frames.ErrHandleInUse, Description: fmt.Sprintf("handle %d is already attached", a.Handle)})
 		return cbs
