@@ -51,6 +51,9 @@ func (c *Conn) reader(fr *frameReader) {
 				fe = frames.Errorf(frames.ErrInternal, "%v", err)
 			}
 			c.closeWithError(fe)
+			// Keep the reason for Conn.Err: without it the connection
+			// reports a plain ErrConnClosed once the peer answers.
+			c.setEndErr(fmt.Errorf("amqp: connection closed after a protocol error: %w", fe))
 		}
 	}
 }
