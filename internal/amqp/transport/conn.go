@@ -267,13 +267,15 @@ func (c *Conn) writer() {
 		}
 		pending := len(c.out) > 0
 		c.mu.Unlock()
-		if closing && !pending && !hangup {
-			hangup = true
+		if closing && !pending {
+			// The peer's close may also arrive during the grace
+			// second: hang up as soon as it does.
 			if closeIn {
 				c.nc.Close()
-			} else {
+			} else if !hangup {
 				time.AfterFunc(time.Second, func() { c.nc.Close() })
 			}
+			hangup = true
 		}
 	}
 }
