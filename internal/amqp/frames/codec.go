@@ -151,8 +151,7 @@ func (w *listWriter) fields(m types.Map) {
 		w.null()
 		return
 	}
-	w.field()
-	w.b, _ = types.AppendAny(w.b, m) // fields maps hold only encodable values
+	w.value(m)
 }
 
 func (w *listWriter) any(v any) {
@@ -160,11 +159,20 @@ func (w *listWriter) any(v any) {
 		w.null()
 		return
 	}
+	w.value(v)
+}
+
+// value writes v, or null when v holds a Go type the type system cannot
+// encode. types.AppendAny leaves a partial encoding behind when it fails, so
+// the buffer is cut back first; otherwise the frame would be malformed.
+func (w *listWriter) value(v any) {
 	w.field()
-	var err error
-	if w.b, err = types.AppendAny(w.b, v); err != nil {
-		w.b = types.AppendNull(w.b)
+	start := len(w.b)
+	b, err := types.AppendAny(w.b, v)
+	if err != nil {
+		b = types.AppendNull(w.b[:start])
 	}
+	w.b = b
 }
 
 func (w *listWriter) errField(e *Error) {

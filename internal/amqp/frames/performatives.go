@@ -295,12 +295,7 @@ func (o *Attach) AppendTo(b []byte) []byte {
 		w.field()
 		w.b = o.Target.appendTo(w.b)
 	}
-	if o.Unsettled == nil {
-		w.null()
-	} else {
-		w.field()
-		w.b, _ = types.AppendAny(w.b, o.Unsettled)
-	}
+	w.fields(o.Unsettled)
 	w.boolean(o.IncompleteUnsettled, false)
 	w.uint(o.InitialDeliveryCount, o.HasInitialDeliveryCount)
 	w.ulong(o.MaxMessageSize, o.MaxMessageSize != 0)

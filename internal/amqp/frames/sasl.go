@@ -35,13 +35,19 @@ func (o *SASLMechanisms) AppendTo(b []byte) []byte {
 
 func (o *SASLMechanisms) unmarshal(d *types.Decoder) error {
 	*o = SASLMechanisms{}
-	return fieldList(d, func(i int) (err error) {
+	err := fieldList(d, func(i int) (err error) {
 		if i == 0 {
 			o.Mechanisms, err = d.ReadMultiSymbol()
 			return err
 		}
 		return skipUnknown(d)
 	})
+	// The field is multiple and mandatory, so null and an empty array are
+	// both invalid (AMQP 1.0 §1.4, §5.3.3.1).
+	if err == nil && len(o.Mechanisms) == 0 {
+		err = missing("sasl-mechanisms", "sasl-server-mechanisms")
+	}
+	return err
 }
 
 // SASLInit selects a mechanism and carries the initial response
@@ -106,13 +112,19 @@ func (o *SASLChallenge) AppendTo(b []byte) []byte {
 
 func (o *SASLChallenge) unmarshal(d *types.Decoder) error {
 	*o = SASLChallenge{}
-	return fieldList(d, func(i int) (err error) {
+	seen := false
+	err := fieldList(d, func(i int) (err error) {
 		if i == 0 {
+			seen = true
 			o.Challenge, err = readBinaryCopy(d)
 			return err
 		}
 		return skipUnknown(d)
 	})
+	if err == nil && !seen {
+		err = missing("sasl-challenge", "challenge") // mandatory, §5.3.3.3
+	}
+	return err
 }
 
 // SASLResponse carries a client response (AMQP 1.0 §5.3.3.4).
@@ -133,13 +145,19 @@ func (o *SASLResponse) AppendTo(b []byte) []byte {
 
 func (o *SASLResponse) unmarshal(d *types.Decoder) error {
 	*o = SASLResponse{}
-	return fieldList(d, func(i int) (err error) {
+	seen := false
+	err := fieldList(d, func(i int) (err error) {
 		if i == 0 {
+			seen = true
 			o.Response, err = readBinaryCopy(d)
 			return err
 		}
 		return skipUnknown(d)
 	})
+	if err == nil && !seen {
+		err = missing("sasl-response", "response") // mandatory, §5.3.3.4
+	}
+	return err
 }
 
 // SASLOutcome ends the SASL exchange (AMQP 1.0 §5.3.3.5). Code 0 is ok, 1

@@ -189,11 +189,11 @@ func (r Received) appendTo(b []byte) []byte {
 }
 func (o OtherState) appendTo(b []byte) []byte {
 	b = types.AppendDescriptor(b, o.Descriptor)
-	b, err := types.AppendAny(b, o.Value)
+	out, err := types.AppendAny(b, o.Value)
 	if err != nil {
-		b = types.AppendNull(b)
+		out = types.AppendNull(b) // drop the partial encoding AppendAny left
 	}
-	return b
+	return out
 }
 
 // IsOutcome reports whether s is a terminal outcome (§3.4).

@@ -80,12 +80,7 @@ func (s *Source) appendTo(b []byte) []byte {
 	w.boolean(s.Dynamic, false)
 	w.fields(s.DynamicNodeProperties)
 	w.sym(s.DistributionMode)
-	if s.Filter == nil {
-		w.null()
-	} else {
-		w.field()
-		w.b, _ = types.AppendAny(w.b, s.Filter)
-	}
+	w.fields(s.Filter)
 	w.state(s.DefaultOutcome)
 	w.symbols(s.Outcomes)
 	w.symbols(s.Capabilities)
