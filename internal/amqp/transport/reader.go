@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
@@ -93,6 +94,11 @@ func (c *Conn) setEndErr(err error) {
 
 // waitHangup waits for the writer to flush our close and hang up.
 func (c *Conn) waitHangup() {
+	// After an idle timeout the read deadline has already passed: without
+	// a new one Read fails at once and fail closes the socket before the
+	// writer has sent our close. The writer hangs up within a second of
+	// writing it; the deadline only bounds a writer stuck on a full socket.
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 512)
 	for {
 		if _, err := c.nc.Read(buf); err != nil {
