@@ -234,11 +234,13 @@ func (c *Conn) writer() {
 		tick = t.C
 	}
 	c.mu.Unlock()
-	wrote, hangup := false, false
+	wrote, hangup := false, false // wrote: since the last tick
 	for {
+		ticked := false
 		select {
 		case <-c.wake:
 		case <-tick:
+			ticked = true
 			if !wrote {
 				c.mu.Lock()
 				c.out = frames.AppendFrame(c.out, frames.TypeAMQP, 0, nil)
@@ -255,7 +257,10 @@ func (c *Conn) writer() {
 		closing, closeIn := c.closeOut, c.closeIn
 		c.mu.Unlock()
 		if len(buf) > 0 {
-			wrote = true
+			// What goes out at a tick (the heartbeat) must not count
+			// for the next interval, or heartbeats come only every
+			// other tick, a full peer idle timeout apart.
+			wrote = wrote || !ticked
 			if _, err := c.nc.Write(buf); err != nil {
 				c.fail(fmt.Errorf("write: %w", err))
 				return
