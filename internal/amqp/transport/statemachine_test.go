@@ -625,3 +625,227 @@ func TestAMQPTransportStateMachine(t *testing.T) {
 		})
 	}
 }
+
+// TestAMQPTransportIncomingWindow checks the session window the engine
+// grants: it announces Options.IncomingWindow in begin and widens it again
+// with a session flow once half of it is used. Because it widens the window
+// as soon as it has processed the transfers, a peer never finds it shut
+// (the window-violation check is exercised from the inside in the state
+// machine table).
+func TestAMQPTransportIncomingWindow(t *testing.T) {
+	node := newSMNode()
+	p, res := smAccept(t, Options{Handler: node, IncomingWindow: 4})
+	amqptest.Handshake(t, p, nil)
+	r := waitAccept(t, res)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	x := &smEnv{p: p, c: r.c, node: node}
+	var b *frames.Begin
+	x.ch, b = amqptest.BeginSession(t, p, 0, nil)
+	if b.IncomingWindow != 4 {
+		t.Fatalf("begin announces incoming-window %d, want 4", b.IncomingWindow)
+	}
+	x.attachSender(t, 0, "w")
+	for i := range uint32(6) {
+		x.p.Send(0, xfer(0, i, []byte{byte(i)}, false))
+		// Transfers 2 and 4 use up half the window: a session flow
+		// follows, widening it back to 4 from the next transfer-id.
+		if i%2 == 1 {
+			for {
+				f := amqptest.Expect[*frames.Flow](t, x.p)
+				if f.HasHandle {
+					continue // the node's credit top-up
+				}
+				if !f.HasNextIncomingID || f.NextIncomingID != i+1 || f.IncomingWindow != 4 {
+					t.Fatalf("after transfer %d: %v, want next-incoming-id %d, incoming-window 4", i, f, i+1)
+				}
+				break
+			}
+		}
+	}
+	for range 6 {
+		select {
+		case <-node.received:
+		case <-time.After(5 * time.Second):
+			t.Fatal("message not delivered")
+		}
+	}
+}
+
+func TestAMQPTransportHandshakeRefused(t *testing.T) {
+	badOpen := func(p *amqptest.Peer, body []byte) {
+		h := frames.ProtoHeader(frames.ProtoAMQP)
+		b, start := frames.BeginFrame(h[:])
+		b = append(b, body...)
+		p.Write(frames.EndFrame(b, start, frames.TypeAMQP, 0))
+	}
+	tests := map[string]struct {
+		sasl    bool // an Authenticator is set
+		script  func(t *testing.T, p *amqptest.Peer)
+		header  byte         // the header the engine answers with
+		cond    types.Symbol // the close before the hang-up, if any
+		wantErr error        // what Accept returns (errors.Is); nil: any error
+	}{
+		"HTTP request instead of a protocol header": {
+			script:  func(t *testing.T, p *amqptest.Peer) { p.Write([]byte("GET / HTTP/1.1\r\n\r\n")) },
+			header:  frames.ProtoAMQP,
+			wantErr: ErrProtocolHeader,
+		},
+		"HTTP request where SASL is required": {
+			sasl:    true,
+			script:  func(t *testing.T, p *amqptest.Peer) { p.Write([]byte("GET / HTTP/1.1\r\n\r\n")) },
+			header:  frames.ProtoSASL,
+			wantErr: ErrProtocolHeader,
+		},
+		"unsupported version": {
+			script:  func(t *testing.T, p *amqptest.Peer) { p.Write([]byte("AMQP\x00\x02\x00\x00")) },
+			header:  frames.ProtoAMQP,
+			wantErr: ErrProtocolHeader,
+		},
+		"unknown protocol id": {
+			script:  func(t *testing.T, p *amqptest.Peer) { p.Write([]byte("AMQP\x05\x01\x00\x00")) },
+			header:  frames.ProtoAMQP,
+			wantErr: ErrProtocolHeader,
+		},
+		"TLS header without TLS": {
+			script:  func(t *testing.T, p *amqptest.Peer) { p.WriteHeader(frames.ProtoTLS) },
+			header:  frames.ProtoAMQP,
+			wantErr: ErrProtocolHeader,
+		},
+		"AMQP header where SASL is required": {
+			sasl:    true,
+			script:  func(t *testing.T, p *amqptest.Peer) { p.WriteHeader(frames.ProtoAMQP) },
+			header:  frames.ProtoSASL,
+			wantErr: ErrProtocolHeader,
+		},
+		"SASL header where SASL is not offered": {
+			script:  func(t *testing.T, p *amqptest.Peer) { p.WriteHeader(frames.ProtoSASL) },
+			header:  frames.ProtoAMQP,
+			wantErr: ErrProtocolHeader,
+		},
+		"SASL PLAIN with a wrong password": {
+			sasl: true,
+			script: func(t *testing.T, p *amqptest.Peer) {
+				if code := amqptest.SASLPlain(t, p, "user", "wrong"); code != uint8(sasl.CodeAuth) {
+					t.Fatalf("sasl-outcome code %d, want %d", code, sasl.CodeAuth)
+				}
+			},
+			header:  0xff, // checked by the script
+			wantErr: sasl.ErrAuthFailed,
+		},
+		"SASL PLAIN with an unknown user": {
+			sasl: true,
+			script: func(t *testing.T, p *amqptest.Peer) {
+				if code := amqptest.SASLPlain(t, p, "nobody", "secret"); code != uint8(sasl.CodeAuth) {
+					t.Fatalf("sasl-outcome code %d, want %d", code, sasl.CodeAuth)
+				}
+			},
+			header:  0xff,
+			wantErr: sasl.ErrAuthFailed,
+		},
+		"SASL frame after the SASL outcome": {
+			sasl: true,
+			script: func(t *testing.T, p *amqptest.Peer) {
+				if code := amqptest.SASLPlain(t, p, "user", "secret"); code != 0 {
+					t.Fatalf("sasl-outcome code %d", code)
+				}
+				p.SendSASL(&frames.SASLInit{Mechanism: "PLAIN", InitialResponse: []byte("\x00user\x00secret")})
+			},
+			header:  frames.ProtoAMQP,
+			wantErr: ErrProtocolHeader,
+		},
+		"begin instead of open": {
+			script: func(t *testing.T, p *amqptest.Peer) {
+				p.WriteHeader(frames.ProtoAMQP)
+				p.Send(0, &frames.Begin{IncomingWindow: 1, OutgoingWindow: 1})
+			},
+			header: frames.ProtoAMQP,
+			cond:   frames.ErrIllegalState,
+		},
+		"undecodable open": {
+			script: func(t *testing.T, p *amqptest.Peer) {
+				badOpen(p, []byte{0x00, 0x53, 0x10, 0xc0, 0x03, 0x01, 0xa1, 0xff})
+			},
+			header: frames.ProtoAMQP,
+			cond:   frames.ErrDecodeError,
+		},
+		"open frame larger than max-frame-size": {
+			script: func(t *testing.T, p *amqptest.Peer) {
+				h := frames.ProtoHeader(frames.ProtoAMQP)
+				p.Write(append(h[:], 0x40, 0, 0, 0, 2, 0, 0, 0))
+			},
+			header:  frames.ProtoAMQP,
+			cond:    frames.ErrFramingError,
+			wantErr: frames.ErrFrameTooLarge,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := Options{Handler: newTestNode()}
+			if tc.sasl {
+				opts.Authenticator = plainAuthenticator(t)
+			}
+			p, res := smAccept(t, opts)
+			tc.script(t, p)
+			if tc.header != 0xff {
+				amqptest.ExpectHeader(t, p, tc.header)
+			}
+			got, err := amqptest.WaitClosed(t, p)
+			if !amqptest.IsClosed(err) {
+				t.Fatalf("not closed: %v", err)
+			}
+			if tc.cond == "" {
+				if len(got) != 0 {
+					t.Fatalf("frames before the hang-up: %v", got)
+				}
+			} else {
+				if len(got) != 2 {
+					t.Fatalf("got %v, want open and close", got)
+				}
+				if _, ok := got[0].(*frames.Open); !ok {
+					t.Fatalf("got %v, want open and close", got)
+				}
+				if cl, ok := got[1].(*frames.Close); !ok || cl.Error == nil || cl.Error.Condition != tc.cond {
+					t.Fatalf("got %v, want close with %s", got[1], tc.cond)
+				}
+			}
+			r := waitAccept(t, res)
+			if r.err == nil || (tc.wantErr != nil && !errors.Is(r.err, tc.wantErr)) {
+				t.Fatalf("Accept error %v, want %v", r.err, tc.wantErr)
+			}
+			t.Logf("Accept: %v", r.err)
+		})
+	}
+}
+
+// TestAMQPTransportHandshakeSASL checks the successful SASL paths: PLAIN,
+// and no SASL at all where AllowNoSASL permits it.
+func TestAMQPTransportHandshakeSASL(t *testing.T) {
+	t.Run("PLAIN", func(t *testing.T) {
+		p, res := smAccept(t, Options{Handler: newTestNode(), Authenticator: plainAuthenticator(t)})
+		if code := amqptest.SASLPlain(t, p, "user", "secret"); code != 0 {
+			t.Fatalf("sasl-outcome code %d", code)
+		}
+		amqptest.Handshake(t, p, nil)
+		r := waitAccept(t, res)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if id := r.c.Identity(); id.User != "user" || id.Mechanism != sasl.Plain || id.Anonymous {
+			t.Fatalf("identity %+v", id)
+		}
+	})
+	t.Run("no SASL where AllowNoSASL", func(t *testing.T) {
+		p, res := smAccept(t, Options{Handler: newTestNode(), Authenticator: plainAuthenticator(t), AllowNoSASL: true})
+		amqptest.Handshake(t, p, nil)
+		r := waitAccept(t, res)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if id := r.c.Identity(); !id.Anonymous {
+			t.Fatalf("identity %+v, want anonymous", id)
+		}
+	})
+}
