@@ -2,18 +2,24 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
 )
 
 // testNode is a small in-memory message node used to exercise the engine's
 // accepting side: messages sent to an address are queued and delivered to
 // receivers attached to it, with the consumer's outcome passed back to the
-// producer (settlement end to end).
+// producer (settlement end to end). A link where we receive with an empty
+// target address is an anonymous relay (AMQP 1.0 §3.5.1 leaves the meaning of
+// a null target to the node; brokers route by properties.to): each message
+// goes to the queue named by its "to", and one without "to" is rejected with
+// amqp:precondition-failed.
 type testNode struct {
 	mu        sync.Mutex
 	queues    map[string][]*Delivery // waiting incoming deliveries
@@ -63,6 +69,15 @@ func (n *testNode) OnFlow(l *Link) {
 
 func (n *testNode) OnMessage(l *Link, d *Delivery) {
 	addr := l.Context.(string)
+	if addr == "" {
+		to, err := messageTo(d.Payload())
+		if err != nil {
+			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrPreconditionFailed, "anonymous relay: %v", err)})
+			l.AddCredit(1)
+			return
+		}
+		addr = to
+	}
 	n.mu.Lock()
 	n.queues[addr] = append(n.queues[addr], d)
 	n.mu.Unlock()
@@ -71,6 +86,42 @@ func (n *testNode) OnMessage(l *Link, d *Delivery) {
 	}
 	l.AddCredit(1)
 	n.pump(addr)
+}
+
+// messageTo returns the non-empty properties.to of an encoded message.
+func messageTo(payload []byte) (string, error) {
+	raw, err := message.Parse(payload)
+	if err != nil {
+		return "", err
+	}
+	to, ok, err := raw.To()
+	if err != nil {
+		return "", err
+	}
+	if !ok || to == "" {
+		return "", errors.New("message has no to")
+	}
+	return to, nil
+}
+
+// queued returns the number of messages waiting at addr.
+func (n *testNode) queued(addr string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.queues[addr])
+}
+
+// consumerCredit returns the total credit the consumers of addr granted.
+func (n *testNode) consumerCredit(addr string) uint32 {
+	n.mu.Lock()
+	cs := append([]*Link(nil), n.consumers[addr]...)
+	n.mu.Unlock()
+	var total uint32
+	for _, c := range cs {
+		cr, _ := c.Credit()
+		total += cr
+	}
+	return total
 }
 
 func (n *testNode) pump(addr string) {
