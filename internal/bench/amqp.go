@@ -1,0 +1,366 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+)
+
+// Config describes one benchmark run.
+type Config struct {
+	URL        string        // HOST:PORT of the AMQP server
+	Address    string        // address to send to and receive from
+	Producers  int           // default 1
+	Consumers  int           // default 1; 0 runs producers only
+	Size       int           // body size in bytes, at least 20; default 100
+	Count      int           // total messages over all producers (0: use Duration)
+	Duration   time.Duration // sending time when Count is 0
+	Rate       int           // total messages per second over all producers; 0 = as fast as possible
+	Presettled bool          // send pre-settled (at-most-once)
+	Durable    bool          // header.durable
+	Credit     uint32        // consumer credit window; default 1000
+	Window     int           // unsettled messages in flight per producer; default 1000
+	User       string        // SASL PLAIN user; empty: ANONYMOUS
+	Password   string
+	Drain      time.Duration // how long consumers may go without a message once sending ended; default 10 s
+	Progress   io.Writer     // a progress line every second; nil: none
+}
+
+func (c *Config) defaults() error {
+	if c.Producers == 0 {
+		c.Producers = 1
+	}
+	if c.Size == 0 {
+		c.Size = 100
+	}
+	if c.Size < stampSize {
+		return fmt.Errorf("--size must be at least %d bytes (the timestamp and sequence stamp)", stampSize)
+	}
+	if c.Count == 0 && c.Duration == 0 {
+		return errors.New("give --count or --duration")
+	}
+	if c.Credit == 0 {
+		c.Credit = 1000
+	}
+	if c.Window == 0 {
+		c.Window = 1000
+	}
+	if c.Drain == 0 {
+		c.Drain = 10 * time.Second
+	}
+	if c.Producers < 0 || c.Consumers < 0 || c.Rate < 0 || c.Count < 0 {
+		return errors.New("counts and rates must not be negative")
+	}
+	return nil
+}
+
+// Result is the outcome of a run. Latencies are in milliseconds.
+type Result struct {
+	Sent       uint64  `json:"sent"`
+	Received   uint64  `json:"received"`
+	Lost       uint64  `json:"lost"`
+	Duplicates uint64  `json:"duplicates"`
+	Errors     uint64  `json:"errors"` // sends that failed or were not accepted
+	Seconds    float64 `json:"seconds"`
+	SendRate   float64 `json:"send_rate"` // messages per second
+	RecvRate   float64 `json:"recv_rate"`
+	P50        float64 `json:"p50_ms"`
+	P90        float64 `json:"p90_ms"`
+	P99        float64 `json:"p99_ms"`
+	P999       float64 `json:"p999_ms"`
+	Max        float64 `json:"max_ms"`
+}
+
+func (c *Config) dial(ctx context.Context) (*transport.Conn, *transport.Session, error) {
+	opts := transport.Options{SASL: sasl.NewAnonymousClient("")}
+	if c.User != "" {
+		opts.SASL = sasl.NewPlainClient("", c.User, c.Password)
+	}
+	conn, err := transport.Dial(ctx, strings.TrimPrefix(c.URL, "amqp://"), opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := conn.NewSession(ctx)
+	if err != nil {
+		conn.Close(context.Background(), nil)
+		return nil, nil, err
+	}
+	return conn, s, nil
+}
+
+// RunAMQP runs the benchmark described by cfg.
+func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return Result{}, err
+	}
+	tr := NewTracker()
+	var recvCount atomic.Uint64
+	var consumers []*consumerRun
+	for range cfg.Consumers {
+		cr, err := startConsumer(ctx, &cfg, tr, &recvCount)
+		if err != nil {
+			for _, c := range consumers {
+				c.stop()
+			}
+			return Result{}, fmt.Errorf("consumer: %w", err)
+		}
+		consumers = append(consumers, cr)
+	}
+	defer func() {
+		for _, c := range consumers {
+			c.stop()
+		}
+	}()
+
+	producers := make([]*producerRun, cfg.Producers)
+	for i := range producers {
+		p, err := newProducer(ctx, &cfg, uint32(i))
+		if err != nil {
+			return Result{}, fmt.Errorf("producer: %w", err)
+		}
+		defer p.close()
+		producers[i] = p
+	}
+
+	start := time.Now()
+	stopProgress := progress(cfg.Progress, start, producers, &recvCount)
+	var wg sync.WaitGroup
+	for i, p := range producers {
+		n := 0
+		if cfg.Count > 0 {
+			n = cfg.Count / cfg.Producers
+			if i < cfg.Count%cfg.Producers {
+				n++
+			}
+		}
+		rate := 0.0
+		if cfg.Rate > 0 {
+			rate = float64(cfg.Rate) / float64(cfg.Producers)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); p.run(ctx, n, cfg.Duration, rate) }()
+	}
+	wg.Wait()
+	sendEnd := time.Now()
+
+	sent := map[uint32]uint64{}
+	var total, errs uint64
+	for _, p := range producers {
+		sent[p.id] = p.sent.Load()
+		total += p.sent.Load()
+		errs += p.errors.Load()
+	}
+	// Wait for consumers to catch up or stall.
+	if cfg.Consumers > 0 {
+		last, lastChange := recvCount.Load(), time.Now()
+		for recvCount.Load() < total-errs && time.Since(lastChange) < cfg.Drain && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+			if n := recvCount.Load(); n != last {
+				last, lastChange = n, time.Now()
+			}
+		}
+	}
+	end := time.Now()
+	stopProgress()
+
+	received, dups := tr.Counts()
+	res := Result{
+		Sent:       total,
+		Received:   received,
+		Duplicates: dups,
+		Errors:     errs,
+		Seconds:    end.Sub(start).Seconds(),
+	}
+	if cfg.Consumers > 0 {
+		res.Lost = tr.Lost(sent)
+	}
+	if d := sendEnd.Sub(start).Seconds(); d > 0 {
+		res.SendRate = float64(total) / d
+	}
+	if res.Seconds > 0 {
+		res.RecvRate = float64(received) / res.Seconds
+	}
+	ps, max := tr.Percentiles(50, 90, 99, 99.9)
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	res.P50, res.P90, res.P99, res.P999, res.Max = ms(ps[0]), ms(ps[1]), ms(ps[2]), ms(ps[3]), ms(max)
+	return res, nil
+}
+
+func progress(w io.Writer, start time.Time, producers []*producerRun, recv *atomic.Uint64) func() {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintln(w)
+				return
+			case <-t.C:
+				var sent uint64
+				for _, p := range producers {
+					sent += p.sent.Load()
+				}
+				fmt.Fprintf(w, "\r%5.0fs  sent %d  received %d   ", time.Since(start).Seconds(), sent, recv.Load())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+type producerRun struct {
+	cfg    *Config
+	id     uint32
+	conn   *transport.Conn
+	snd    *transport.Sender
+	tmpl   []byte // encoded message; the body is its last Size bytes
+	sent   atomic.Uint64
+	errors atomic.Uint64
+}
+
+func newProducer(ctx context.Context, cfg *Config, id uint32) (*producerRun, error) {
+	conn, s, err := cfg.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snd, err := s.NewSender(ctx, cfg.Address, transport.SenderOptions{})
+	if err != nil {
+		conn.Close(context.Background(), nil)
+		return nil, err
+	}
+	m := message.Message{Data: [][]byte{make([]byte, cfg.Size)}}
+	if cfg.Durable {
+		m.Header = &message.Header{Durable: true, Priority: message.DefaultPriority}
+	}
+	tmpl, err := m.Marshal(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &producerRun{cfg: cfg, id: id, conn: conn, snd: snd, tmpl: tmpl}, nil
+}
+
+func (p *producerRun) close() { p.conn.Close(context.Background(), nil) }
+
+func (p *producerRun) run(ctx context.Context, n int, d time.Duration, rate float64) {
+	var deadline time.Time
+	if n == 0 {
+		deadline = time.Now().Add(d)
+	}
+	// Outcomes are collected in order by a second goroutine so the
+	// producer keeps up to Window messages in flight.
+	inflight := make(chan *transport.Delivery, p.cfg.Window)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for dl := range inflight {
+			select {
+			case <-dl.Done():
+			case <-ctx.Done():
+				p.errors.Add(1)
+				continue
+			}
+			if st, _ := dl.RemoteState(); st == nil || !isAccepted(st) {
+				p.errors.Add(1)
+			}
+		}
+	}()
+	defer func() { close(inflight); wg.Wait() }()
+	start := time.Now()
+	body := len(p.tmpl) - p.cfg.Size
+	for seq := uint64(0); ; seq++ {
+		if n > 0 && seq >= uint64(n) || n == 0 && !time.Now().Before(deadline) || ctx.Err() != nil {
+			return
+		}
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(seq) / rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		payload := append([]byte(nil), p.tmpl...)
+		putStamp(payload[body:], p.id, seq, time.Now())
+		dl, err := p.snd.SendAsync(ctx, payload, transport.SendOptions{Settled: p.cfg.Presettled})
+		if err != nil {
+			p.errors.Add(1)
+			if ctx.Err() != nil || errors.Is(err, transport.ErrLinkClosed) {
+				return
+			}
+			continue
+		}
+		p.sent.Add(1)
+		if !p.cfg.Presettled {
+			inflight <- dl
+		}
+	}
+}
+
+func isAccepted(st frames.DeliveryState) bool {
+	_, ok := st.(frames.Accepted)
+	return ok
+}
+
+type consumerRun struct {
+	conn *transport.Conn
+	done chan struct{}
+}
+
+func startConsumer(ctx context.Context, cfg *Config, tr *Tracker, count *atomic.Uint64) (*consumerRun, error) {
+	conn, s, err := cfg.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rcv, err := s.NewReceiver(ctx, cfg.Address, transport.ReceiverOptions{Credit: cfg.Credit, PreSettled: cfg.Presettled})
+	if err != nil {
+		conn.Close(context.Background(), nil)
+		return nil, err
+	}
+	cr := &consumerRun{conn: conn, done: make(chan struct{})}
+	go func() {
+		defer close(cr.done)
+		for {
+			d, err := rcv.Receive(context.Background())
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			if !cfg.Presettled {
+				rcv.Accept(d)
+			}
+			raw, err := message.Parse(d.Payload())
+			if err != nil {
+				continue
+			}
+			body := raw.Body()
+			if len(body) < cfg.Size {
+				continue
+			}
+			if p, seq, sentAt, err := readStamp(body[len(body)-cfg.Size:]); err == nil {
+				tr.Observe(p, seq, now.Sub(sentAt))
+				count.Add(1)
+			}
+		}
+	}()
+	return cr, nil
+}
+
+func (c *consumerRun) stop() {
+	c.conn.Close(context.Background(), nil)
+	<-c.done
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/bench"
+)
+
+func benchCommand() command {
+	return command{
+		name:    "bench",
+		summary: "load generator: throughput, latency, loss and duplicates (AMQP)",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			fs := newFlagSet("bench")
+			var cfg bench.Config
+			fs.StringVar(&cfg.URL, "url", envOr("ENMASSE_AMQP_URL", "127.0.0.1:5672"), "AMQP server HOST:PORT (any AMQP 1.0 server)")
+			fs.StringVar(&cfg.Address, "address", "bench", "address to send to and receive from")
+			fs.IntVar(&cfg.Producers, "producers", 1, "number of producers, each on its own connection")
+			fs.IntVar(&cfg.Consumers, "consumers", 1, "number of consumers, each on its own connection (0: send only)")
+			fs.IntVar(&cfg.Size, "size", 100, "message body size in bytes (at least 20)")
+			fs.IntVar(&cfg.Count, "count", 0, "total messages over all producers")
+			fs.DurationVar(&cfg.Duration, "duration", 0, "send for this long instead of --count")
+			fs.IntVar(&cfg.Rate, "rate", 0, "total messages per second (0: as fast as possible)")
+			fs.BoolVar(&cfg.Presettled, "presettled", false, "send pre-settled (at-most-once) instead of waiting for outcomes")
+			fs.BoolVar(&cfg.Durable, "durable", false, "mark messages durable")
+			credit := fs.Uint("credit", 1000, "consumer credit window")
+			fs.IntVar(&cfg.Window, "window", 1000, "unsettled messages in flight per producer")
+			fs.StringVar(&cfg.User, "user", "", "SASL PLAIN user (empty: ANONYMOUS)")
+			fs.StringVar(&cfg.Password, "password", "", "SASL PLAIN password")
+			fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "stop waiting for consumers after this long without a message")
+			asJSON := fs.Bool("json", false, "print the result as one JSON line")
+			quiet := fs.Bool("quiet", false, "no progress line")
+			if err := parseFlags(fs, args, "enmasse bench [flags]",
+				"Runs producers and consumers against an AMQP 1.0 server and reports throughput, latency percentiles (from timestamps carried in the messages), errors, lost and duplicated messages.",
+				stdout, false); err != nil {
+				return err
+			}
+			if cfg.Count == 0 && cfg.Duration == 0 {
+				return usageErrorf("give --count or --duration")
+			}
+			if cfg.Count < 0 || cfg.Rate < 0 || cfg.Producers < 1 || cfg.Consumers < 0 {
+				return usageErrorf("--count, --rate and --consumers must not be negative, --producers at least 1")
+			}
+			if cfg.Size < 20 {
+				return usageErrorf("--size must be at least 20 bytes")
+			}
+			cfg.Credit = uint32(*credit)
+			if !*quiet && !*asJSON {
+				cfg.Progress = stderr
+			}
+			res, err := bench.RunAMQP(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return json.NewEncoder(stdout).Encode(res)
+			}
+			fmt.Fprintf(stdout, "sent %d (%.0f msg/s), received %d (%.0f msg/s) in %.2fs\n", res.Sent, res.SendRate, res.Received, res.RecvRate, res.Seconds)
+			fmt.Fprintf(stdout, "latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", res.P50, res.P90, res.P99, res.P999, res.Max)
+			fmt.Fprintf(stdout, "errors %d, lost %d, duplicates %d\n", res.Errors, res.Lost, res.Duplicates)
+			return nil
+		},
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
