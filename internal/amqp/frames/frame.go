@@ -193,3 +193,44 @@ func DecodeTransfer(body []byte, t *Transfer) error {
 	}
 	return t.unmarshal(&d)
 }
+
+// DecodeFlow decodes a flow frame body into f, reusing it.
+func DecodeFlow(body []byte, f *Flow) error {
+	var d types.Decoder
+	d.Reset(body)
+	code, _, err := d.ReadDescriptor()
+	if err != nil {
+		return err
+	}
+	if code != CodeFlow {
+		return &types.DecodeError{Reason: fmt.Sprintf("descriptor %#x is not a flow", code)}
+	}
+	if err := f.unmarshal(&d); err != nil {
+		return err
+	}
+	return trailing(&d, "flow")
+}
+
+// DecodeDisposition decodes a disposition frame body into p, reusing it.
+func DecodeDisposition(body []byte, p *Disposition) error {
+	var d types.Decoder
+	d.Reset(body)
+	code, _, err := d.ReadDescriptor()
+	if err != nil {
+		return err
+	}
+	if code != CodeDisposition {
+		return &types.DecodeError{Reason: fmt.Sprintf("descriptor %#x is not a disposition", code)}
+	}
+	if err := p.unmarshal(&d); err != nil {
+		return err
+	}
+	return trailing(&d, "disposition")
+}
+
+func trailing(d *types.Decoder, perf string) error {
+	if d.Len() != 0 {
+		return &types.DecodeError{Offset: d.Pos(), Reason: fmt.Sprintf("%d bytes after the %s performative", d.Len(), perf)}
+	}
+	return nil
+}

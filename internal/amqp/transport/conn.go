@@ -126,16 +126,21 @@ type Conn struct {
 	endErr   error         // the reason to report once the socket is closed after close frames
 	done     chan struct{} // closed when the connection is finished
 
-	remoteOpen   *frames.Open
-	identity     sasl.Identity
-	tlsState     *tls.ConnectionState
-	maxFrameOut  uint32 // largest frame the peer accepts
-	channelMax   uint16 // negotiated
-	peerIdle     time.Duration
-	sessions     map[uint16]*Session // by local channel
-	remoteChans  map[uint16]*Session // by remote channel
-	openWaiters  []chan struct{}
-	writerClosed bool
+	remoteOpen  *frames.Open
+	identity    sasl.Identity
+	tlsState    *tls.ConnectionState
+	maxFrameOut uint32 // largest frame the peer accepts
+	channelMax  uint16 // negotiated
+	peerIdle    time.Duration
+	sessions    map[uint16]*Session // by local channel
+	remoteChans map[uint16]*Session // by remote channel
+	openWaiters []chan struct{}
+	// Reused decode targets for the frequent performatives; owned by the
+	// reader goroutine (handlers run after each frame is applied, and
+	// nothing keeps a pointer to them past that).
+	rxFlow        frames.Flow
+	rxDisposition frames.Disposition
+	writerClosed  bool
 
 	// Context is free for the owner of the connection (the router keeps its
 	// per-connection state here). Set it in OnOpen, before any link

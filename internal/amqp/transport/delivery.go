@@ -290,8 +290,7 @@ func (l *Link) onTransferLocked(t *frames.Transfer, cbs []callback) []callback {
 	} else {
 		d.finished = true
 	}
-	h := l.s.c.opts.Handler
-	return append(cbs, func() { h.OnMessage(l, d) })
+	return append(cbs, callback{kind: cbMessage, l: l, d: d})
 }
 
 // Settle settles a delivery with an outcome (nil: settle without a state).
@@ -371,6 +370,5 @@ func (d *Delivery) onDispositionLocked(f *frames.Disposition, cbs []callback) []
 	if l.role == frames.RoleReceiver {
 		return cbs
 	}
-	h := l.s.c.opts.Handler
-	return append(cbs, func() { h.OnDisposition(l, d) })
+	return append(cbs, callback{kind: cbDisposition, l: l, d: d})
 }

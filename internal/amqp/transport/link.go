@@ -286,10 +286,11 @@ func (l *Link) onFlowLocked(f *frames.Flow, cbs []callback) []callback {
 		}
 		l.flowWait = nil
 		h := l.s.c.opts.Handler
-		cbs = append(cbs, func() {
+		echo := f.Echo // f is reused for the next frame
+		cbs = append(cbs, callback{fn: func() {
 			h.OnFlow(l)
-			l.afterSenderFlow(f.Echo)
-		})
+			l.afterSenderFlow(echo)
+		}})
 		return cbs
 	}
 	// We receive: the sender reports its delivery-count (advanced by a
@@ -315,8 +316,7 @@ func (l *Link) onFlowLocked(f *frames.Flow, cbs []callback) []callback {
 		close(w)
 	}
 	l.flowWait = nil
-	h := l.s.c.opts.Handler
-	return append(cbs, func() { h.OnFlow(l) })
+	return append(cbs, callback{kind: cbFlow, l: l})
 }
 
 // afterSenderFlow completes a drain (AMQP 1.0 §2.6.7: the sender uses up the
@@ -484,7 +484,7 @@ func (l *Link) endedLocked(cbs []callback, err error) []callback {
 	if reported == ErrLinkClosed {
 		reported = nil
 	}
-	return append(cbs, func() { h.OnDetach(l, reported) })
+	return append(cbs, callback{fn: func() { h.OnDetach(l, reported) }})
 }
 
 // Attach attaches a new link on the session and waits for the peer's answer.

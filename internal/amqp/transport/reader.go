@@ -12,8 +12,36 @@ import (
 )
 
 // callback is a handler event collected under the lock and run after it is
-// released.
-type callback func()
+// released. The per-message events are plain values so that queueing them
+// allocates nothing; anything else runs fn.
+type callback struct {
+	kind callbackKind
+	l    *Link
+	d    *Delivery
+	fn   func()
+}
+
+type callbackKind uint8
+
+const (
+	cbFunc callbackKind = iota
+	cbMessage
+	cbDisposition
+	cbFlow
+)
+
+func (cb *callback) run(h Handler) {
+	switch cb.kind {
+	case cbMessage:
+		h.OnMessage(cb.l, cb.d)
+	case cbDisposition:
+		h.OnDisposition(cb.l, cb.d)
+	case cbFlow:
+		h.OnFlow(cb.l)
+	default:
+		cb.fn()
+	}
+}
 
 // reader processes incoming frames until the connection ends.
 func (c *Conn) reader(fr *frameReader) {
@@ -43,7 +71,7 @@ func (c *Conn) reader(fr *frameReader) {
 		cbs, err = c.dispatchLocked(f, &tr, cbs[:0])
 		c.mu.Unlock()
 		for _, cb := range cbs {
-			cb()
+			cb.run(c.opts.Handler)
 		}
 		clear(cbs)
 		if err != nil {
@@ -124,6 +152,26 @@ func (c *Conn) dispatchLocked(f frames.Frame, tr *frames.Transfer, cbs []callbac
 			return cbs, err
 		}
 		return s.onTransferLocked(tr, cbs), nil
+	}
+	switch code {
+	case frames.CodeFlow:
+		if err := frames.DecodeFlow(f.Body, &c.rxFlow); err != nil {
+			return cbs, frames.Errorf(frames.ErrDecodeError, "%v", err)
+		}
+		s, err := c.sessionForLocked(f.Channel)
+		if err != nil {
+			return cbs, err
+		}
+		return s.onFlowLocked(&c.rxFlow, cbs), nil
+	case frames.CodeDisposition:
+		if err := frames.DecodeDisposition(f.Body, &c.rxDisposition); err != nil {
+			return cbs, frames.Errorf(frames.ErrDecodeError, "%v", err)
+		}
+		s, err := c.sessionForLocked(f.Channel)
+		if err != nil {
+			return cbs, err
+		}
+		return s.onDispositionLocked(&c.rxDisposition, cbs), nil
 	}
 	body, err := frames.Decode(frames.TypeAMQP, f.Body)
 	if err != nil {
@@ -209,7 +257,7 @@ func (c *Conn) onBeginLocked(ch uint16, b *frames.Begin, cbs []callback) ([]call
 	s.remoteBeginLocked(ch, b)
 	close(s.beginWait)
 	c.sessions[local] = s
-	cbs = append(cbs, func() {
+	cbs = append(cbs, callback{fn: func() {
 		err := c.opts.Handler.OnBegin(s)
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -217,7 +265,7 @@ func (c *Conn) onBeginLocked(ch uint16, b *frames.Begin, cbs []callback) ([]call
 		if err != nil {
 			s.endWithErrorLocked(toAMQPError(err, frames.ErrNotAllowed))
 		}
-	})
+	}})
 	return cbs, nil
 }
 

@@ -193,7 +193,7 @@ func (s *Session) finishCallbacksLocked(cbs []callback, err error) []callback {
 	}
 	s.finishLocked()
 	h := s.c.opts.Handler
-	return append(cbs, func() { h.OnEnd(s, err) })
+	return append(cbs, callback{fn: func() { h.OnEnd(s, err) }})
 }
 
 // connEnded is called without the lock when the connection has ended.
@@ -212,7 +212,7 @@ func (s *Session) connEnded(err error) {
 	}
 	s.c.mu.Unlock()
 	for _, cb := range cbs {
-		cb()
+		cb.run(s.c.opts.Handler)
 	}
 }
 
@@ -294,7 +294,7 @@ func (s *Session) onAttachLocked(a *frames.Attach, cbs []callback) []callback {
 	close(l.attachWait)
 	s.links[handle] = l
 	h := s.c.opts.Handler
-	return append(cbs, func() {
+	return append(cbs, callback{fn: func() {
 		var err error
 		if len(a.Unsettled) > 0 {
 			// Link recovery (AMQP 1.0 §2.6.13) is not supported; refuse
@@ -307,7 +307,7 @@ func (s *Session) onAttachLocked(a *frames.Attach, cbs []callback) []callback {
 			return
 		}
 		l.CompleteAttach(err)
-	})
+	}})
 }
 
 func (s *Session) freeHandleLocked() (uint32, bool) {
@@ -388,14 +388,16 @@ func (s *Session) onDispositionLocked(d *frames.Disposition, cbs []callback) []c
 // pumpLocked sends frames of pending outgoing deliveries while the peer's
 // incoming window allows (AMQP 1.0 §2.5.6).
 func (s *Session) pumpLocked() {
-	for len(s.pending) > 0 && s.remoteIncomingWindow > 0 && !s.endSent {
-		d := s.pending[0]
-		if d.sendFrameLocked() {
-			s.pending[0] = nil
-			s.pending = s.pending[1:]
+	n := 0
+	for n < len(s.pending) && s.remoteIncomingWindow > 0 && !s.endSent {
+		if s.pending[n].sendFrameLocked() {
+			s.pending[n] = nil
+			n++
 		}
 	}
-	if len(s.pending) == 0 {
-		s.pending = s.pending[:0:0]
-	}
+	// Keep the backing array: in the steady state every delivery goes out
+	// at once and the queue is reused without allocating.
+	rest := copy(s.pending, s.pending[n:])
+	clear(s.pending[rest:])
+	s.pending = s.pending[:rest]
 }
