@@ -95,3 +95,13 @@ func TestBenchCountsMatch(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchRelay(t *testing.T) {
+	rate, err := RunRelay(100000, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate <= 0 {
+		t.Fatalf("rate %v", rate)
+	}
+}

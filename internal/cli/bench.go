@@ -35,10 +35,25 @@ func benchCommand() command {
 			fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "stop waiting for consumers after this long without a message")
 			asJSON := fs.Bool("json", false, "print the result as one JSON line")
 			quiet := fs.Bool("quiet", false, "no progress line")
+			relay := fs.Bool("relay", false, "measure a plain TCP relay of --count messages of --size bytes on loopback instead (this machine's ceiling)")
 			if err := parseFlags(fs, args, "enmasse bench [flags]",
 				"Runs producers and consumers against an AMQP 1.0 server and reports throughput, latency percentiles (from timestamps carried in the messages), errors, lost and duplicated messages.",
 				stdout, false); err != nil {
 				return err
+			}
+			if *relay {
+				if cfg.Count <= 0 {
+					return usageErrorf("--relay needs --count")
+				}
+				rate, err := bench.RunRelay(cfg.Count, cfg.Size)
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return json.NewEncoder(stdout).Encode(map[string]any{"relay_rate": rate, "count": cfg.Count, "size": cfg.Size})
+				}
+				fmt.Fprintf(stdout, "plain TCP relay: %.0f msg/s (%d messages of %d bytes)\n", rate, cfg.Count, cfg.Size)
+				return nil
 			}
 			if cfg.Count == 0 && cfg.Duration == 0 {
 				return usageErrorf("give --count or --duration")
