@@ -51,6 +51,9 @@ type Options struct {
 	// is offered; when dialing, the connection is wrapped in TLS from the
 	// first byte (amqps).
 	TLSConfig *tls.Config
+	// TLSInBand makes Dial negotiate TLS with the "AMQP\x02" protocol
+	// header (AMQP 1.0 §5.2.1) instead of starting TLS at the first byte.
+	TLSInBand bool
 	// Authenticator enables the SASL layer when accepting. Nil: no SASL.
 	Authenticator sasl.Authenticator
 	// AllowNoSASL accepts clients that skip the SASL layer, as anonymous,

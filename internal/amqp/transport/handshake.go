@@ -29,6 +29,20 @@ var ErrProtocolHeader = errors.New("amqp: protocol header refused")
 // then processed in the background. A handshake that fails or does not
 // finish within Options.HandshakeTimeout closes nc and returns the error.
 func Accept(ctx context.Context, nc net.Conn, opts Options) (*Conn, error) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		// amqps: the listener wrapped the socket in TLS. Finish the TLS
+		// handshake first so the peer's certificate is known to SASL
+		// EXTERNAL (AMQP 1.0 §5.2.1 "alternative establishment").
+		o := opts
+		o.setDefaults()
+		hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("amqp: TLS handshake: %w", err)
+		}
+	}
 	c := newConn(nc, opts, true)
 	fr, err := c.serverHandshake(ctx)
 	if err != nil {
@@ -46,7 +60,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.TLSConfig != nil {
+	if opts.TLSConfig != nil && !opts.TLSInBand {
 		cfg := opts.TLSConfig.Clone()
 		if cfg.ServerName == "" {
 			cfg.ServerName = opts.Hostname
@@ -312,6 +326,28 @@ func (c *Conn) serverOpen(fr *frameReader) error {
 func (c *Conn) clientHandshake(ctx context.Context) (*frameReader, error) {
 	defer c.deadline(ctx)()
 	fr := newFrameReader(c.nc, c.opts.MaxFrameSize)
+	if c.opts.TLSConfig != nil && c.opts.TLSInBand && c.tlsState == nil {
+		// AMQP 1.0 §5.2.1: negotiate the TLS layer with its protocol
+		// header, then run TLS over the same socket.
+		ph := frames.ProtoHeader(frames.ProtoTLS)
+		if err := c.writeRaw(ph[:]); err != nil {
+			return nil, err
+		}
+		if err := c.expectHeader(fr, frames.ProtoTLS); err != nil {
+			return nil, err
+		}
+		cfg := c.opts.TLSConfig.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = c.opts.Hostname
+		}
+		tc := tls.Client(c.nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, fmt.Errorf("amqp: TLS handshake: %w", err)
+		}
+		st := tc.ConnectionState()
+		c.nc, c.tlsState = tc, &st
+		fr = newFrameReader(c.nc, c.opts.MaxFrameSize)
+	}
 	if c.opts.SASL != nil {
 		if err := c.clientSASL(fr); err != nil {
 			return nil, err
