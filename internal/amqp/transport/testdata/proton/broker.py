@@ -3,7 +3,7 @@
 
 Usage: broker.py PORT [IDLE_TIMEOUT_SECONDS]
 
-Listens on 127.0.0.1:PORT. Messages sent to an address are queued there and
+Listens on 127.0.0.1:PORT until its stdin is closed. Messages sent to an address are queued there and
 handed to receivers attached to that address, in order, as their credit
 allows; a receiver attached with a dynamic source gets a fresh address. A
 sender with no target address (anonymous relay) routes each message by its
@@ -30,7 +30,9 @@ message the broker sent it.
 import collections
 import hashlib
 import json
+import os
 import sys
+import threading
 
 from proton import Condition, Delivery, Link, symbol
 from proton.handlers import MessagingHandler
@@ -162,14 +164,21 @@ class Broker(MessagingHandler):
             out["undeliverable"] = bool(r.undeliverable)
             out["annotations"] = plain(r.annotations or {})
         emit(**out)
-        if d.link.rcv_settle_mode == Link.RCV_SECOND and not d.settled:
+        if d.link.remote_rcv_settle_mode == Link.RCV_SECOND and not d.settled:
             # Receiver-settle-mode second: the receiver settles after us.
             d.settle()
 
     on_accepted = on_rejected = on_released = report
 
 
+def exit_at_eof():
+    """The test ends the broker by closing its stdin."""
+    sys.stdin.read()
+    os._exit(0)
+
+
 def main():
+    threading.Thread(target=exit_at_eof, daemon=True).start()
     port = int(sys.argv[1])
     idle = float(sys.argv[2]) if len(sys.argv) > 2 else 0
     Container(Broker(port, idle)).run()

@@ -19,7 +19,7 @@ import sys
 import time
 
 from proton import Condition, Delivery, Link, Message, Timeout, symbol
-from proton.reactor import LinkOption
+from proton.reactor import Container, LinkOption
 from proton.utils import BlockingConnection, SendException
 
 
@@ -35,6 +35,9 @@ STATES = {
     Delivery.MODIFIED: "modified",
     Delivery.RECEIVED: "received",
 }
+
+
+OUTCOMES = (Delivery.ACCEPTED, Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED)
 
 
 def state_name(s):
@@ -106,10 +109,14 @@ class Driver:
 
     def op_connect(self, c):
         kw = {}
-        for k in ("allowed_mechs", "user", "password", "allow_insecure_mechs", "sasl_enabled", "container_id"):
+        for k in ("allowed_mechs", "user", "password", "allow_insecure_mechs", "sasl_enabled"):
             if k in c:
                 kw[k] = c[k]
-        self.conn = BlockingConnection(c["url"], timeout=c.get("timeout", 10), heartbeat=c.get("heartbeat"), **kw)
+        container = Container()
+        if c.get("container_id"):
+            container.container_id = c["container_id"]
+        self.conn = BlockingConnection(c["url"], timeout=c.get("timeout", 10), heartbeat=c.get("heartbeat"),
+                                       container=container, **kw)
         remote = self.conn.conn.remote_container
         return {"remote_container": remote}
 
@@ -160,9 +167,12 @@ class Driver:
         return remote_outcome(d)
 
     def op_settle_sent(self, c):
-        """Wait until every delivery sent with wait=false is settled by the peer."""
+        """Wait until the peer has settled, or given an outcome to, every
+        delivery sent with wait=false, then settle them (with
+        receiver-settle-mode second the receiver settles after us)."""
         ds = self.pending[c["sender"]]
-        self.conn.wait(lambda: all(d.settled for d in ds), timeout=c.get("timeout", 10), msg="settling")
+        self.conn.wait(lambda: all(d.settled or d.remote_state in OUTCOMES for d in ds), timeout=c.get("timeout", 10),
+                       msg="settling")
         self.pending[c["sender"]] = []
         for d in ds:
             d.settle()
