@@ -144,7 +144,7 @@ type scanned struct {
 // only to check the CRC and never allocates per record.
 func scanSegment(f io.ReaderAt, size int64, fn func([]scanned)) (end int64, err error) {
 	end = segHeaderSize
-	br := bufio.NewReaderSize(io.NewSectionReader(f, segHeaderSize, size-segHeaderSize), 256<<10)
+	br := bufio.NewReaderSize(io.NewSectionReader(f, segHeaderSize, size-segHeaderSize), int(min(max(size, 4096), 256<<10)))
 	var pending []scanned
 	var h [recHeaderSize]byte
 	off := int64(segHeaderSize)
