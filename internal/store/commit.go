@@ -264,6 +264,7 @@ func (l *Log) flush(sync bool) error {
 			return fmt.Errorf("write %s: %w", l.head.name(), err)
 		}
 		l.dirty = true
+		l.unsynced.Add(int64(n))
 		l.buf = l.buf[:0]
 	}
 	if sync && l.dirty {
@@ -274,6 +275,7 @@ func (l *Log) flush(sync bool) error {
 			return fmt.Errorf("fsync %s: %w", l.head.name(), err)
 		}
 		l.dirty = false
+		l.unsynced.Store(0)
 	}
 	return nil
 }

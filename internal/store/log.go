@@ -101,6 +101,7 @@ type Log struct {
 	syncs    atomic.Uint64
 	commits  atomic.Uint64
 	appended atomic.Uint64
+	unsynced atomic.Int64 // bytes written to the head and not fsync'd yet
 }
 
 // Open opens or creates the Log in opts.Dir and recovers its state (see
