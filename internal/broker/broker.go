@@ -10,6 +10,17 @@
 // The broker plugs into the router as its Endpoint: it receives the client's
 // own links and message bytes (no copy, no re-encoding on the way in).
 //
+// # Durability
+//
+// With Options.Store, messages whose header says durable are written to the
+// journal (package store) and accepted only once the fsync covering them
+// returned (SPEC §6); concurrent producers share fsyncs (group commit in the
+// store). A message is offered to consumers as soon as it is in memory; its
+// acknowledgement deletes the record (a tombstone written with the next
+// fsync, so an acknowledged message can come back after a crash: at least
+// once). Queue definitions are journaled too, and Open replays the journal
+// in enqueue order. Record formats are in durable.go.
+//
 // # Locking
 //
 // Broker.mu guards the queue table and the link map; queue.mu guards one
@@ -23,25 +34,32 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/store"
 )
 
 // Options configure a Broker.
 type Options struct {
 	// ProducerWindow is the credit kept open for each producer. Default 250.
 	ProducerWindow uint32
-	Logger         *slog.Logger
+	// Store journals durable messages and queue definitions; nil keeps
+	// everything in memory.
+	Store  *store.Log
+	Logger *slog.Logger
 }
 
 // Broker hosts queues. Safe for concurrent use.
 type Broker struct {
-	opts   Options
-	mu     sync.Mutex
-	queues map[key]*queue
-	links  map[*transport.Link]*binding
+	opts      Options
+	nextKey   atomic.Uint64 // last journal key of a message
+	nextQueue atomic.Uint64 // last queue definition number (key queueKeyBase+n)
+	mu        sync.Mutex
+	queues    map[key]*queue
+	links     map[*transport.Link]*binding
 }
 
 type key struct{ space, name string }
@@ -73,9 +91,14 @@ func (b *Broker) EnsureAddress(space, address, addrType string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	k := key{space, address}
-	if b.queues[k] == nil {
-		b.queues[k] = &queue{name: address}
+	if b.queues[k] != nil {
+		return nil
 	}
+	q := &queue{b: b, space: space, name: address, typ: addrType}
+	if err := b.persistQueue(q); err != nil {
+		return err
+	}
+	b.queues[k] = q
 	return nil
 }
 
@@ -96,8 +119,17 @@ func (b *Broker) DeleteAddress(space, address string) error {
 		return fmt.Errorf("queue %q does not exist", address)
 	}
 	q.mu.Lock()
+	for _, m := range q.msgs {
+		q.forgetLocked(m)
+	}
+	for _, c := range q.consumers {
+		for _, m := range c.unacked {
+			q.forgetLocked(m)
+		}
+	}
 	q.msgs, q.consumers = nil, nil
 	q.mu.Unlock()
+	b.unpersistQueue(q)
 	e := frames.Errorf(frames.ErrResourceDeleted, "queue %q was deleted", address)
 	for _, l := range links {
 		go l.Detach(context.Background(), e, true)
@@ -181,8 +213,7 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 		d.Settle(frames.Released{})
 		return
 	}
-	bd.q.enqueue(d.Payload())
-	d.Settle(frames.Accepted{})
+	bd.q.accept(d)
 	if cr, _ := l.Credit(); cr <= b.opts.ProducerWindow/2 {
 		l.Flow(b.opts.ProducerWindow, false)
 	}
@@ -195,8 +226,7 @@ func (b *Broker) Produce(space, address string, d *transport.Delivery) {
 		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrNotFound, "queue %q does not exist", address)})
 		return
 	}
-	q.enqueue(d.Payload())
-	d.Settle(frames.Accepted{})
+	q.accept(d)
 }
 
 // Disposition applies a consumer's outcome.
@@ -232,6 +262,10 @@ type msg struct {
 	seq      uint64
 	payload  []byte
 	attempts uint32 // failed delivery attempts (header delivery-count)
+	key      uint64 // journal key; 0 when the message is not journaled
+	stored   bool   // the first journal write completed (guarded by queue.mu)
+	writing  int    // journal writes in flight (guarded by queue.mu)
+	done     bool   // consumed or dropped; its record is to be deleted
 }
 
 type consumer struct {
@@ -240,7 +274,11 @@ type consumer struct {
 }
 
 type queue struct {
+	b         *Broker
+	space     string
 	name      string
+	typ       string
+	key       uint64 // journal key of the queue definition
 	mu        sync.Mutex
 	msgs      []*msg // ordered by seq
 	consumers []*consumer
@@ -250,13 +288,19 @@ type queue struct {
 	dequeued  uint64
 }
 
-func (q *queue) enqueue(payload []byte) {
+func (q *queue) enqueue(payload []byte) *msg {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.enqueueLocked(payload, 0, 0)
+}
+
+func (q *queue) enqueueLocked(payload []byte, key uint64, attempts uint32) *msg {
 	q.seq++
 	q.enqueued++
-	q.msgs = append(q.msgs, &msg{seq: q.seq, payload: payload})
+	m := &msg{seq: q.seq, payload: payload, key: key, attempts: attempts, stored: key != 0}
+	q.msgs = append(q.msgs, m)
 	q.dispatchLocked()
-	q.mu.Unlock()
+	return m
 }
 
 func (q *queue) dispatch() {
@@ -285,6 +329,7 @@ func (q *queue) dispatchLocked() {
 		q.msgs = q.msgs[1:]
 		if d.Settled() {
 			q.dequeued++ // pre-settled consumer: at-most-once
+			q.forgetLocked(m)
 			continue
 		}
 		c.unacked[d] = m
@@ -333,12 +378,15 @@ func (q *queue) outcome(c *consumer, d *transport.Delivery, st frames.DeliverySt
 	case frames.Modified:
 		if s.DeliveryFailed {
 			m.attempts++
+			q.b.persistAttempts(q, m)
 		}
 		q.requeueLocked(m)
 	case frames.Rejected:
 		q.dequeued++ // dropped; dead-lettering comes with the redelivery policy
+		q.forgetLocked(m)
 	default: // accepted (or settled without an outcome)
 		q.dequeued++
+		q.forgetLocked(m)
 	}
 	q.dispatchLocked()
 }
@@ -376,6 +424,20 @@ func withDeliveryCount(payload []byte, n uint32) []byte {
 	out, err := raw.AppendRewrite(nil, &h, nil, false)
 	if err != nil {
 		return payload
+	}
+	return out
+}
+
+// QueueInfo names a queue.
+type QueueInfo struct{ Space, Name, Type string }
+
+// Queues lists the broker's queues (for the router after a restart).
+func (b *Broker) Queues() []QueueInfo {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]QueueInfo, 0, len(b.queues))
+	for k, q := range b.queues {
+		out = append(out, QueueInfo{Space: k.space, Name: k.name, Type: q.typ})
 	}
 	return out
 }

@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/router"
+	"github.com/enmasse-go/enmasse/internal/store"
 )
 
 // amqpComponent is the AMQP listener of serve: the transport server with
@@ -16,15 +20,39 @@ import (
 type amqpComponent struct {
 	addr   string
 	opts   transport.Options
+	dp     *dataPlane
 	logger *slog.Logger
 	srv    *transport.Server
 	done   chan struct{}
 }
 
-// newDataPlane builds the router and broker of one serve process, with the
-// `default` address space, which auto-creates queues (SPEC §2, §4).
-func newDataPlane(logger *slog.Logger) *router.Router {
-	b := broker.New(broker.Options{Logger: logger.With("component", "broker")})
+// dataPlane is the router and broker of one serve process, with the
+// broker's journal in the data dir.
+type dataPlane struct {
+	router  *router.Router
+	broker  *broker.Broker
+	journal *store.Log
+}
+
+// openDataPlane opens the journal (DATA-DIR/journal), replays it into the
+// broker and builds the router with the `default` address space, which
+// auto-creates queues (SPEC §2, §4).
+func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
+	journal, err := store.Open(store.Options{
+		Dir:    filepath.Join(opts.dataDir, "journal"),
+		Logger: logger.With("component", "journal"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the message journal: %w", err)
+	}
+	if rep := journal.Recovery(); rep.TruncatedBytes > 0 || len(rep.Corrupt) > 0 {
+		logger.Warn("message journal recovered from damage", "report", fmt.Sprintf("%+v", rep))
+	}
+	b, err := broker.Open(broker.Options{Store: journal, Logger: logger.With("component", "broker")})
+	if err != nil {
+		journal.Close()
+		return nil, err
+	}
 	r := router.New(router.Options{
 		Broker: b,
 		Logger: logger.With("component", "router"),
@@ -33,13 +61,22 @@ func newDataPlane(logger *slog.Logger) *router.Router {
 		},
 	})
 	r.SetSpace(router.SpaceConfig{Name: "default", Namespace: "default", AutoCreate: true})
-	return r
+	for _, q := range b.Queues() {
+		// Queues replayed from the journal are addresses again.
+		r.SetAddress(q.Space, q.Name, router.Type(q.Type))
+	}
+	return &dataPlane{router: r, broker: b, journal: journal}, nil
 }
 
-func newAMQPComponent(opts serveOptions, r *router.Router, logger *slog.Logger) *amqpComponent {
+// Close flushes and closes the journal.
+func (dp *dataPlane) Close() error { return dp.journal.Close() }
+
+func newAMQPComponent(opts serveOptions, dp *dataPlane, logger *slog.Logger) *amqpComponent {
 	logger = logger.With("component", "amqp")
+	r := dp.router
 	return &amqpComponent{
 		addr:   opts.amqpAddr,
+		dp:     dp,
 		logger: logger,
 		opts: transport.Options{
 			ContainerID: "enmasse",
@@ -81,10 +118,11 @@ func (a *amqpComponent) Start(ctx context.Context) error {
 }
 
 func (a *amqpComponent) Shutdown(ctx context.Context) error {
-	if a.srv == nil {
-		return nil
+	var err error
+	if a.srv != nil {
+		err = a.srv.Shutdown(ctx)
+		<-a.done
 	}
-	err := a.srv.Shutdown(ctx)
-	<-a.done
-	return err
+	// Clients are gone: flush the journal (SPEC §2: SIGTERM flushes it).
+	return errors.Join(err, a.dp.Close())
 }

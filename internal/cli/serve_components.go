@@ -22,7 +22,11 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger))
 	}
 	if opts.amqpAddr != "" {
-		comps = append(comps, newAMQPComponent(opts, newDataPlane(logger), logger))
+		dp, err := openDataPlane(opts, logger)
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, newAMQPComponent(opts, dp, logger))
 	}
 	return comps, nil
 }

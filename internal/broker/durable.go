@@ -1,0 +1,225 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+)
+
+// Journal records (values of store records):
+//
+//	message  key 1 … queueKeyBase-1, allocated in enqueue order
+//	         0x01 | uvarint len | space | uvarint len | queue | uvarint attempts | message bytes
+//	queue    key queueKeyBase+n
+//	         0x02 | uvarint len | space | uvarint len | queue | uvarint len | type
+//
+// Replay runs in key order, so messages come back in enqueue order (queue
+// definitions sort after all messages; a message names its queue, which is
+// created on the fly when replay meets it first).
+const (
+	recMessage   = 0x01
+	recQueue     = 0x02
+	queueKeyBase = uint64(1) << 62
+)
+
+// journalTimeout bounds one journal write.
+const journalTimeout = 30 * time.Second
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func readString(b []byte) (string, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return "", nil, errors.New("broker journal: bad string length")
+	}
+	return string(b[k : k+int(n)]), b[k+int(n):], nil
+}
+
+func messageRecord(q *queue, attempts uint32, payload []byte) []byte {
+	b := make([]byte, 0, 16+len(q.space)+len(q.name)+len(payload))
+	b = append(b, recMessage)
+	b = appendString(b, q.space)
+	b = appendString(b, q.name)
+	b = binary.AppendUvarint(b, uint64(attempts))
+	return append(b, payload...)
+}
+
+// Open returns a broker, replaying its journal when Options.Store is set.
+func Open(opts Options) (*Broker, error) {
+	b := New(opts)
+	if opts.Store == nil {
+		return b, nil
+	}
+	var maxMsg, maxQueue uint64
+	err := opts.Store.Replay(func(key uint64, data []byte) error {
+		if len(data) == 0 {
+			return fmt.Errorf("broker journal: empty record %d", key)
+		}
+		space, rest, err := readString(data[1:])
+		if err != nil {
+			return err
+		}
+		name, rest, err := readString(rest)
+		if err != nil {
+			return err
+		}
+		switch data[0] {
+		case recQueue:
+			typ, _, err := readString(rest)
+			if err != nil {
+				return err
+			}
+			q := b.replayQueue(space, name, typ)
+			q.key = key
+			maxQueue = max(maxQueue, key-queueKeyBase)
+		case recMessage:
+			attempts, k := binary.Uvarint(rest)
+			if k <= 0 {
+				return fmt.Errorf("broker journal: bad record %d", key)
+			}
+			payload := append([]byte(nil), rest[k:]...)
+			q := b.replayQueue(space, name, "queue")
+			q.mu.Lock()
+			q.enqueueLocked(payload, key, uint32(attempts))
+			q.mu.Unlock()
+			maxMsg = max(maxMsg, key)
+		default:
+			return fmt.Errorf("broker journal: unknown record type %#x in record %d", data[0], key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replaying the broker journal: %w", err)
+	}
+	b.nextKey.Store(maxMsg)
+	b.nextQueue.Store(maxQueue)
+	return b, nil
+}
+
+// replayQueue returns the queue, creating it without journaling (it is
+// being read from the journal).
+func (b *Broker) replayQueue(space, name, typ string) *queue {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := key{space, name}
+	q := b.queues[k]
+	if q == nil {
+		q = &queue{b: b, space: space, name: name, typ: typ}
+		b.queues[k] = q
+	}
+	return q
+}
+
+// persistQueue journals a queue definition (synchronously: it is rare).
+func (b *Broker) persistQueue(q *queue) error {
+	if b.opts.Store == nil {
+		return nil
+	}
+	q.key = queueKeyBase + b.nextQueue.Add(1)
+	rec := append([]byte{recQueue}, appendString(appendString(nil, q.space), q.name)...)
+	rec = appendString(rec, q.typ)
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	if err := b.opts.Store.Put(ctx, q.key, rec); err != nil {
+		return fmt.Errorf("journaling queue %q: %w", q.name, err)
+	}
+	return nil
+}
+
+func (b *Broker) unpersistQueue(q *queue) {
+	if b.opts.Store != nil && q.key != 0 {
+		b.opts.Store.DeleteAsync(q.key)
+	}
+}
+
+// accept enqueues a message and settles it: at once when it is not
+// journaled, after the fsync that covers it when it is.
+func (q *queue) accept(d *transport.Delivery) {
+	b := q.b
+	payload := d.Payload()
+	if b.opts.Store == nil || !isDurable(payload) {
+		q.enqueue(payload)
+		d.Settle(frames.Accepted{})
+		return
+	}
+	k := b.nextKey.Add(1)
+	rec := messageRecord(q, 0, payload)
+	q.mu.Lock()
+	m := q.enqueueLocked(payload, 0, 0)
+	m.key = k
+	m.writing++
+	q.mu.Unlock()
+	// The journal write waits for its fsync on its own goroutine, so this
+	// connection keeps reading and other producers' messages join the same
+	// group commit.
+	go func() {
+		err := q.write(m, rec)
+		if err != nil {
+			b.opts.Logger.Error("journal write failed", "queue", q.name, "err", err)
+			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
+			return
+		}
+		d.Settle(frames.Accepted{})
+	}()
+}
+
+// write journals rec for m (m.writing was raised by the caller) and, once
+// no write of m is in flight any more, deletes the record of a message
+// consumed meanwhile, so a tombstone never precedes a put of the same key.
+func (q *queue) write(m *msg, rec []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	err := q.b.opts.Store.Put(ctx, m.key, rec)
+	cancel()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m.writing--
+	if err == nil {
+		m.stored = true
+	}
+	if m.done && m.stored && m.writing == 0 {
+		q.b.opts.Store.DeleteAsync(m.key)
+	}
+	return err
+}
+
+// forgetLocked deletes a consumed message's journal record. q.mu is held.
+func (q *queue) forgetLocked(m *msg) {
+	if m.key == 0 || m.done {
+		return
+	}
+	m.done = true
+	if m.stored && m.writing == 0 {
+		q.b.opts.Store.DeleteAsync(m.key)
+	}
+}
+
+// persistAttempts journals a message's new delivery count in the
+// background; losing it in a crash only undercounts an attempt. q.mu is
+// held.
+func (b *Broker) persistAttempts(q *queue, m *msg) {
+	if m.key == 0 || m.done {
+		return
+	}
+	m.writing++
+	rec := messageRecord(q, m.attempts, m.payload)
+	go q.write(m, rec)
+}
+
+// isDurable reports whether a message's header asks for durability.
+func isDurable(payload []byte) bool {
+	raw, err := message.Parse(payload)
+	if err != nil {
+		return false
+	}
+	h, ok, err := raw.Header()
+	return err == nil && ok && h.Durable
+}
