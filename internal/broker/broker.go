@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -58,15 +59,22 @@ type Broker struct {
 	nextKey   atomic.Uint64 // last journal key of a message
 	nextQueue atomic.Uint64 // last queue definition number (key queueKeyBase+n)
 	mu        sync.Mutex
-	queues    map[key]*queue
+	queues    map[key]*queue // queues and subscription queues
+	topics    map[key]*topic
 	links     map[*transport.Link]*binding
 }
 
 type key struct{ space, name string }
 
+// binding is what a link is attached to: a queue (as consumer or producer),
+// a topic (as producer, with the link's address as subject) or a private
+// subscription queue on a topic (as consumer).
 type binding struct {
 	q        *queue
 	consumer *consumer // nil for producers
+	topic    *topic
+	subject  string // producer on a topic: the subject of its messages
+	private  bool   // q is a non-durable subscription owned by this link
 }
 
 // New returns an empty broker.
@@ -77,16 +85,29 @@ func New(opts Options) *Broker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Broker{opts: opts, queues: map[key]*queue{}, links: map[*transport.Link]*binding{}}
+	return &Broker{opts: opts, queues: map[key]*queue{}, topics: map[key]*topic{}, links: map[*transport.Link]*binding{}}
 }
 
-// EnsureAddress creates a queue (idempotent). Other broker-backed types are
-// refused until the broker supports them.
+// EnsureAddress creates a queue, deadletter queue, topic or subscription
+// (idempotent). A subscription address is `{topic}::{name}` and needs its
+// topic to exist.
 func (b *Broker) EnsureAddress(space, address, addrType string) error {
 	switch addrType {
 	case "queue", "deadletter":
+	case "topic":
+		return b.ensureTopic(space, address)
+	case "subscription":
+		tn, _, ok := splitSubscription(address)
+		if !ok {
+			return fmt.Errorf("subscription address %q is not of the form {topic}::{subscription}", address)
+		}
+		t := b.topicFor(space, tn)
+		if t == nil || t.name != tn {
+			return fmt.Errorf("topic %q of subscription %q does not exist", tn, address)
+		}
+		return b.ensureSubscription(t, address, levels(tn+"/#"), 1)
 	default:
-		return fmt.Errorf("address type %s is not supported by the broker yet", addrType)
+		return fmt.Errorf("the broker does not host addresses of type %s", addrType)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -102,9 +123,55 @@ func (b *Broker) EnsureAddress(space, address, addrType string) error {
 	return nil
 }
 
-// DeleteAddress removes a queue and detaches its links.
+func (b *Broker) ensureTopic(space, name string) error {
+	if err := validFilter(levels(name)); err != nil || strings.ContainsAny(name, "+#") {
+		return fmt.Errorf("topic name %q must not contain wildcards", name)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := key{space, name}
+	if b.topics[k] != nil {
+		return nil
+	}
+	// The definition is journaled like a queue's, with type "topic".
+	if err := b.persistQueue(&queue{b: b, space: space, name: name, typ: "topic"}); err != nil {
+		return err
+	}
+	b.topics[k] = &topic{space: space, name: name}
+	return nil
+}
+
+// DeleteAddress removes a queue, subscription or topic and detaches its
+// links.
 func (b *Broker) DeleteAddress(space, address string) error {
 	b.mu.Lock()
+	if t := b.topics[key{space, address}]; t != nil {
+		delete(b.topics, key{space, address})
+		b.mu.Unlock()
+		t.mu.Lock()
+		subs := t.subs
+		t.subs = nil
+		t.mu.Unlock()
+		for _, sub := range subs {
+			if sub.durable {
+				b.DeleteAddress(space, sub.q.name)
+			}
+		}
+		b.mu.Lock()
+		var links []*transport.Link
+		for l, bd := range b.links {
+			if bd.topic == t {
+				links = append(links, l)
+				delete(b.links, l)
+			}
+		}
+		b.mu.Unlock()
+		e := frames.Errorf(frames.ErrResourceDeleted, "topic %q was deleted", address)
+		for _, l := range links {
+			go l.Detach(context.Background(), e, true)
+		}
+		return nil
+	}
 	q := b.queues[key{space, address}]
 	delete(b.queues, key{space, address})
 	var links []*transport.Link
@@ -130,6 +197,11 @@ func (b *Broker) DeleteAddress(space, address string) error {
 	q.msgs, q.consumers = nil, nil
 	q.mu.Unlock()
 	b.unpersistQueue(q)
+	if tn, _, ok := splitSubscription(address); ok {
+		if t := b.topicFor(space, tn); t != nil {
+			t.remove(q)
+		}
+	}
 	e := frames.Errorf(frames.ErrResourceDeleted, "queue %q was deleted", address)
 	for _, l := range links {
 		go l.Detach(context.Background(), e, true)
@@ -169,28 +241,69 @@ func (b *Broker) lookup(space, address string) *queue {
 	return b.queues[key{space, address}]
 }
 
-// AttachLink binds a client link to a queue.
+// AttachLink binds a client link to a queue, subscription or topic.
 func (b *Broker) AttachLink(l *transport.Link, space, address, addrType string) error {
-	q := b.lookup(space, address)
-	if q == nil {
-		return frames.Errorf(frames.ErrNotFound, "queue %q does not exist", address)
+	var bd *binding
+	var err error
+	switch addrType {
+	case "topic":
+		t := b.topicFor(space, address)
+		if t == nil {
+			return frames.Errorf(frames.ErrNotFound, "topic for %q does not exist", address)
+		}
+		bd, err = b.attachTopic(l, t, address)
+	case "subscription":
+		if !l.IsSender() {
+			return frames.Errorf(frames.ErrNotAllowed, "cannot send to subscription %q; send to its topic", address)
+		}
+		q := b.lookup(space, address)
+		if q == nil {
+			return frames.Errorf(frames.ErrNotFound, "subscription %q does not exist", address)
+		}
+		bd, err = b.bindConsumer(l, q)
+	default:
+		q := b.lookup(space, address)
+		if q == nil {
+			return frames.Errorf(frames.ErrNotFound, "queue %q does not exist", address)
+		}
+		if l.IsSender() {
+			bd, err = b.bindConsumer(l, q)
+		} else {
+			bd = &binding{q: q}
+		}
 	}
-	bd := &binding{q: q}
-	if l.IsSender() {
-		bd.consumer = &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
+	if err != nil {
+		return err
 	}
 	b.mu.Lock()
 	b.links[l] = bd
 	b.mu.Unlock()
-	if bd.consumer != nil {
-		q.mu.Lock()
-		q.consumers = append(q.consumers, bd.consumer)
-		q.mu.Unlock()
-		return nil
+	if bd.consumer == nil {
+		// Producer: credit is granted as soon as the attach is answered.
+		l.Flow(b.opts.ProducerWindow, false)
 	}
-	// Producer: credit is granted as soon as the attach is answered.
-	l.Flow(b.opts.ProducerWindow, false)
 	return nil
+}
+
+// bindConsumer adds l as a consumer of q, respecting a subscription's
+// maxConsumers.
+func (b *Broker) bindConsumer(l *transport.Link, q *queue) (*binding, error) {
+	var limit int
+	if tn, _, ok := splitSubscription(q.name); ok {
+		if t := b.topicFor(q.space, tn); t != nil {
+			if sub := t.subscription(q); sub != nil {
+				limit = sub.maxConsumers
+			}
+		}
+	}
+	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if limit > 0 && len(q.consumers) >= limit {
+		return nil, frames.Errorf(frames.ErrResourceLocked, "subscription %q allows %d consumer(s) and has them", q.name, limit)
+	}
+	q.consumers = append(q.consumers, c)
+	return &binding{q: q, consumer: c}, nil
 }
 
 func (b *Broker) binding(l *transport.Link) *binding {
@@ -213,7 +326,11 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 		d.Settle(frames.Released{})
 		return
 	}
-	bd.q.accept(d)
+	if bd.topic != nil {
+		bd.topic.publish(b, bd.subject, d)
+	} else {
+		bd.q.accept(d)
+	}
 	if cr, _ := l.Credit(); cr <= b.opts.ProducerWindow/2 {
 		l.Flow(b.opts.ProducerWindow, false)
 	}
@@ -221,12 +338,15 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 
 // Produce enqueues a message sent through the anonymous relay.
 func (b *Broker) Produce(space, address string, d *transport.Delivery) {
-	q := b.lookup(space, address)
-	if q == nil {
-		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrNotFound, "queue %q does not exist", address)})
+	if q := b.lookup(space, address); q != nil && q.typ != "subscription" {
+		q.accept(d)
 		return
 	}
-	q.accept(d)
+	if t := b.topicFor(space, address); t != nil {
+		t.publish(b, address, d)
+		return
+	}
+	d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrNotFound, "address %q does not exist", address)})
 }
 
 // Disposition applies a consumer's outcome.
@@ -256,6 +376,10 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 		return
 	}
 	bd.q.removeConsumer(bd.consumer)
+	if bd.private {
+		// A non-durable subscription ends with its link.
+		bd.topic.remove(bd.q)
+	}
 }
 
 type msg struct {

@@ -25,6 +25,12 @@ type node struct {
 
 func startNode(t *testing.T, dir string) *node {
 	t.Helper()
+	return startNodeWith(t, dir, nil)
+}
+
+// startNodeWith is startNode with addresses defined by setup.
+func startNodeWith(t *testing.T, dir string, setup func(*router.Router)) *node {
+	t.Helper()
 	log, err := store.Open(store.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +43,9 @@ func startNode(t *testing.T, dir string) *node {
 	r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
 	for _, q := range b.Queues() {
 		r.SetAddress(q.Space, q.Name, router.Type(q.Type))
+	}
+	if setup != nil {
+		setup(r)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,6 +115,15 @@ func TestBrokerDurableQueueSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		rcv.AcceptMessage(ctx5(t), m)
+	}
+	// The accepts travel asynchronously; wait until the broker applied them.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, _ := n.b.Stats("default", "jobs"); st.Dequeued == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the broker did not apply the two accepts")
+		}
 	}
 	n.stop()
 

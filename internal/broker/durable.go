@@ -78,7 +78,13 @@ func Open(opts Options) (*Broker, error) {
 			if err != nil {
 				return err
 			}
+			if typ == "topic" {
+				b.topics[k(space, name)] = &topic{space: space, name: name}
+				b.nextQueue.Store(max(b.nextQueue.Load(), key-queueKeyBase))
+				return nil
+			}
 			q := b.replayQueue(space, name, typ)
+			q.typ = typ
 			q.key = key
 			maxQueue = max(maxQueue, key-queueKeyBase)
 		case recMessage:
@@ -101,9 +107,24 @@ func Open(opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("replaying the broker journal: %w", err)
 	}
 	b.nextKey.Store(maxMsg)
-	b.nextQueue.Store(maxQueue)
+	b.nextQueue.Store(max(maxQueue, b.nextQueue.Load()))
+	// Durable subscriptions bind to their topics again.
+	for kq, q := range b.queues {
+		if q.typ != "subscription" {
+			continue
+		}
+		tn, _, ok := splitSubscription(kq.name)
+		t := b.topics[k(kq.space, tn)]
+		if !ok || t == nil {
+			b.opts.Logger.Warn("journal has a subscription without its topic", "subscription", kq.name)
+			continue
+		}
+		t.add(&subscription{q: q, filter: levels(tn + "/#"), durable: true, maxConsumers: 1})
+	}
 	return b, nil
 }
+
+func k(space, name string) key { return key{space, name} }
 
 // replayQueue returns the queue, creating it without journaling (it is
 // being read from the journal).
@@ -172,13 +193,19 @@ func (q *queue) accept(d *transport.Delivery) {
 	}()
 }
 
-// write journals rec for m (m.writing was raised by the caller) and, once
-// no write of m is in flight any more, deletes the record of a message
-// consumed meanwhile, so a tombstone never precedes a put of the same key.
+// write journals rec for m (m.writing was raised by the caller).
 func (q *queue) write(m *msg, rec []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	err := q.b.opts.Store.Put(ctx, m.key, rec)
 	cancel()
+	q.written(m, err)
+	return err
+}
+
+// written records the end of a journal write of m and, once no write of m
+// is in flight any more, deletes the record of a message consumed
+// meanwhile, so a tombstone never precedes a put of the same key.
+func (q *queue) written(m *msg, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	m.writing--
@@ -188,7 +215,6 @@ func (q *queue) write(m *msg, rec []byte) error {
 	if m.done && m.stored && m.writing == 0 {
 		q.b.opts.Store.DeleteAsync(m.key)
 	}
-	return err
 }
 
 // forgetLocked deletes a consumed message's journal record. q.mu is held.

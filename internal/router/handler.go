@@ -145,7 +145,7 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 		if ferr != nil {
 			return ferr
 		}
-		return r.bindAddress(l, ls, addr)
+		return r.bindAddress(l, ls, addr, a.Source.Address)
 	}
 	// The client sends to the target address.
 	if a.Target == nil {
@@ -167,15 +167,17 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 	if ferr != nil {
 		return ferr
 	}
-	return r.bindAddress(l, ls, addr)
+	return r.bindAddress(l, ls, addr, a.Target.Address)
 }
 
-func (r *Router) bindAddress(l *transport.Link, ls *linkState, a *address) error {
+// bindAddress binds l to a; name is the address the link named, which may
+// lie below a topic address.
+func (r *Router) bindAddress(l *transport.Link, ls *linkState, a *address, name string) error {
 	if a.typ.Brokered() {
 		if r.opts.Broker == nil {
 			return frames.Errorf(frames.ErrNotFound, "address %q needs a broker", a.name)
 		}
-		if err := r.opts.Broker.AttachLink(l, a.space.cfg.Name, a.name, string(a.typ)); err != nil {
+		if err := r.opts.Broker.AttachLink(l, a.space.cfg.Name, name, string(a.typ)); err != nil {
 			return err
 		}
 		ls.brokered = true
@@ -201,7 +203,7 @@ func (r *Router) bindDynamic(l *transport.Link, ls *linkState, sp *space, src *f
 	local := *src
 	local.Address = name
 	l.SetLocalSource(&local)
-	return r.bindAddress(l, ls, a)
+	return r.bindAddress(l, ls, a, name)
 }
 
 func linkOf(l *transport.Link) *linkState {

@@ -260,6 +260,20 @@ func (s *space) lookup(name string, create bool) (*address, *frames.Error) {
 	s.mu.RLock()
 	a := s.addrs[name]
 	auto := s.cfg.AutoCreate
+	if a == nil {
+		// A name below a topic (`sensors/a/temp`, `sensors/+/temp`)
+		// belongs to the topic (SPEC §4).
+		for p := name; a == nil; {
+			i := strings.LastIndexByte(p, '/')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+			if t := s.addrs[p]; t != nil && t.typ == Topic {
+				a = t
+			}
+		}
+	}
 	s.mu.RUnlock()
 	if a != nil {
 		return a, nil

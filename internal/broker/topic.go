@@ -1,0 +1,269 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/amqp/types"
+	"github.com/enmasse-go/enmasse/internal/store"
+)
+
+// Topics (SPEC §4) are built from queues: every subscriber owns a queue
+// bound to the topic with a filter, and a published message is enqueued on
+// every subscription queue whose filter matches its subject. So competing
+// consumers, settlement, redelivery and the journal work for subscriptions
+// exactly as for queues.
+//
+//   - A receiver attached to the topic address, or to a name below it with
+//     MQTT wildcards (`sensors/+/temp`, `sensors/#`), gets a private,
+//     non-durable subscription that lives as long as its link. Filters
+//     match MQTT-style: `+` one level, `#` any number of levels (including
+//     none) at the end; `sensors` alone matches only `sensors`.
+//   - A `subscription` address `{topic}::{name}` is a durable subscription
+//     on the whole topic (`{topic}/#`): it keeps messages while nobody is
+//     attached and survives restarts. At most MaxConsumers consumers may
+//     attach (1 = exclusive, the EnMasse default).
+//   - The AMQP/JMS way: a receiver on the topic whose source is durable
+//     (terminus durability > 0) gets a durable subscription named after its
+//     link (`{container-id}:{link name}`, or the link name alone with the
+//     `global` capability; a `|N` suffix of shared subscribers is stripped
+//     so that shared subscribers meet on one subscription).
+//
+// A durable message published to a topic is journaled once per durable
+// subscription that takes it, in one batch, and accepted after that batch's
+// fsync.
+
+// topic is one topic address; mu guards subs.
+type topic struct {
+	space, name string
+	mu          sync.Mutex
+	subs        []*subscription
+}
+
+// subscription binds a queue to a topic.
+type subscription struct {
+	q            *queue
+	filter       []string // levels; "+" and "#" are wildcards
+	durable      bool
+	maxConsumers int // 0 = unlimited
+}
+
+// ErrBadFilter: a topic filter with misplaced wildcards.
+var ErrBadFilter = errors.New("invalid topic filter")
+
+func levels(s string) []string { return strings.Split(s, "/") }
+
+// validFilter checks MQTT wildcard placement: `+` and `#` alone in their
+// level, `#` last.
+func validFilter(f []string) error {
+	for i, l := range f {
+		switch {
+		case l == "#" && i != len(f)-1:
+			return fmt.Errorf("%w: %q is allowed only as the last level", ErrBadFilter, "#")
+		case l != "#" && l != "+" && strings.ContainsAny(l, "#+"):
+			return fmt.Errorf("%w: a wildcard must fill a whole level, not %q", ErrBadFilter, l)
+		}
+	}
+	return nil
+}
+
+// matches reports whether subject (levels) matches filter (levels).
+func matches(filter, subject []string) bool {
+	for i, f := range filter {
+		if f == "#" {
+			return true
+		}
+		if i >= len(subject) {
+			return false
+		}
+		if f != "+" && f != subject[i] {
+			return false
+		}
+	}
+	return len(filter) == len(subject)
+}
+
+// topicFor finds the topic an address belongs to: the address itself or its
+// longest prefix at a `/` boundary that is a topic.
+func (b *Broker) topicFor(space, address string) *topic {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name := address; ; {
+		if t := b.topics[key{space, name}]; t != nil {
+			return t
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return nil
+		}
+		name = name[:i]
+	}
+}
+
+func (t *topic) add(s *subscription) {
+	t.mu.Lock()
+	t.subs = append(t.subs, s)
+	t.mu.Unlock()
+}
+
+func (t *topic) remove(q *queue) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, s := range t.subs {
+		if s.q == q {
+			t.subs = append(t.subs[:i:i], t.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+func (t *topic) subscription(q *queue) *subscription {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.subs {
+		if s.q == q {
+			return s
+		}
+	}
+	return nil
+}
+
+// publish enqueues a message on every matching subscription and settles d:
+// at once, or after the journal batch of its durable copies.
+func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
+	payload := d.Payload()
+	subj := levels(subject)
+	journal := b.opts.Store != nil && isDurable(payload)
+	t.mu.Lock()
+	var copies []*msg
+	var queues []*queue
+	for _, s := range t.subs {
+		if !matches(s.filter, subj) {
+			continue
+		}
+		s.q.mu.Lock()
+		m := s.q.enqueueLocked(payload, 0, 0)
+		if journal && s.durable {
+			m.key = b.nextKey.Add(1)
+			m.writing++
+			copies = append(copies, m)
+			queues = append(queues, s.q)
+		}
+		s.q.mu.Unlock()
+	}
+	t.mu.Unlock()
+	if len(copies) == 0 {
+		d.Settle(frames.Accepted{})
+		return
+	}
+	go func() {
+		recs := make([]store.Record, len(copies))
+		for i, m := range copies {
+			recs[i] = store.Record{Key: m.key, Data: messageRecord(queues[i], 0, payload)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		err := b.opts.Store.PutBatch(ctx, recs)
+		cancel()
+		for i, m := range copies {
+			queues[i].written(m, err)
+		}
+		if err != nil {
+			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
+			return
+		}
+		d.Settle(frames.Accepted{})
+	}()
+}
+
+// sharedSuffix matches the "|N" Qpid JMS appends to shared subscribers'
+// link names.
+var sharedSuffix = regexp.MustCompile(`\|\d+$`)
+
+// attachTopic binds a link on a topic address (or a name below it).
+func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*binding, error) {
+	if !l.IsSender() {
+		// A producer: messages are published with the link's address as
+		// subject.
+		if err := validFilter(levels(address)); err != nil || strings.ContainsAny(address, "+#") {
+			return nil, frames.Errorf(frames.ErrInvalidField, "cannot publish to %q: wildcards are for subscribers", address)
+		}
+		return &binding{topic: t, subject: address}, nil
+	}
+	filter := levels(address)
+	if err := validFilter(filter); err != nil {
+		return nil, frames.Errorf(frames.ErrInvalidField, "%v", err)
+	}
+	a := l.RemoteAttach()
+	if a.Source != nil && a.Source.Durable > 0 {
+		return b.attachJMSDurable(l, t, filter, a.Source.Capabilities)
+	}
+	q := &queue{b: b, space: t.space, name: address, typ: "subscription"}
+	t.add(&subscription{q: q, filter: filter})
+	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
+	q.mu.Lock()
+	q.consumers = append(q.consumers, c)
+	q.mu.Unlock()
+	return &binding{q: q, consumer: c, topic: t, private: true}, nil
+}
+
+// attachJMSDurable attaches a durable subscription named by the link.
+func (b *Broker) attachJMSDurable(l *transport.Link, t *topic, filter []string, caps []types.Symbol) (*binding, error) {
+	name := sharedSuffix.ReplaceAllString(l.Name(), "")
+	global, shared := false, false
+	for _, c := range caps {
+		switch c {
+		case "global":
+			global = true
+		case "shared":
+			shared = true
+		}
+	}
+	maxConsumers := 1
+	if shared {
+		maxConsumers = 0
+	}
+	if !global {
+		if o := l.Session().Conn().RemoteOpen(); o != nil && o.ContainerID != "" {
+			name = o.ContainerID + ":" + name
+		}
+	}
+	subName := t.name + "::" + name
+	if err := b.ensureSubscription(t, subName, filter, maxConsumers); err != nil {
+		return nil, frames.Errorf(frames.ErrInternal, "%v", err)
+	}
+	return b.bindConsumer(l, b.lookup(t.space, subName))
+}
+
+// ensureSubscription creates a durable subscription queue on t (idempotent).
+func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxConsumers int) error {
+	b.mu.Lock()
+	k := key{t.space, name}
+	if b.queues[k] != nil {
+		b.mu.Unlock()
+		return nil
+	}
+	q := &queue{b: b, space: t.space, name: name, typ: "subscription"}
+	if err := b.persistQueue(q); err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	b.queues[k] = q
+	b.mu.Unlock()
+	t.add(&subscription{q: q, filter: filter, durable: true, maxConsumers: maxConsumers})
+	return nil
+}
+
+// splitSubscription splits `{topic}::{name}`.
+func splitSubscription(address string) (topicName, name string, ok bool) {
+	i := strings.Index(address, "::")
+	if i <= 0 || i+2 >= len(address) {
+		return "", "", false
+	}
+	return address[:i], address[i+2:], true
+}

@@ -1,0 +1,187 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	amqp "github.com/Azure/go-amqp"
+
+	"github.com/enmasse-go/enmasse/internal/router"
+)
+
+func receiveN(t *testing.T, r *amqp.Receiver, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		m, err := r.Receive(ctx5(t), nil)
+		if err != nil {
+			t.Fatalf("after %v: %v", out, err)
+		}
+		r.AcceptMessage(ctx5(t), m)
+		out = append(out, string(m.GetData()))
+	}
+	return out
+}
+
+func nothingMore(t *testing.T, r *amqp.Receiver) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if m, err := r.Receive(ctx, nil); err == nil {
+		t.Fatalf("unexpected message %q", m.GetData())
+	}
+}
+
+func send(t *testing.T, s *amqp.Session, addr string, bodies ...string) {
+	t.Helper()
+	snd, err := s.NewSender(ctx5(t), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bodies {
+		m := amqp.NewMessage([]byte(b))
+		m.Header = &amqp.MessageHeader{Durable: true}
+		if err := snd.Send(ctx5(t), m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snd.Close(ctx5(t))
+}
+
+func TestBrokerTopicFanoutAndWildcards(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) {
+		if err := r.SetAddress("default", "sensors", router.Topic); err != nil {
+			t.Fatal(err)
+		}
+	})
+	s := session(t, n.addr)
+	all, err := s.NewReceiver(ctx5(t), "sensors/#", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	temps, err := s.NewReceiver(ctx5(t), "sensors/+/temp", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, err := s.NewReceiver(ctx5(t), "sensors", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := session(t, n.addr)
+	send(t, p, "sensors/a/temp", "a-temp")
+	send(t, p, "sensors/a/hum", "a-hum")
+	send(t, p, "sensors", "root")
+	if got := receiveN(t, all, 3); got[0] != "a-temp" || got[1] != "a-hum" || got[2] != "root" {
+		t.Fatalf("sensors/# got %v", got)
+	}
+	if got := receiveN(t, temps, 1); got[0] != "a-temp" {
+		t.Fatalf("sensors/+/temp got %v", got)
+	}
+	nothingMore(t, temps)
+	if got := receiveN(t, exact, 1); got[0] != "root" {
+		t.Fatalf("sensors got %v", got)
+	}
+	// A subscriber attached later gets only later messages.
+	late, err := s.NewReceiver(ctx5(t), "sensors/#", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothingMore(t, late)
+	// Wildcards are for subscribers.
+	if _, err := p.NewSender(ctx5(t), "sensors/+/x", nil); err == nil {
+		t.Fatal("publishing to a wildcard was accepted")
+	}
+	if _, err := s.NewReceiver(ctx5(t), "sensors/#/x", nil); err == nil {
+		t.Fatal("a filter with # before the last level was accepted")
+	}
+}
+
+func TestBrokerDurableSubscription(t *testing.T) {
+	dir := t.TempDir()
+	setup := func(r *router.Router) {
+		if err := r.SetAddress("default", "news", router.Topic); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetAddress("default", "news::archive", router.Subscription); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := startNodeWith(t, dir, setup)
+	// Messages published while nobody is attached are kept.
+	send(t, session(t, n.addr), "news", "one", "two")
+	s := session(t, n.addr)
+	rcv, err := s.NewReceiver(ctx5(t), "news::archive", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exclusive (maxConsumers 1).
+	_, err = session(t, n.addr).NewReceiver(ctx5(t), "news::archive", nil)
+	var ae *amqp.Error
+	if !errors.As(err, &ae) || ae.Condition != amqp.ErrCondResourceLocked {
+		t.Fatalf("second consumer: %v, want amqp:resource-locked", err)
+	}
+	if got := receiveN(t, rcv, 1); got[0] != "one" {
+		t.Fatalf("got %v", got)
+	}
+	waitDequeued(t, n, "news::archive", 1)
+	n.stop()
+	// The subscription and its unconsumed message survive a restart.
+	n = startNodeWith(t, dir, setup)
+	rcv, err = session(t, n.addr).NewReceiver(ctx5(t), "news::archive", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := receiveN(t, rcv, 1); got[0] != "two" {
+		t.Fatalf("after restart got %v", got)
+	}
+	if _, err := session(t, n.addr).NewSender(ctx5(t), "news::archive", nil); err == nil {
+		t.Fatal("sending to a subscription was accepted")
+	}
+}
+
+func TestBrokerJMSDurableSubscriber(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "prices", router.Topic) })
+	dial := func() *amqp.Session {
+		c, err := amqp.Dial(ctx5(t), "amqp://"+n.addr, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous(), ContainerID: "jms-client-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		s, _ := c.NewSession(ctx5(t), nil)
+		return s
+	}
+	// Qpid JMS asks for a durable source (terminus durability 2, expiry never).
+	opts := &amqp.ReceiverOptions{Name: "my-sub", SourceDurability: amqp.DurabilityUnsettledState, SourceExpiryPolicy: amqp.ExpiryPolicyNever, Credit: 10}
+	rcv, err := dial().NewReceiver(ctx5(t), "prices", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, session(t, n.addr), "prices", "p1")
+	receiveN(t, rcv, 1)
+	rcv.Close(ctx5(t))
+	// Published while the durable subscriber is away: kept for it.
+	send(t, session(t, n.addr), "prices", "p2")
+	rcv, err = dial().NewReceiver(ctx5(t), "prices", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := receiveN(t, rcv, 1); got[0] != "p2" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// waitDequeued waits until the broker applied n acknowledgements on addr
+// (accepts travel asynchronously).
+func waitDequeued(t *testing.T, nd *node, addr string, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, _ := nd.b.Stats("default", addr); st.Dequeued >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker did not apply %d accepts on %s", n, addr)
+		}
+	}
+}
