@@ -467,6 +467,32 @@ func TestProtonCredit(t *testing.T) {
 		}
 	})
 
+	t.Run("drain", func(t *testing.T) {
+		p := p.on(t)
+		p.must(map[string]any{"op": "sender", "id": "d", "address": "drainq"})
+		for i := range 2 {
+			p.must(map[string]any{"op": "send", "sender": "d", "body": fmt.Sprintf("d%d", i), "wait": false})
+		}
+		waitFor(t, "2 messages queued", func() bool { return node.queued("drainq") == 2 })
+		p.must(map[string]any{"op": "receiver", "id": "d", "address": "drainq"})
+		// Drain with 5 credits: the engine sends the 2 queued messages,
+		// then returns 3 credits by advancing its delivery-count.
+		r := p.must(map[string]any{"op": "drain", "receiver": "d", "credit": 5})
+		if jint(r, "drained") != 3 || jint(r, "credit") != 0 || jint(r, "buffered") != 2 {
+			t.Fatalf("drain: %v, want 3 drained, 0 credit, 2 buffered", r)
+		}
+		if cr := node.consumerCredit("drainq"); cr != 0 {
+			t.Fatalf("engine kept %d credit after the drain", cr)
+		}
+		for i := range 2 {
+			if r := p.must(map[string]any{"op": "receive", "receiver": "d", "timeout": 5}); jstr(r, "body") != fmt.Sprintf("d%d", i) {
+				t.Fatalf("receive %d: %v", i, r)
+			}
+			p.must(map[string]any{"op": "settle", "receiver": "d", "outcome": "accept"})
+		}
+		p.must(map[string]any{"op": "settle_sent", "sender": "d"})
+	})
+
 	t.Run("BlockingReceiver credit 1", func(t *testing.T) {
 		p := p.on(t)
 		// credit=1 makes proton's flow controller restore the credit to

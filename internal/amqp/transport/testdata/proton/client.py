@@ -228,6 +228,16 @@ class Driver:
         self.flush()
         return {}
 
+    def op_drain(self, c):
+        """Grant credit with drain set and wait until the sender has used or
+        returned all of it (AMQP 1.0 section 2.6.7)."""
+        r = self.receivers[c["receiver"]]
+        link = r.link
+        link.drain(c["credit"])
+        self.conn.wait(lambda: link.credit == 0 and not link.draining(), timeout=c.get("timeout", 5), msg="draining")
+        link.drain_mode = False
+        return {"drained": link.drained(), "credit": link.credit, "buffered": r.fetcher.has_message}
+
     def op_idle(self, c):
         self.idle(c["seconds"])
         return {}
