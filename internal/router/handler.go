@@ -42,11 +42,11 @@ func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
 		return frames.Errorf(frames.ErrNotFound, "no address space for hostname %q", o.Hostname)
 	}
 	s.mu.RLock()
-	limit := s.cfg.Limits.MaxConnections
+	limit := s.cfg().Limits.MaxConnections
 	s.mu.RUnlock()
 	if n := s.conns.Add(1); limit > 0 && n > int64(limit) {
 		s.conns.Add(-1)
-		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg.Name, limit)
+		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg().Name, limit)
 	}
 	c.Context = &connState{space: s}
 	return nil
@@ -63,7 +63,7 @@ func (r *Router) OnBegin(s *transport.Session) error {
 	if cs == nil {
 		return frames.Errorf(frames.ErrInternal, "connection not placed")
 	}
-	limit := cs.space.cfg.Limits.MaxSessionsPerConnection
+	limit := cs.space.cfg().Limits.MaxSessionsPerConnection
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if limit > 0 && cs.sessions >= limit {
@@ -90,7 +90,7 @@ func (r *Router) OnAttach(l *transport.Link) error {
 		return frames.Errorf(frames.ErrInternal, "connection not placed")
 	}
 	sp := cs.space
-	lim := sp.cfg.Limits
+	lim := sp.cfg().Limits
 	clientSends := !l.IsSender()
 	cs.mu.Lock()
 	if clientSends {
@@ -151,8 +151,8 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 	if a.Target == nil {
 		return frames.Errorf(frames.ErrInvalidField, "attach without a target")
 	}
-	if sp.cfg.Limits.MaxMessageSize > 0 {
-		l.SetMaxMessageSize(sp.cfg.Limits.MaxMessageSize)
+	if sp.cfg().Limits.MaxMessageSize > 0 {
+		l.SetMaxMessageSize(sp.cfg().Limits.MaxMessageSize)
 	}
 	if a.Target.Address == "" && !a.Target.Dynamic {
 		ls.relay = true
@@ -177,7 +177,7 @@ func (r *Router) bindAddress(l *transport.Link, ls *linkState, a *address, name 
 		if r.opts.Broker == nil {
 			return frames.Errorf(frames.ErrNotFound, "address %q needs a broker", a.name)
 		}
-		if err := r.opts.Broker.AttachLink(l, a.space.cfg.Name, name, string(a.typ)); err != nil {
+		if err := r.opts.Broker.AttachLink(l, a.space.cfg().Name, name, string(a.typ)); err != nil {
 			return err
 		}
 		ls.brokered = true
@@ -259,7 +259,7 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 		return
 	}
 	if a.typ.Brokered() {
-		r.opts.Broker.Produce(sp.cfg.Name, to, d)
+		r.opts.Broker.Produce(sp.cfg().Name, to, d)
 		return
 	}
 	a.relayed(d)

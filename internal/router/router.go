@@ -129,7 +129,7 @@ func New(opts Options) *Router {
 
 type space struct {
 	r     *Router
-	cfg   SpaceConfig
+	cfgp  atomic.Pointer[SpaceConfig] // replaced whole by SetSpace; never mutated
 	mu    sync.RWMutex
 	addrs map[string]*address
 	conns atomic.Int64
@@ -140,12 +140,12 @@ func (r *Router) SetSpace(cfg SpaceConfig) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s := r.spaces[cfg.Name]; s != nil {
-		s.mu.Lock()
-		s.cfg = cfg
-		s.mu.Unlock()
+		s.cfgp.Store(&cfg)
 		return
 	}
-	r.spaces[cfg.Name] = &space{r: r, cfg: cfg, addrs: map[string]*address{}}
+	s := &space{r: r, addrs: map[string]*address{}}
+	s.cfgp.Store(&cfg)
+	r.spaces[cfg.Name] = s
 }
 
 // DeleteSpace removes an address space and detaches every link in it.
@@ -254,12 +254,15 @@ func (r *Router) Addresses(spaceName string) []AddressInfo {
 	return out
 }
 
+// cfg returns the space's current configuration.
+func (s *space) cfg() *SpaceConfig { return s.cfgp.Load() }
+
 // lookup finds an address, creating it when the space auto-creates. It
 // returns an AMQP error suitable for refusing an attach.
 func (s *space) lookup(name string, create bool) (*address, *frames.Error) {
 	s.mu.RLock()
 	a := s.addrs[name]
-	auto := s.cfg.AutoCreate
+	auto := s.cfg().AutoCreate
 	if a == nil {
 		// A name below a topic (`sensors/a/temp`, `sensors/+/temp`)
 		// belongs to the topic (SPEC §4).
@@ -285,7 +288,7 @@ func (s *space) lookup(name string, create bool) (*address, *frames.Error) {
 	if r.opts.Broker == nil {
 		return nil, frames.Errorf(frames.ErrNotFound, "address %q does not exist and no broker can host it", name)
 	}
-	if err := r.opts.Broker.EnsureAddress(s.cfg.Name, name, string(Queue)); err != nil {
+	if err := r.opts.Broker.EnsureAddress(s.cfg().Name, name, string(Queue)); err != nil {
 		return nil, frames.Errorf(frames.ErrInternal, "creating queue %q: %v", name, err)
 	}
 	s.mu.Lock()
@@ -297,7 +300,7 @@ func (s *space) lookup(name string, create bool) (*address, *frames.Error) {
 	}
 	s.mu.Unlock()
 	if created && r.opts.OnAutoCreate != nil {
-		r.opts.OnAutoCreate(s.cfg.Name, name, Queue)
+		r.opts.OnAutoCreate(s.cfg().Name, name, Queue)
 	}
 	return a, nil
 }
@@ -308,7 +311,7 @@ func (r *Router) placeConnection(hostname, user string) *space {
 	defer r.mu.RUnlock()
 	if hostname != "" {
 		for _, s := range r.spaces {
-			if hostname == s.cfg.Name || (s.cfg.Namespace != "" && hostname == s.cfg.Name+"."+s.cfg.Namespace) {
+			if hostname == s.cfg().Name || (s.cfg().Namespace != "" && hostname == s.cfg().Name+"."+s.cfg().Namespace) {
 				return s
 			}
 		}
@@ -316,7 +319,7 @@ func (r *Router) placeConnection(hostname, user string) *space {
 	if i := strings.LastIndexByte(user, '@'); i >= 0 {
 		name := user[i+1:]
 		for _, s := range r.spaces {
-			if name == s.cfg.Name || (s.cfg.Namespace != "" && name == s.cfg.Name+"."+s.cfg.Namespace) {
+			if name == s.cfg().Name || (s.cfg().Namespace != "" && name == s.cfg().Name+"."+s.cfg().Namespace) {
 				return s
 			}
 		}
