@@ -877,3 +877,36 @@ func TestGoAMQPRejectErrorInfo(t *testing.T) {
 		t.Fatalf("producer saw %T %+v", st, st)
 	}
 }
+
+// TestGoAMQPSmallFrames uses (nearly) the smallest max-frame-size both ways
+// (512, AMQP 1.0 §2.7.1), so every message is split into many transfers by
+// go-amqp and by the engine, whose transfer performative must leave room for
+// the payload. go-amqp ignores a MaxFrameSize of exactly 512 (it only takes
+// values above 512), so it announces 513.
+func TestGoAMQPSmallFrames(t *testing.T) {
+	opts := anonymousServer()
+	opts.MaxFrameSize = 512
+	addr, conns := serveCapture(t, opts)
+	_, s := goamqpDial(t, addr, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous(), MaxFrameSize: 513})
+	if sc := nextConn(t, conns); sc.MaxFrameSize() != 513 {
+		t.Fatalf("engine sends frames of up to %d bytes, go-amqp accepts 513", sc.MaxFrameSize())
+	}
+	ctx := ctxT(t)
+	snd := goamqpSender(t, s, "small", nil)
+	rcv := goamqpReceiver(t, s, "small", &amqp.ReceiverOptions{Credit: 10})
+	for _, size := range []int{0, 1, 400, 440, 450, 460, 470, 480, 490, 500, 511, 512, 1000, 100 << 10} {
+		payload := patternBytes(size)
+		errc := make(chan error, 1)
+		go func() { errc <- snd.Send(ctx, amqp.NewMessage(payload), nil) }()
+		m := receiveWithin(t, rcv, 10*time.Second)
+		if !bytes.Equal(m.GetData(), payload) {
+			t.Fatalf("%d-byte body arrived as %d bytes that differ", size, len(m.GetData()))
+		}
+		if err := rcv.AcceptMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+	}
+}

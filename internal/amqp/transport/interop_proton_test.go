@@ -834,9 +834,10 @@ type protonBroker struct {
 	events <-chan map[string]any
 }
 
-// startProtonBroker runs broker.py on a free port and waits until it
-// accepts TCP connections. idle is the broker's idle timeout (0: none).
-func startProtonBroker(t testing.TB, idle time.Duration) *protonBroker {
+// startProtonBroker runs broker.py on a free port, with extra arguments
+// (--idle SECONDS, --max-frame BYTES), and waits until it accepts TCP
+// connections.
+func startProtonBroker(t testing.TB, extra ...string) *protonBroker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -844,10 +845,7 @@ func startProtonBroker(t testing.TB, idle time.Duration) *protonBroker {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	args := []string{strconv.Itoa(port)}
-	if idle > 0 {
-		args = append(args, strconv.FormatFloat(idle.Seconds(), 'f', 3, 64))
-	}
+	args := append([]string{strconv.Itoa(port)}, extra...)
 	_, events := startPython(t, "broker.py", args...)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(15 * time.Second)
@@ -886,7 +884,7 @@ func (b *protonBroker) next(t testing.TB, kind string) map[string]any {
 }
 
 func TestProtonBrokerSendReceive(t *testing.T) {
-	b := startProtonBroker(t, 0)
+	b := startProtonBroker(t)
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -946,7 +944,7 @@ func TestProtonBrokerSendReceive(t *testing.T) {
 }
 
 func TestProtonBrokerOutcomes(t *testing.T) {
-	b := startProtonBroker(t, 0)
+	b := startProtonBroker(t)
 	_, s := dialTest(t, b.addr, Options{SASL: sasl.NewAnonymousClient("")})
 	ctx := ctxT(t)
 
@@ -1049,7 +1047,7 @@ func TestProtonBrokerOutcomes(t *testing.T) {
 }
 
 func TestProtonBrokerDrain(t *testing.T) {
-	b := startProtonBroker(t, 0)
+	b := startProtonBroker(t)
 	_, s := dialTest(t, b.addr, Options{})
 	ctx := ctxT(t)
 	snd, err := s.NewSender(ctx, "dq", SenderOptions{})
@@ -1109,21 +1107,41 @@ func TestProtonBrokerDrain(t *testing.T) {
 }
 
 func TestProtonBrokerLargeMessage(t *testing.T) {
-	b := startProtonBroker(t, 0)
+	b := startProtonBroker(t)
 	_, s := dialTest(t, b.addr, Options{})
+	protonBrokerRoundTrip(t, b, s, "big", patternBytes(5<<20+3))
+}
+
+// TestProtonBrokerSmallFrames: max-frame-size 512 both ways (AMQP 1.0
+// §2.7.1's minimum), so both sides split messages into many transfers.
+func TestProtonBrokerSmallFrames(t *testing.T) {
+	b := startProtonBroker(t, "--max-frame", "512")
+	c, s := dialTest(t, b.addr, Options{MaxFrameSize: 512})
+	if got := c.MaxFrameSize(); got != 512 {
+		t.Fatalf("proton announced max-frame-size %d", got)
+	}
+	for _, size := range []int{0, 1, 400, 450, 480, 490, 500, 511, 512, 1000, 100 << 10} {
+		protonBrokerRoundTrip(t, b, s, fmt.Sprintf("small-%d", size), patternBytes(size))
+	}
+}
+
+// protonBrokerRoundTrip sends want to q through the proton broker and
+// receives it back.
+func protonBrokerRoundTrip(t *testing.T, b *protonBroker, s *Session, q string, want []byte) {
+	t.Helper()
 	ctx := ctxT(t)
-	want := patternBytes(5<<20 + 3)
-	snd, err := s.NewSender(ctx, "big", SenderOptions{})
+	snd, err := s.NewSender(ctx, q, SenderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer snd.Close(ctx)
 	if _, err := snd.Send(ctx, dataMessage(t, want, nil), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if e := b.next(t, "received"); jint(e, "size") != len(want) || jstr(e, "sha256") != sha256Hex(want) {
 		t.Fatalf("broker received %v", e)
 	}
-	rcv, err := s.NewReceiver(ctx, "big", ReceiverOptions{Credit: 1})
+	rcv, err := s.NewReceiver(ctx, q, ReceiverOptions{Credit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1131,8 +1149,9 @@ func TestProtonBrokerLargeMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rcv.Close(ctx)
 	if got := dataBody(t, d.Payload()); !bytes.Equal(got, want) {
-		t.Fatalf("received %d bytes that differ", len(got))
+		t.Fatalf("%d bytes sent to %s came back as %d bytes that differ", len(want), q, len(got))
 	}
 	rcv.Accept(d)
 	if e := b.next(t, "outcome"); jstr(e, "state") != "accepted" {
@@ -1141,7 +1160,7 @@ func TestProtonBrokerLargeMessage(t *testing.T) {
 }
 
 func TestProtonBrokerDynamicAndRelay(t *testing.T) {
-	b := startProtonBroker(t, 0)
+	b := startProtonBroker(t)
 	_, s := dialTest(t, b.addr, Options{})
 	ctx := ctxT(t)
 	rcv, err := s.NewReceiver(ctx, "", ReceiverOptions{Credit: 5, Source: &frames.Source{Dynamic: true}})
@@ -1179,7 +1198,7 @@ func TestProtonBrokerDynamicAndRelay(t *testing.T) {
 }
 
 func TestProtonBrokerIdleTimeout(t *testing.T) {
-	b := startProtonBroker(t, 500*time.Millisecond)
+	b := startProtonBroker(t, "--idle", "0.5")
 	// Both sides ask for a frame every 500 ms: our writer must heartbeat
 	// to proton, and proton to us.
 	c, s := dialTest(t, b.addr, Options{IdleTimeout: 500 * time.Millisecond})

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A minimal Qpid Proton broker for the Go interop tests of the dialing side.
 
-Usage: broker.py PORT [IDLE_TIMEOUT_SECONDS]
+Usage: broker.py PORT [--idle SECONDS] [--max-frame BYTES]
 
 Listens on 127.0.0.1:PORT until its stdin is closed. Messages sent to an address are queued there and
 handed to receivers attached to that address, in order, as their credit
@@ -27,6 +27,7 @@ message and {"event": "outcome", ...} for each outcome a receiver gives a
 message the broker sent it.
 """
 
+import argparse
 import collections
 import hashlib
 import json
@@ -65,10 +66,11 @@ STATES = {Delivery.ACCEPTED: "accepted", Delivery.REJECTED: "rejected",
 
 
 class Broker(MessagingHandler):
-    def __init__(self, port, idle):
+    def __init__(self, port, idle, max_frame):
         super().__init__(prefetch=100, auto_accept=False)
         self.port = port
         self.idle = idle
+        self.max_frame = max_frame
         self.queues = collections.defaultdict(collections.deque)
         self.consumers = collections.defaultdict(list)
         self.sent = {}  # delivery -> (address, body) of what we sent
@@ -81,6 +83,8 @@ class Broker(MessagingHandler):
     def on_connection_bound(self, event):
         if self.idle:
             event.transport.idle_timeout = self.idle
+        if self.max_frame:
+            event.transport.max_frame_size = self.max_frame
 
     def on_transport_error(self, event):
         # Probe connections of the test (TCP connect, then close) end here.
@@ -179,9 +183,12 @@ def exit_at_eof():
 
 def main():
     threading.Thread(target=exit_at_eof, daemon=True).start()
-    port = int(sys.argv[1])
-    idle = float(sys.argv[2]) if len(sys.argv) > 2 else 0
-    Container(Broker(port, idle)).run()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port", type=int)
+    ap.add_argument("--idle", type=float, default=0, help="idle timeout in seconds")
+    ap.add_argument("--max-frame", type=int, default=0, help="max-frame-size to announce")
+    a = ap.parse_args()
+    Container(Broker(a.port, a.idle, a.max_frame)).run()
 
 
 if __name__ == "__main__":
