@@ -106,7 +106,9 @@ func (w *worker) run(ctx context.Context) error {
 		if !w.churn || len(w.live) < 4 {
 			continue
 		}
-		i := w.rng.IntN(len(w.live))
+		// Like a queue: mostly the oldest keys are acked, so old segments
+		// empty out and compaction has work.
+		i := w.rng.IntN(min(len(w.live), 8))
 		switch k := w.live[i]; w.rng.IntN(4) {
 		case 0: // overwrite
 			if err := w.put(ctx, k); err != nil {
