@@ -40,6 +40,7 @@ var rules = []rule{
 	{pkg: "internal/broker", forbid: []string{"internal/router", "internal/cli"}},
 	{pkg: "internal/version", only: []string{}},
 	{pkg: "internal/telemetry", only: []string{}},
+	{pkg: "internal/tlsconfig", only: []string{}},
 	{pkg: "cmd/enmasse", only: []string{"internal/cli", "internal/version"}},
 	{pkg: "internal/cli", forbid: []string{
 		"internal/testenv", "internal/amqp/amqptest", "internal/store/storetest", "internal/archtest",
