@@ -910,3 +910,65 @@ func TestGoAMQPSmallFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestGoAMQPSessionsAndLinks spreads links over several go-amqp sessions
+// (channels) and many handles, ends one session in the middle, and checks
+// every message reaches the right receiver.
+func TestGoAMQPSessionsAndLinks(t *testing.T) {
+	addr := serveTest(t, anonymousServer())
+	c, s0 := goamqpDial(t, addr, nil)
+	ctx := ctxT(t)
+	sessions := []*amqp.Session{s0}
+	for range 3 {
+		s, err := c.NewSession(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, s)
+	}
+	const links = 20
+	type pair struct {
+		snd *amqp.Sender
+		rcv *amqp.Receiver
+	}
+	var pairs []pair
+	for i := range links {
+		q := fmt.Sprintf("multi-%d", i)
+		// Sender and receiver of a queue on different sessions.
+		pairs = append(pairs, pair{
+			goamqpSender(t, sessions[i%4], q, nil),
+			goamqpReceiver(t, sessions[(i+1)%4], q, &amqp.ReceiverOptions{Credit: 5}),
+		})
+	}
+	check := func(round int, skip func(i int) bool) {
+		t.Helper()
+		for i, p := range pairs {
+			if skip(i) {
+				continue
+			}
+			body := fmt.Sprintf("round %d to %d", round, i)
+			errc := make(chan error, 1)
+			go func() { errc <- p.snd.Send(ctx, amqp.NewMessage([]byte(body)), nil) }()
+			m := receiveWithin(t, p.rcv, 5*time.Second)
+			if string(m.GetData()) != body {
+				t.Fatalf("receiver %d got %q, want %q", i, m.GetData(), body)
+			}
+			p.rcv.AcceptMessage(ctx, m)
+			if err := <-errc; err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+	}
+	check(0, func(int) bool { return false })
+	// End session 2: its links go; the others keep working.
+	if err := sessions[2].Close(ctx); err != nil {
+		t.Fatalf("ending a session: %v", err)
+	}
+	check(1, func(i int) bool { return i%4 == 2 || (i+1)%4 == 2 })
+	// A new session reuses a channel.
+	s, err := c.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goamqpRoundTrip(t, s, "after-end")
+}

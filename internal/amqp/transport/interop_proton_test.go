@@ -1225,3 +1225,39 @@ func TestProtonBrokerIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestProtonAbortedTransfer: proton streams half of a large message and
+// aborts it; the engine must discard it (the node never sees it), keep the
+// link usable, and deliver the next message intact.
+func TestProtonAbortedTransfer(t *testing.T) {
+	requireProton(t)
+	node := newTestNode()
+	node.received = make(chan *Delivery, 4)
+	addr := serveTest(t, anonymousServer(node))
+	p := startProtonClient(t)
+	p.connect(addr, nil)
+	p.must(map[string]any{"op": "receiver", "id": "ab", "address": "abort", "credit": 5})
+	p.must(map[string]any{"op": "sender", "id": "ab", "address": "abort"})
+	r := p.must(map[string]any{"op": "send_aborted", "sender": "ab", "size": 300 << 10})
+	if jint(r, "streamed") < 100<<10 {
+		t.Fatalf("proton streamed only %v", r)
+	}
+	p.must(map[string]any{"op": "send", "sender": "ab", "body": "after the abort", "wait": false})
+	in := <-node.received
+	if got := dataBody(t, in.Payload()); string(got) != "after the abort" {
+		t.Fatalf("node received %d bytes %.40q, want the message after the aborted one", len(got), got)
+	}
+	r = p.must(map[string]any{"op": "receive", "receiver": "ab", "timeout": 5})
+	if jstr(r, "body") != "after the abort" {
+		t.Fatalf("received %v", r)
+	}
+	p.must(map[string]any{"op": "settle", "receiver": "ab", "outcome": "accept"})
+	if oc := outcomes(p.must(map[string]any{"op": "settle_sent", "sender": "ab"})); len(oc) != 1 || jstr(oc[0], "state") != "accepted" {
+		t.Fatalf("outcomes %v", oc)
+	}
+	select {
+	case d := <-node.received:
+		t.Fatalf("node received a second message of %d bytes", len(d.Payload()))
+	case <-time.After(100 * time.Millisecond):
+	}
+}

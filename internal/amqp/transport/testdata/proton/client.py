@@ -166,6 +166,18 @@ class Driver:
             return {"ok": False, "type": "SendException", "error": "send failed", "state": state_name(e.state)}
         return remote_outcome(d)
 
+    def op_send_aborted(self, c):
+        """Stream the first half of a message, let it go out, then abort the
+        delivery (AMQP 1.0 section 2.6.14)."""
+        s = self.senders[c["sender"]]
+        data = self.message(c).encode()
+        d = s.link.delivery("aborted-%d" % time.monotonic_ns())
+        sent = s.link.stream(data[:len(data) // 2])
+        self.flush()
+        d.abort()
+        self.flush()
+        return {"streamed": sent}
+
     def op_settle_sent(self, c):
         """Wait until the peer has settled, or given an outcome to, every
         delivery sent with wait=false, then settle them (with
