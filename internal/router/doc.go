@@ -32,10 +32,11 @@
 //
 // # Address spaces
 //
-// A connection is placed in an address space, in order, by the open
-// hostname (or TLS SNI) naming `{space}` or `{space}.{namespace}`, by a
-// username of the form `user@{space}`, else by the listener's default
-// space. Each space has its own table and limits (EnMasse router policy:
+// A connection is placed in an address space, in order, by the TLS server
+// name (SNI), then the open hostname, naming `{space}` or
+// `{space}.{namespace}`, by a username of the form `user@{space}`, else by
+// the listener's default space; a name that matches no space (the server's
+// own host name, say) falls through to the next rule. Each space has its own table and limits (EnMasse router policy:
 // maxConnections, maxSessionsPerConnection, maxSendersPerConnection,
 // maxReceiversPerConnection, maxMessageSize); nothing is ever looked up
 // across spaces, so two spaces may both have an address `orders`.

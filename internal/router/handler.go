@@ -37,7 +37,11 @@ type linkState struct {
 // OnOpen places a new connection in an address space and applies the
 // space's connection limit. Use it as transport.Options.OnOpen.
 func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
-	s := r.placeConnection(o.Hostname, c.Identity().User)
+	var sni string
+	if st := c.TLSState(); st != nil {
+		sni = st.ServerName
+	}
+	s := r.placeConnection(sni, o.Hostname, c.Identity().User)
 	if s == nil {
 		return frames.Errorf(frames.ErrNotFound, "no address space for hostname %q", o.Hostname)
 	}

@@ -305,13 +305,18 @@ func (s *space) lookup(name string, create bool) (*address, *frames.Error) {
 	return a, nil
 }
 
-// placeConnection picks the address space for a connection (SPEC §4).
-func (r *Router) placeConnection(hostname, user string) *space {
+// placeConnection picks the address space for a connection (SPEC §4): by
+// the TLS server name (SNI), then the open hostname, then the user name.
+// A name that matches no space falls through to the next.
+func (r *Router) placeConnection(sni, hostname, user string) *space {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if hostname != "" {
+	for _, host := range []string{sni, hostname} {
+		if host == "" {
+			continue
+		}
 		for _, s := range r.spaces {
-			if hostname == s.cfg().Name || (s.cfg().Namespace != "" && hostname == s.cfg().Name+"."+s.cfg().Namespace) {
+			if host == s.cfg().Name || (s.cfg().Namespace != "" && host == s.cfg().Name+"."+s.cfg().Namespace) {
 				return s
 			}
 		}
