@@ -32,13 +32,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
-	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/store"
 )
@@ -209,30 +208,58 @@ func (b *Broker) DeleteAddress(space, address string) error {
 	return nil
 }
 
-// QueueStats describe one queue.
+// QueueStats describe one queue or subscription.
 type QueueStats struct {
-	Depth     int
-	Unacked   int
-	Consumers int
-	Enqueued  uint64
-	Dequeued  uint64
+	Depth        int   // messages waiting
+	Bytes        int64 // payload bytes waiting
+	Unacked      int   // delivered, not yet settled
+	Consumers    int
+	Enqueued     uint64
+	Dequeued     uint64 // acknowledged, dropped, expired or dead-lettered
+	Expired      uint64
+	DeadLettered uint64
+	OldestAge    time.Duration // age of the oldest waiting message
 }
 
 // Stats returns a queue's statistics.
 func (b *Broker) Stats(space, address string) (QueueStats, bool) {
-	b.mu.Lock()
-	q := b.queues[key{space, address}]
-	b.mu.Unlock()
+	q := b.lookup(space, address)
 	if q == nil {
 		return QueueStats{}, false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	st := QueueStats{Depth: len(q.msgs), Consumers: len(q.consumers), Enqueued: q.enqueued, Dequeued: q.dequeued}
+	st := QueueStats{Depth: len(q.msgs), Bytes: q.bytes, Consumers: len(q.consumers),
+		Enqueued: q.enqueued, Dequeued: q.dequeued, Expired: q.expired, DeadLettered: q.deadLet}
 	for _, c := range q.consumers {
 		st.Unacked += len(c.unacked)
 	}
+	if len(q.msgs) > 0 {
+		st.OldestAge = time.Duration(now() - q.msgs[0].arrived)
+	}
 	return st, true
+}
+
+// SetPolicy sets the delivery policy of a queue or subscription; it applies
+// to messages enqueued from then on (TTL) and to every later delivery.
+func (b *Broker) SetPolicy(space, address string, p Policy) error {
+	q := b.lookup(space, address)
+	if q == nil {
+		return fmt.Errorf("queue %q does not exist", address)
+	}
+	q.mu.Lock()
+	q.policy = p
+	q.mu.Unlock()
+	return nil
+}
+
+// Purge drops the waiting messages of a queue or subscription.
+func (b *Broker) Purge(space, address string) (int, error) {
+	q := b.lookup(space, address)
+	if q == nil {
+		return 0, fmt.Errorf("queue %q does not exist", address)
+	}
+	return q.purge(), nil
 }
 
 func (b *Broker) lookup(space, address string) *queue {
@@ -380,176 +407,6 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 		// A non-durable subscription ends with its link.
 		bd.topic.remove(bd.q)
 	}
-}
-
-type msg struct {
-	seq      uint64
-	payload  []byte
-	attempts uint32 // failed delivery attempts (header delivery-count)
-	key      uint64 // journal key; 0 when the message is not journaled
-	stored   bool   // the first journal write completed (guarded by queue.mu)
-	writing  int    // journal writes in flight (guarded by queue.mu)
-	done     bool   // consumed or dropped; its record is to be deleted
-}
-
-type consumer struct {
-	link    *transport.Link
-	unacked map[*transport.Delivery]*msg
-}
-
-type queue struct {
-	b         *Broker
-	space     string
-	name      string
-	typ       string
-	key       uint64 // journal key of the queue definition
-	mu        sync.Mutex
-	msgs      []*msg // ordered by seq
-	consumers []*consumer
-	next      int // round-robin position
-	seq       uint64
-	enqueued  uint64
-	dequeued  uint64
-}
-
-func (q *queue) enqueue(payload []byte) *msg {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.enqueueLocked(payload, 0, 0)
-}
-
-func (q *queue) enqueueLocked(payload []byte, key uint64, attempts uint32) *msg {
-	q.seq++
-	q.enqueued++
-	m := &msg{seq: q.seq, payload: payload, key: key, attempts: attempts, stored: key != 0}
-	q.msgs = append(q.msgs, m)
-	q.dispatchLocked()
-	return m
-}
-
-func (q *queue) dispatch() {
-	q.mu.Lock()
-	q.dispatchLocked()
-	q.mu.Unlock()
-}
-
-// dispatchLocked hands messages to consumers with credit, round-robin.
-func (q *queue) dispatchLocked() {
-	for len(q.msgs) > 0 && len(q.consumers) > 0 {
-		c := q.pickLocked()
-		if c == nil {
-			return
-		}
-		m := q.msgs[0]
-		payload := m.payload
-		if m.attempts > 0 {
-			payload = withDeliveryCount(payload, m.attempts)
-		}
-		d, err := c.link.Send(payload, transport.SendOptions{})
-		if err != nil {
-			return
-		}
-		q.msgs[0] = nil
-		q.msgs = q.msgs[1:]
-		if d.Settled() {
-			q.dequeued++ // pre-settled consumer: at-most-once
-			q.forgetLocked(m)
-			continue
-		}
-		c.unacked[d] = m
-	}
-}
-
-func (q *queue) pickLocked() *consumer {
-	n := len(q.consumers)
-	for i := range n {
-		c := q.consumers[(q.next+i)%n]
-		if cr, _ := c.link.Credit(); cr > 0 {
-			q.next = (q.next + i + 1) % n
-			return c
-		}
-	}
-	return nil
-}
-
-// requeueLocked puts messages back in seq order.
-func (q *queue) requeueLocked(ms ...*msg) {
-	for _, m := range ms {
-		i, _ := slices.BinarySearchFunc(q.msgs, m.seq, func(x *msg, s uint64) int {
-			switch {
-			case x.seq < s:
-				return -1
-			case x.seq > s:
-				return 1
-			}
-			return 0
-		})
-		q.msgs = slices.Insert(q.msgs, i, m)
-	}
-}
-
-func (q *queue) outcome(c *consumer, d *transport.Delivery, st frames.DeliveryState) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	m := c.unacked[d]
-	if m == nil {
-		return
-	}
-	delete(c.unacked, d)
-	switch s := st.(type) {
-	case frames.Released:
-		q.requeueLocked(m)
-	case frames.Modified:
-		if s.DeliveryFailed {
-			m.attempts++
-			q.b.persistAttempts(q, m)
-		}
-		q.requeueLocked(m)
-	case frames.Rejected:
-		q.dequeued++ // dropped; dead-lettering comes with the redelivery policy
-		q.forgetLocked(m)
-	default: // accepted (or settled without an outcome)
-		q.dequeued++
-		q.forgetLocked(m)
-	}
-	q.dispatchLocked()
-}
-
-func (q *queue) removeConsumer(c *consumer) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, x := range q.consumers {
-		if x == c {
-			q.consumers = append(q.consumers[:i:i], q.consumers[i+1:]...)
-			break
-		}
-	}
-	back := make([]*msg, 0, len(c.unacked))
-	for _, m := range c.unacked {
-		back = append(back, m)
-	}
-	c.unacked = map[*transport.Delivery]*msg{}
-	q.requeueLocked(back...)
-	q.dispatchLocked()
-}
-
-// withDeliveryCount rewrites a message's header with the delivery-count
-// (AMQP 1.0 §3.2.1), leaving the bare message untouched.
-func withDeliveryCount(payload []byte, n uint32) []byte {
-	raw, err := message.Parse(payload)
-	if err != nil {
-		return payload
-	}
-	h, _, err := raw.Header()
-	if err != nil {
-		return payload
-	}
-	h.DeliveryCount = n
-	out, err := raw.AppendRewrite(nil, &h, nil, false)
-	if err != nil {
-		return payload
-	}
-	return out
 }
 
 // QueueInfo names a queue.
