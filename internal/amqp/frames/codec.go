@@ -203,8 +203,14 @@ func readFields(d *types.Decoder) (types.Map, error) {
 	if !ok {
 		return nil, &types.DecodeError{Offset: d.Pos(), Reason: "fields value is not a map"}
 	}
-	for _, kv := range m {
-		if _, ok := kv.Key.(types.Symbol); !ok {
+	for i, kv := range m {
+		switch k := kv.Key.(type) {
+		case types.Symbol:
+		case string:
+			// Some clients (go-amqp's Error.Info) send string keys;
+			// accept them as the symbols they mean.
+			m[i].Key = types.Symbol(k)
+		default:
 			return nil, &types.DecodeError{Offset: d.Pos(), Reason: "fields key is not a symbol"}
 		}
 	}
