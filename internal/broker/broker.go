@@ -46,9 +46,13 @@ import (
 type Options struct {
 	// ProducerWindow is the credit kept open for each producer. Default 250.
 	ProducerWindow uint32
-	// Store journals durable messages and queue definitions; nil keeps
-	// everything in memory.
-	Store  *store.Log
+	// Store journals durable messages and queue definitions, and receives
+	// paged-out bodies; nil keeps everything in memory.
+	Store *store.Log
+	// MaxMemory bounds the message bytes all queues hold in memory
+	// together; beyond it queues page, block or fail per their policy.
+	// 0: unlimited.
+	MaxMemory int64
 	Logger *slog.Logger
 }
 
@@ -56,6 +60,7 @@ type Options struct {
 type Broker struct {
 	opts      Options
 	nextKey   atomic.Uint64 // last journal key of a message
+	mem       atomic.Int64  // message bytes held in memory by all queues
 	nextQueue atomic.Uint64 // last queue definition number (key queueKeyBase+n)
 	mu        sync.Mutex
 	queues    map[key]*queue // queues and subscription queues
@@ -357,6 +362,9 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 		bd.topic.publish(b, bd.subject, d)
 	} else {
 		bd.q.accept(d)
+		if !bd.q.creditOK(l) {
+			return // BLOCK: credit comes back when the queue drains
+		}
 	}
 	if cr, _ := l.Credit(); cr <= b.opts.ProducerWindow/2 {
 		l.Flow(b.opts.ProducerWindow, false)

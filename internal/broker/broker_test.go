@@ -66,6 +66,23 @@ func startNodeWith(t *testing.T, dir string, setup func(*router.Router)) *node {
 	return &node{addr: ln.Addr().String(), stop: stop, b: b}
 }
 
+// serveBroker serves b behind a router with the auto-creating default
+// space and returns the address.
+func serveBroker(t *testing.T, b *broker.Broker) string {
+	t.Helper()
+	r := router.New(router.Options{Broker: b})
+	r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := transport.NewServer(ln, transport.Options{Handler: r, OnOpen: r.OnOpen,
+		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true})})
+	go srv.Serve(context.Background())
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return ln.Addr().String()
+}
+
 func session(t *testing.T, addr string) *amqp.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

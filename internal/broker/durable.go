@@ -18,6 +18,8 @@ import (
 //	         0x01 | uvarint len | space | uvarint len | queue | uvarint attempts | message bytes
 //	queue    key queueKeyBase+n
 //	         0x02 | uvarint len | space | uvarint len | queue | uvarint len | type
+//	paged    like message, type 0x03: the body of a non-durable message
+//	         paged out of memory; discarded on replay
 //
 // Replay runs in key order, so messages come back in enqueue order (queue
 // definitions sort after all messages; a message names its queue, which is
@@ -25,6 +27,7 @@ import (
 const (
 	recMessage   = 0x01
 	recQueue     = 0x02
+	recPaged     = 0x03
 	queueKeyBase = uint64(1) << 62
 )
 
@@ -45,12 +48,57 @@ func readString(b []byte) (string, []byte, error) {
 }
 
 func messageRecord(q *queue, attempts uint32, payload []byte) []byte {
+	return bodyRecord(recMessage, q, attempts, payload)
+}
+
+func pagedRecord(q *queue, payload []byte) []byte {
+	return bodyRecord(recPaged, q, 0, payload)
+}
+
+func bodyRecord(typ byte, q *queue, attempts uint32, payload []byte) []byte {
 	b := make([]byte, 0, 16+len(q.space)+len(q.name)+len(payload))
-	b = append(b, recMessage)
+	b = append(b, typ)
 	b = appendString(b, q.space)
 	b = appendString(b, q.name)
 	b = binary.AppendUvarint(b, uint64(attempts))
 	return append(b, payload...)
+}
+
+// record is a decoded journal record.
+type record struct {
+	typ         byte
+	space, name string
+	attempts    uint32
+	payload     []byte // aliases the record data
+	addrType    string
+}
+
+func parseRecord(data []byte) (record, error) {
+	if len(data) == 0 {
+		return record{}, errors.New("broker journal: empty record")
+	}
+	r := record{typ: data[0]}
+	var err error
+	var rest []byte
+	if r.space, rest, err = readString(data[1:]); err != nil {
+		return r, err
+	}
+	if r.name, rest, err = readString(rest); err != nil {
+		return r, err
+	}
+	switch r.typ {
+	case recQueue:
+		r.addrType, _, err = readString(rest)
+		return r, err
+	case recMessage, recPaged:
+		attempts, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return r, errors.New("broker journal: bad delivery count")
+		}
+		r.attempts, r.payload = uint32(attempts), rest[k:]
+		return r, nil
+	}
+	return r, fmt.Errorf("broker journal: unknown record type %#x", r.typ)
 }
 
 // Open returns a broker, replaying its journal when Options.Store is set.
@@ -60,49 +108,40 @@ func Open(opts Options) (*Broker, error) {
 		return b, nil
 	}
 	var maxMsg, maxQueue uint64
+	var discard []uint64
 	err := opts.Store.Replay(func(key uint64, data []byte) error {
-		if len(data) == 0 {
-			return fmt.Errorf("broker journal: empty record %d", key)
-		}
-		space, rest, err := readString(data[1:])
+		rec, err := parseRecord(data)
 		if err != nil {
-			return err
+			return fmt.Errorf("record %d: %w", key, err)
 		}
-		name, rest, err := readString(rest)
-		if err != nil {
-			return err
-		}
-		switch data[0] {
+		switch rec.typ {
 		case recQueue:
-			typ, _, err := readString(rest)
-			if err != nil {
-				return err
-			}
-			if typ == "topic" {
-				b.topics[k(space, name)] = &topic{space: space, name: name}
+			if rec.addrType == "topic" {
+				b.topics[k(rec.space, rec.name)] = &topic{space: rec.space, name: rec.name}
 				b.nextQueue.Store(max(b.nextQueue.Load(), key-queueKeyBase))
 				return nil
 			}
-			q := b.replayQueue(space, name, typ)
-			q.typ = typ
+			q := b.replayQueue(rec.space, rec.name, rec.addrType)
+			q.typ = rec.addrType
 			q.key = key
 			maxQueue = max(maxQueue, key-queueKeyBase)
 		case recMessage:
-			attempts, k := binary.Uvarint(rest)
-			if k <= 0 {
-				return fmt.Errorf("broker journal: bad record %d", key)
-			}
-			payload := append([]byte(nil), rest[k:]...)
-			q := b.replayQueue(space, name, "queue")
+			payload := append([]byte(nil), rec.payload...)
+			q := b.replayQueue(rec.space, rec.name, "queue")
 			q.mu.Lock()
-			q.enqueueLocked(payload, key, uint32(attempts))
+			q.enqueueLocked(payload, key, rec.attempts)
 			q.mu.Unlock()
 			maxMsg = max(maxMsg, key)
-		default:
-			return fmt.Errorf("broker journal: unknown record type %#x in record %d", data[0], key)
+		case recPaged:
+			// The body of a non-durable message: gone with the restart.
+			discard = append(discard, key)
+			maxMsg = max(maxMsg, key)
 		}
 		return nil
 	})
+	for _, key := range discard {
+		opts.Store.DeleteAsync(key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replaying the broker journal: %w", err)
 	}
@@ -167,6 +206,11 @@ func (b *Broker) unpersistQueue(q *queue) {
 func (q *queue) accept(d *transport.Delivery) {
 	b := q.b
 	payload := d.Payload()
+	if !q.admit(len(payload)) {
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrResourceLimitExceeded, "%v", q.errFull())})
+		return
+	}
+	defer q.page()
 	if b.opts.Store == nil || !isDurable(payload) {
 		q.enqueue(payload)
 		d.Settle(frames.Accepted{})

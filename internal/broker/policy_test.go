@@ -1,6 +1,9 @@
 package broker_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,6 +11,7 @@ import (
 
 	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/router"
+	"github.com/enmasse-go/enmasse/internal/store"
 )
 
 func policyNode(t *testing.T, p broker.Policy) (*node, *amqp.Session) {
@@ -128,5 +132,87 @@ func TestBrokerStatsAndPurge(t *testing.T) {
 	}
 	if st, _ := n.b.Stats("default", "orders"); st.Depth != 0 || st.Bytes != 0 {
 		t.Fatalf("after purge %+v", st)
+	}
+}
+
+func TestBrokerFullPolicyFail(t *testing.T) {
+	_, s := policyNode(t, broker.Policy{MaxBytes: 3100, FullPolicy: broker.Fail})
+	snd, _ := s.NewSender(ctx5(t), "orders", nil)
+	body := make([]byte, 1000)
+	var rejected int
+	for range 6 {
+		err := snd.Send(ctx5(t), amqp.NewMessage(body), nil)
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Condition == amqp.ErrCondResourceLimitExceeded {
+			rejected++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rejected != 3 {
+		t.Fatalf("%d messages rejected, want 3 (the queue holds three messages of about 1 KB)", rejected)
+	}
+}
+
+func TestBrokerFullPolicyBlock(t *testing.T) {
+	dir := t.TempDir()
+	n := startNodeWith(t, dir, func(r *router.Router) { r.SetAddress("default", "orders", router.Queue) })
+	n.b.SetPolicy("default", "orders", broker.Policy{MaxBytes: 5000, FullPolicy: broker.Block})
+	s := session(t, n.addr)
+	snd, _ := s.NewSender(ctx5(t), "orders", nil)
+	body := make([]byte, 1000)
+	sent := 0
+	for range 400 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := snd.Send(ctx, amqp.NewMessage(body), nil)
+		cancel()
+		if err != nil {
+			break // no credit: blocked
+		}
+		sent++
+	}
+	if sent >= 400 {
+		t.Fatal("the producer was never blocked")
+	}
+	// A consumer drains the queue and the producer gets credit again.
+	rcv, _ := s.NewReceiver(ctx5(t), "orders", &amqp.ReceiverOptions{Credit: 500})
+	receiveN(t, rcv, sent)
+	if err := snd.Send(ctx5(t), amqp.NewMessage(body), nil); err != nil {
+		t.Fatalf("after draining: %v", err)
+	}
+}
+
+func TestBrokerPagedMessagesDelivered(t *testing.T) {
+	dir := t.TempDir()
+	log, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Open(broker.Options{Store: log, MaxMemory: 20_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := serveBroker(t, b)
+	s := session(t, n)
+	snd, _ := s.NewSender(ctx5(t), "big", nil)
+	for i := range 200 {
+		m := amqp.NewMessage(append([]byte(fmt.Sprintf("%04d", i)), make([]byte, 996)...))
+		if err := snd.Send(ctx5(t), m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := b.Stats("default", "big"); st.Depth != 200 || st.Bytes < 200_000 {
+		t.Fatalf("stats %+v", st)
+	}
+	rcv, _ := s.NewReceiver(ctx5(t), "big", &amqp.ReceiverOptions{Credit: 300})
+	for i := range 200 {
+		m, err := rcv.Receive(ctx5(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(m.GetData()[:4]); got != fmt.Sprintf("%04d", i) {
+			t.Fatalf("message %d is %q", i, got)
+		}
+		rcv.AcceptMessage(ctx5(t), m)
 	}
 }

@@ -36,7 +36,23 @@ type Policy struct {
 	// properties.absolute-expiry-time); MaxTTL also applies to messages
 	// without one. 0: no clamp.
 	MinTTL, MaxTTL time.Duration
+	// MaxBytes bounds the message bytes the queue holds; 0: only the
+	// broker's global limit applies. FullPolicy says what happens beyond it
+	// (EnMasse address-full policies): PAGE (default) moves message bodies
+	// to disk and keeps accepting, BLOCK stops giving producers credit,
+	// FAIL rejects new messages with amqp:resource-limit-exceeded.
+	MaxBytes   int64
+	FullPolicy FullPolicy
 }
+
+// FullPolicy is what a full queue does with new messages.
+type FullPolicy string
+
+const (
+	Page  FullPolicy = "PAGE"
+	Block FullPolicy = "BLOCK"
+	Fail  FullPolicy = "FAIL"
+)
 
 // redeliveryDelay is the delay before attempt n+1 (n ≥ 1 failures).
 func (p *Policy) redeliveryDelay(n uint32) time.Duration {
@@ -59,7 +75,10 @@ func (p *Policy) redeliveryDelay(n uint32) time.Duration {
 
 type msg struct {
 	seq       uint64
-	payload   []byte
+	payload   []byte // nil while paged out
+	size      int64  // payload length, also while paged
+	paged     bool   // the body is only in the journal (under key)
+	paging    bool   // being written out by the pager
 	attempts  uint32 // failed delivery attempts (header delivery-count)
 	key       uint64 // journal key; 0 when the message is not journaled
 	stored    bool   // the first journal write completed (guarded by queue.mu)
@@ -87,7 +106,9 @@ type queue struct {
 	mu        sync.Mutex
 	policy    Policy
 	msgs      []*msg // ordered by seq
-	bytes     int64  // payload bytes of msgs and unacked messages
+	bytes     int64  // payload bytes of the waiting messages
+	mem       int64  // payload bytes of waiting messages held in memory
+	blocked   []*transport.Link // producers denied credit while the queue is full (BLOCK)
 	consumers []*consumer
 	next      int // round-robin position
 	seq       uint64
@@ -118,12 +139,12 @@ func (q *queue) addLocked(payload []byte, key uint64, attempts uint32, expires b
 	q.seq++
 	q.enqueued++
 	t := now()
-	m := &msg{seq: q.seq, payload: payload, key: key, attempts: attempts, stored: key != 0, arrived: t}
+	m := &msg{seq: q.seq, payload: payload, size: int64(len(payload)), key: key, attempts: attempts, stored: key != 0, arrived: t}
 	if expires {
 		m.expires = q.expiryOf(payload, t)
 	}
 	q.msgs = append(q.msgs, m)
-	q.bytes += int64(len(payload))
+	q.addBytesLocked(m, 1)
 	q.dispatchLocked()
 	return m
 }
@@ -187,7 +208,16 @@ func (q *queue) dispatchLocked() {
 		if c == nil {
 			break
 		}
-		payload := m.payload
+		if m.paging {
+			break // its body is being written out; the pager resumes dispatch
+		}
+		payload, err := q.bodyLocked(m)
+		if err != nil {
+			q.b.opts.Logger.Error("paged message lost", "queue", q.name, "err", err)
+			q.removeAtLocked(i)
+			q.forgetLocked(m)
+			continue
+		}
 		if m.attempts > 0 {
 			payload = withDeliveryCount(payload, m.attempts)
 		}
@@ -201,16 +231,21 @@ func (q *queue) dispatchLocked() {
 			q.forgetLocked(m)
 			continue
 		}
+		if m.paged {
+			// Keep the body read back for redelivery while it is out.
+			m.payload, m.paged = payload, false
+		}
 		c.unacked[d] = m
 	}
 	if wake != 0 {
 		q.wakeAtLocked(wake)
 	}
+	q.unblockLocked()
 }
 
 // removeAtLocked takes msgs[i] out of the queue.
 func (q *queue) removeAtLocked(i int) {
-	q.bytes -= int64(len(q.msgs[i].payload))
+	q.addBytesLocked(q.msgs[i], -1)
 	if i == 0 {
 		q.msgs[0] = nil
 		q.msgs = q.msgs[1:]
@@ -253,7 +288,7 @@ func (q *queue) requeueLocked(ms ...*msg) {
 			return 0
 		})
 		q.msgs = slices.Insert(q.msgs, i, m)
-		q.bytes += int64(len(m.payload))
+		q.addBytesLocked(m, 1)
 	}
 }
 
@@ -366,7 +401,14 @@ func (q *queue) moveTo(dest string, m *msg) {
 		q.mu.Unlock()
 		return
 	}
-	payload := withDeliveryCount(m.payload, m.attempts)
+	q.mu.Lock()
+	body, err := q.bodyLocked(m)
+	q.mu.Unlock()
+	if err != nil {
+		q.b.opts.Logger.Error("paged message lost on its way to "+dest, "queue", q.name, "err", err)
+		return
+	}
+	payload := withDeliveryCount(body, m.attempts)
 	if m.key != 0 && q.b.opts.Store != nil {
 		k := q.b.nextKey.Add(1)
 		target.mu.Lock()
@@ -410,9 +452,11 @@ func (q *queue) purge() int {
 	defer q.mu.Unlock()
 	n := len(q.msgs)
 	for _, m := range q.msgs {
+		q.addBytesLocked(m, -1)
 		q.forgetLocked(m)
 	}
-	q.msgs, q.bytes = nil, 0
+	q.msgs = nil
+	q.unblockLocked()
 	q.dequeued += uint64(n)
 	return n
 }

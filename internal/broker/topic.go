@@ -157,7 +157,16 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 		}
 		s.q.mu.Unlock()
 	}
+	subsNow := make([]*queue, 0, len(t.subs))
+	for _, s := range t.subs {
+		subsNow = append(subsNow, s.q)
+	}
 	t.mu.Unlock()
+	defer func() {
+		for _, q := range subsNow {
+			q.page()
+		}
+	}()
 	if len(copies) == 0 {
 		d.Settle(frames.Accepted{})
 		return
