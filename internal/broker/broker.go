@@ -53,7 +53,7 @@ type Options struct {
 	// together; beyond it queues page, block or fail per their policy.
 	// 0: unlimited.
 	MaxMemory int64
-	Logger *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Broker hosts queues. Safe for concurrent use.

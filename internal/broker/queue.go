@@ -105,9 +105,9 @@ type queue struct {
 
 	mu        sync.Mutex
 	policy    Policy
-	msgs      []*msg // ordered by seq
-	bytes     int64  // payload bytes of the waiting messages
-	mem       int64  // payload bytes of waiting messages held in memory
+	msgs      []*msg            // ordered by seq
+	bytes     int64             // payload bytes of the waiting messages
+	mem       int64             // payload bytes of waiting messages held in memory
 	blocked   []*transport.Link // producers denied credit while the queue is full (BLOCK)
 	consumers []*consumer
 	next      int // round-robin position
