@@ -81,11 +81,13 @@
 //
 // Compaction (Log.Compact) works in this order:
 //
-//  1. choose victims among sealed segments: those with no live bytes and
-//     those whose live bytes are under 25% of their size;
-//  2. read the live records of the victims and append copies to the head
-//     through the committer, which fsyncs them like any Put (a copy is
-//     dropped if the key changed meanwhile);
+//  1. choose victims among sealed segments: those with no live bytes,
+//     those whose live bytes are under 25% of their size, and damaged ones;
+//  2. read the live records of the victims, verify their CRCs, and append
+//     copies to the head through the committer (a copy is dropped if its
+//     key got a newer record meanwhile); then fsync the head, so that the
+//     copies and every earlier write, DeleteAsync tombstones included, are
+//     durable;
 //  3. delete the victim files oldest first, fsync'ing the directory after
 //     each deletion. A damaged victim (see recovery) is renamed to
 //     *.seg.corrupt instead of being deleted.
@@ -170,9 +172,11 @@
 // # Memory
 //
 // The index keeps, per live key, its segment number, offset, data length
-// and minSeg (24 bytes of key and value in a Go map, about 40 bytes per
-// key with the map's overhead); never the data. Get reads the data from
-// disk with one pread.
+// and minSeg: 24 bytes of key and value in a Go map, 37 to 56 bytes of heap
+// per key with the map's overhead (measured at 0.3 to 1.5 million keys by
+// TestStoreIndexMemory), never the data. Get reads the data from disk with
+// one pread. Tombstones that still guard an older Put take another map
+// entry each until compaction finds them dead.
 //
 // # Concurrency
 //

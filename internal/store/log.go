@@ -59,8 +59,9 @@ type Record struct {
 
 // Stats describe the Log at one moment.
 type Stats struct {
-	Segments    int    // segment files in use
-	Bytes       int64  // bytes in them (headers and all records, live or dead)
+	Segments int   // segment files in use
+	Bytes    int64 // bytes in use in them: headers and records, live or dead
+
 	LiveRecords int    // keys with a live Put
 	LiveBytes   int64  // on-disk bytes of those Puts, framing included
 	Tombstones  int    // tombstones the index still tracks
@@ -205,7 +206,8 @@ func (l *Log) Delete(ctx context.Context, key uint64) error {
 // durable; Get stops returning the key once the committer has written it.
 // It becomes durable with the next fsync, at most Options.SyncInterval
 // later. A crash before that brings the key back: a broker that acks
-// with DeleteAsync delivers at least once.
+// with DeleteAsync delivers at least once. A DeleteAsync racing with Close
+// may be dropped the same way.
 func (l *Log) DeleteAsync(key uint64) error {
 	if err := l.err(); err != nil {
 		return err
