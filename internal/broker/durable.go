@@ -15,7 +15,8 @@ import (
 // Journal records (values of store records):
 //
 //	message  key 1 … queueKeyBase-1, allocated in enqueue order
-//	         0x01 | uvarint len | space | uvarint len | queue | uvarint attempts | message bytes
+//	         0x01 | uvarint len | space | uvarint len | queue | uvarint attempts |
+//	         uvarint expiry (Unix ms, 0 = never) | message bytes
 //	queue    key queueKeyBase+n
 //	         0x02 | uvarint len | space | uvarint len | queue | uvarint len | type
 //	paged    like message, type 0x03: the body of a non-durable message
@@ -47,20 +48,22 @@ func readString(b []byte) (string, []byte, error) {
 	return string(b[k : k+int(n)]), b[k+int(n):], nil
 }
 
-func messageRecord(q *queue, attempts uint32, payload []byte) []byte {
-	return bodyRecord(recMessage, q, attempts, payload)
+// messageRecord is the journal record of m on q with the given body.
+func messageRecord(q *queue, m *msg, payload []byte) []byte {
+	return bodyRecord(recMessage, q, m.attempts, m.expires, payload)
 }
 
 func pagedRecord(q *queue, payload []byte) []byte {
-	return bodyRecord(recPaged, q, 0, payload)
+	return bodyRecord(recPaged, q, 0, 0, payload)
 }
 
-func bodyRecord(typ byte, q *queue, attempts uint32, payload []byte) []byte {
-	b := make([]byte, 0, 16+len(q.space)+len(q.name)+len(payload))
+func bodyRecord(typ byte, q *queue, attempts uint32, expires int64, payload []byte) []byte {
+	b := make([]byte, 0, 24+len(q.space)+len(q.name)+len(payload))
 	b = append(b, typ)
 	b = appendString(b, q.space)
 	b = appendString(b, q.name)
 	b = binary.AppendUvarint(b, uint64(attempts))
+	b = binary.AppendUvarint(b, uint64(expires/int64(time.Millisecond)))
 	return append(b, payload...)
 }
 
@@ -69,6 +72,7 @@ type record struct {
 	typ         byte
 	space, name string
 	attempts    uint32
+	expires     int64  // Unix nanoseconds, 0 = never
 	payload     []byte // aliases the record data
 	addrType    string
 }
@@ -95,7 +99,12 @@ func parseRecord(data []byte) (record, error) {
 		if k <= 0 {
 			return r, errors.New("broker journal: bad delivery count")
 		}
-		r.attempts, r.payload = uint32(attempts), rest[k:]
+		rest = rest[k:]
+		expires, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return r, errors.New("broker journal: bad expiry")
+		}
+		r.attempts, r.expires, r.payload = uint32(attempts), int64(expires)*int64(time.Millisecond), rest[k:]
 		return r, nil
 	}
 	return r, fmt.Errorf("broker journal: unknown record type %#x", r.typ)
@@ -129,7 +138,8 @@ func Open(opts Options) (*Broker, error) {
 			payload := append([]byte(nil), rec.payload...)
 			q := b.replayQueue(rec.space, rec.name, "queue")
 			q.mu.Lock()
-			q.enqueueLocked(payload, key, rec.attempts)
+			m := q.addLocked(payload, key, rec.attempts, false)
+			m.expires = rec.expires // the original expiry, not a new TTL
 			q.mu.Unlock()
 			maxMsg = max(maxMsg, key)
 		case recPaged:
@@ -217,11 +227,11 @@ func (q *queue) accept(d *transport.Delivery) {
 		return
 	}
 	k := b.nextKey.Add(1)
-	rec := messageRecord(q, 0, payload)
 	q.mu.Lock()
 	m := q.enqueueLocked(payload, 0, 0)
 	m.key = k
 	m.writing++
+	rec := messageRecord(q, m, payload)
 	q.mu.Unlock()
 	// The journal write waits for its fsync on its own goroutine, so this
 	// connection keeps reading and other producers' messages join the same
@@ -279,8 +289,12 @@ func (b *Broker) persistAttempts(q *queue, m *msg) {
 	if m.key == 0 || m.done {
 		return
 	}
+	body, err := q.bodyLocked(m)
+	if err != nil {
+		return
+	}
 	m.writing++
-	rec := messageRecord(q, m.attempts, m.payload)
+	rec := messageRecord(q, m, body)
 	go q.write(m, rec)
 }
 

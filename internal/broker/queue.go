@@ -416,7 +416,8 @@ func (q *queue) moveTo(dest string, m *msg) {
 		nm.key = k
 		nm.writing++
 		target.mu.Unlock()
-		target.write(nm, messageRecord(target, m.attempts, payload))
+		rec := messageRecord(target, nm, payload)
+		target.write(nm, rec)
 	} else {
 		target.mu.Lock()
 		target.addLocked(payload, 0, m.attempts, false)

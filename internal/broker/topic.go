@@ -143,6 +143,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	t.mu.Lock()
 	var copies []*msg
 	var queues []*queue
+	var recs []store.Record
 	for _, s := range t.subs {
 		if !matches(s.filter, subj) {
 			continue
@@ -154,6 +155,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 			m.writing++
 			copies = append(copies, m)
 			queues = append(queues, s.q)
+			recs = append(recs, store.Record{Key: m.key, Data: messageRecord(s.q, m, payload)})
 		}
 		s.q.mu.Unlock()
 	}
@@ -172,10 +174,6 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 		return
 	}
 	go func() {
-		recs := make([]store.Record, len(copies))
-		for i, m := range copies {
-			recs[i] = store.Record{Key: m.key, Data: messageRecord(queues[i], 0, payload)}
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		err := b.opts.Store.PutBatch(ctx, recs)
 		cancel()
