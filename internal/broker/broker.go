@@ -219,6 +219,7 @@ type QueueStats struct {
 	Bytes        int64 // payload bytes waiting
 	Unacked      int   // delivered, not yet settled
 	Consumers    int
+	Producers    int // links sending to the queue directly
 	Enqueued     uint64
 	Dequeued     uint64 // acknowledged, dropped, expired or dead-lettered
 	Expired      uint64
@@ -234,7 +235,7 @@ func (b *Broker) Stats(space, address string) (QueueStats, bool) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	st := QueueStats{Depth: len(q.msgs), Bytes: q.bytes, Consumers: len(q.consumers),
+	st := QueueStats{Depth: len(q.msgs), Bytes: q.bytes, Consumers: len(q.consumers), Producers: q.producers,
 		Enqueued: q.enqueued, Dequeued: q.dequeued, Expired: q.expired, DeadLettered: q.deadLet}
 	for _, c := range q.consumers {
 		st.Unacked += len(c.unacked)
@@ -302,6 +303,9 @@ func (b *Broker) AttachLink(l *transport.Link, space, address, addrType string) 
 			bd, err = b.bindConsumer(l, q)
 		} else {
 			bd = &binding{q: q}
+			q.mu.Lock()
+			q.producers++
+			q.mu.Unlock()
 		}
 	}
 	if err != nil {
@@ -407,6 +411,11 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 	bd := b.links[l]
 	delete(b.links, l)
 	b.mu.Unlock()
+	if bd != nil && bd.consumer == nil && bd.q != nil {
+		bd.q.mu.Lock()
+		bd.q.producers--
+		bd.q.mu.Unlock()
+	}
 	if bd == nil || bd.consumer == nil {
 		return
 	}

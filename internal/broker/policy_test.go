@@ -123,8 +123,11 @@ func TestBrokerTTLExpiry(t *testing.T) {
 func TestBrokerStatsAndPurge(t *testing.T) {
 	n, s := policyNode(t, broker.Policy{})
 	send(t, s, "orders", "a", "bb", "ccc")
+	if _, err := s.NewSender(ctx5(t), "orders", nil); err != nil {
+		t.Fatal(err)
+	}
 	st, _ := n.b.Stats("default", "orders")
-	if st.Depth != 3 || st.Enqueued != 3 || st.Bytes <= 0 || st.OldestAge <= 0 {
+	if st.Depth != 3 || st.Enqueued != 3 || st.Bytes <= 0 || st.OldestAge <= 0 || st.Producers != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	if got, err := n.b.Purge("default", "orders"); err != nil || got != 3 {

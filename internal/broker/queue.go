@@ -110,6 +110,7 @@ type queue struct {
 	mem       int64             // payload bytes of waiting messages held in memory
 	blocked   []*transport.Link // producers denied credit while the queue is full (BLOCK)
 	consumers []*consumer
+	producers int
 	next      int // round-robin position
 	seq       uint64
 	enqueued  uint64
