@@ -126,7 +126,13 @@ func TestBrokerStatsAndPurge(t *testing.T) {
 	if _, err := s.NewSender(ctx5(t), "orders", nil); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := n.b.Stats("default", "orders")
+	var st broker.QueueStats
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		// The closed sender of send() detaches asynchronously.
+		if st, _ = n.b.Stats("default", "orders"); st.Producers == 1 {
+			break
+		}
+	}
 	if st.Depth != 3 || st.Enqueued != 3 || st.Bytes <= 0 || st.OldestAge <= 0 || st.Producers != 1 {
 		t.Fatalf("stats %+v", st)
 	}
