@@ -141,7 +141,7 @@ func fillBatches(tb testing.TB, l *Log, n, size int) {
 // Records are 1 byte: the data is on disk, never in memory.
 func TestStoreIndexMemory(t *testing.T) {
 	n := 1_000_000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 100_000
 	}
 	l := openLog(t, Options{Dir: t.TempDir(), NoSync: true})
