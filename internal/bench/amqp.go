@@ -34,6 +34,10 @@ type Config struct {
 	Password   string
 	Drain      time.Duration // how long consumers may go without a message once sending ended; default 10 s
 	Progress   io.Writer     // a progress line every second; nil: none
+	// DrainOnly runs consumers only, until Count messages arrived or
+	// nothing arrives for Drain: the second half of a fill-then-drain run
+	// (fill with Consumers 0).
+	DrainOnly bool
 }
 
 func (c *Config) defaults() error {
@@ -48,6 +52,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Count == 0 && c.Duration == 0 {
 		return errors.New("give --count or --duration")
+	}
+	if c.DrainOnly && (c.Count == 0 || c.Consumers == 0) {
+		return errors.New("--drain-only needs --count and at least one consumer")
 	}
 	if c.Credit == 0 {
 		c.Credit = 1000
@@ -122,6 +129,9 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}()
 
+	if cfg.DrainOnly {
+		cfg.Producers = 0
+	}
 	producers := make([]*producerRun, cfg.Producers)
 	for i := range producers {
 		p, err := newProducer(ctx, &cfg, uint32(i))
@@ -160,6 +170,9 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 		total += p.sent.Load()
 		errs += p.errors.Load()
 	}
+	if cfg.DrainOnly {
+		total = uint64(cfg.Count)
+	}
 	// Wait for consumers to catch up or stall.
 	if cfg.Consumers > 0 {
 		last, lastChange := recvCount.Load(), time.Now()
@@ -184,7 +197,7 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Consumers > 0 {
 		res.Lost = tr.Lost(sent)
 	}
-	if d := sendEnd.Sub(start).Seconds(); d > 0 {
+	if d := sendEnd.Sub(start).Seconds(); d > 0 && len(producers) > 0 {
 		res.SendRate = float64(total) / d
 	}
 	if res.Seconds > 0 {
@@ -239,7 +252,13 @@ func newProducer(ctx context.Context, cfg *Config, id uint32) (*producerRun, err
 	if err != nil {
 		return nil, err
 	}
-	snd, err := s.NewSender(ctx, cfg.Address, transport.SenderOptions{})
+	so := transport.SenderOptions{}
+	if cfg.Durable {
+		// A durable terminus: brokers that declare queues on attach
+		// (RabbitMQ's /queue/NAME) then declare a durable one.
+		so.Target = &frames.Target{Address: cfg.Address, Durable: frames.DurableUnsettled}
+	}
+	snd, err := s.NewSender(ctx, cfg.Address, so)
 	if err != nil {
 		conn.Close(context.Background(), nil)
 		return nil, err
@@ -326,7 +345,11 @@ func startConsumer(ctx context.Context, cfg *Config, tr *Tracker, count *atomic.
 	if err != nil {
 		return nil, err
 	}
-	rcv, err := s.NewReceiver(ctx, cfg.Address, transport.ReceiverOptions{Credit: cfg.Credit, PreSettled: cfg.Presettled})
+	ro := transport.ReceiverOptions{Credit: cfg.Credit, PreSettled: cfg.Presettled}
+	if cfg.Durable {
+		ro.Source = &frames.Source{Address: cfg.Address, Durable: frames.DurableUnsettled}
+	}
+	rcv, err := s.NewReceiver(ctx, cfg.Address, ro)
 	if err != nil {
 		conn.Close(context.Background(), nil)
 		return nil, err
