@@ -64,7 +64,9 @@
 // then releases every waiter of that batch (group commit). A caller is told
 // "durable" only after the fsync returned. The in-memory index is updated
 // after the fsync, so Get and Replay never return a record that is not
-// durable yet (except DeleteAsync tombstones, below).
+// durable yet. Two exceptions: DeleteAsync tombstones (below), and
+// compaction copies, whose originals are still on disk until the copies
+// are fsync'd.
 //
 // DeleteAsync queues a tombstone without waiting. The committer writes it
 // with the next batch, and it becomes durable with the next fsync: that of
