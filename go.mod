@@ -3,9 +3,14 @@ module github.com/enmasse-go/enmasse
 go 1.26.8
 
 require (
-	github.com/Azure/go-amqp v1.7.0 // indirect
 	github.com/xdg-go/scram v1.4.0
 	github.com/xdg-go/stringprep v1.0.4
+	go.etcd.io/bbolt v1.5.0
 	go.yaml.in/yaml/v3 v3.0.4
+)
+
+require (
+	github.com/Azure/go-amqp v1.7.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
 	golang.org/x/text v0.3.8 // indirect
 )

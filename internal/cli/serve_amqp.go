@@ -32,6 +32,8 @@ type dataPlane struct {
 	router  *router.Router
 	broker  *broker.Broker
 	journal *store.Log
+	// autoCreate forwards the router's OnAutoCreate to the control plane.
+	autoCreate *autoCreateHook
 }
 
 // openDataPlane opens the journal (DATA-DIR/journal), replays it into the
@@ -53,11 +55,13 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 		journal.Close()
 		return nil, err
 	}
+	hook := &autoCreateHook{} // the control plane's agent records auto-created addresses
 	r := router.New(router.Options{
 		Broker: b,
 		Logger: logger.With("component", "router"),
 		OnAutoCreate: func(space, address string, t router.Type) {
 			logger.Info("address created on attach", "space", space, "address", address, "type", t)
+			hook.call(space, address, t)
 		},
 	})
 	r.SetSpace(router.SpaceConfig{Name: "default", Namespace: "default", AutoCreate: true})
@@ -65,7 +69,7 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 		// Queues replayed from the journal are addresses again.
 		r.SetAddress(q.Space, q.Name, router.Type(q.Type))
 	}
-	return &dataPlane{router: r, broker: b, journal: journal}, nil
+	return &dataPlane{router: r, broker: b, journal: journal, autoCreate: hook}, nil
 }
 
 // Close flushes and closes the journal.

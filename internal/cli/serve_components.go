@@ -2,6 +2,7 @@ package cli
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 )
 
@@ -16,17 +17,38 @@ import (
 // HTTP routes register them on mux before the HTTP component is built.
 func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) ([]component, error) {
 	var comps []component
+	var dp *dataPlane
+	if opts.amqpAddr != "" {
+		var err error
+		if dp, err = openDataPlane(opts, logger); err != nil {
+			return nil, err
+		}
+	}
+	// The control plane (resources_serve.go) converges the router before
+	// the AMQP listener starts, and serves its REST API on mux.
+	var amqp *amqpComponent
+	cp, err := newControlPlane(opts, dp, func() net.Addr {
+		if amqp == nil {
+			return nil
+		}
+		return amqp.Addr()
+	}, logger)
+	if err != nil {
+		if dp != nil {
+			dp.Close()
+		}
+		return nil, err
+	}
 	if opts.httpAddr != "" {
 		mux := http.NewServeMux()
 		addBaseRoutes(mux, ready)
+		cp.addRoutes(mux)
 		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger))
 	}
-	if opts.amqpAddr != "" {
-		dp, err := openDataPlane(opts, logger)
-		if err != nil {
-			return nil, err
-		}
-		comps = append(comps, newAMQPComponent(opts, dp, logger))
+	comps = append(comps, cp)
+	if dp != nil {
+		amqp = newAMQPComponent(opts, dp, logger)
+		comps = append(comps, amqp)
 	}
 	return comps, nil
 }

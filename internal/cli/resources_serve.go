@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+
+	"github.com/enmasse-go/enmasse/internal/controlplane/agent"
+	"github.com/enmasse-go/enmasse/internal/controlplane/api"
+	"github.com/enmasse-go/enmasse/internal/controlplane/model"
+	"github.com/enmasse-go/enmasse/internal/controlplane/registry"
+	"github.com/enmasse-go/enmasse/internal/router"
+)
+
+// registryFile is the control plane's store inside the data dir.
+const registryFile = "controlplane.db"
+
+// controlPlane is serve's control plane: the registry (bbolt in the data
+// dir), the REST API on the HTTP mux and the agent that drives the router.
+type controlPlane struct {
+	reg       *registry.Registry
+	api       *api.Server
+	agent     *agent.Agent
+	resources []model.Document
+	config    string
+	logger    *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// autoCreateHook forwards the router's OnAutoCreate to the agent, which
+// exists only after the router does.
+type autoCreateHook struct {
+	fn atomic.Pointer[func(space, address string, t router.Type)]
+}
+
+func (h *autoCreateHook) call(space, address string, t router.Type) {
+	if fn := h.fn.Load(); fn != nil {
+		(*fn)(space, address, t)
+	}
+}
+
+// newControlPlane opens the registry in the data dir and builds the API
+// and the agent over dp's router (without an AMQP listener, dp is nil and
+// the agent drives a router of its own, without broker). amqpAddr gives
+// the messaging endpoint shown in address space status.
+func newControlPlane(opts serveOptions, dp *dataPlane, amqpAddr func() net.Addr, logger *slog.Logger) (*controlPlane, error) {
+	var docs []model.Document
+	if opts.resources != nil {
+		var err error
+		if docs, err = model.DecodeNodes(opts.resources); err != nil {
+			return nil, &usageError{fmt.Errorf("config %s: resources: %w", opts.configFile, err)}
+		}
+	}
+	logger = logger.With("component", "controlplane")
+	reg, err := registry.Open(registry.Options{Path: filepath.Join(opts.dataDir, registryFile), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	r := router.New(router.Options{Logger: logger})
+	if dp != nil {
+		r = dp.router
+	}
+	ag := agent.New(agent.Options{
+		Registry: reg, DataPlane: routerPlane{r}, Logger: logger,
+		Endpoints: func() []model.EndpointStatus { return messagingEndpoint(amqpAddr) },
+	})
+	if dp != nil {
+		fn := func(space, address string, t router.Type) { ag.AutoCreated(space, address, string(t)) }
+		dp.autoCreate.fn.Store(&fn)
+	}
+	return &controlPlane{
+		reg: reg, api: api.New(api.Options{Registry: reg, Logger: logger}), agent: ag,
+		resources: docs, config: opts.configFile, logger: logger,
+	}, nil
+}
+
+func messagingEndpoint(amqpAddr func() net.Addr) []model.EndpointStatus {
+	if amqpAddr == nil {
+		return nil
+	}
+	a, ok := amqpAddr().(*net.TCPAddr)
+	if !ok || a == nil {
+		return nil
+	}
+	return []model.EndpointStatus{{Name: "messaging", ServiceHost: a.IP.String(),
+		ServicePorts: []model.Port{{Name: "amqp", Port: a.Port}}}}
+}
+
+// addRoutes mounts the REST API (/apis/...) on mux.
+func (c *controlPlane) addRoutes(mux *http.ServeMux) { c.api.Register(mux) }
+
+func (c *controlPlane) Name() string   { return "controlplane" }
+func (c *controlPlane) Addr() net.Addr { return nil }
+
+// Start creates the first-start defaults, applies the config file's
+// resources, converges the data plane once and starts the agent.
+func (c *controlPlane) Start(ctx context.Context) error {
+	if err := c.api.Bootstrap(ctx); err != nil {
+		return err
+	}
+	if err := c.applyConfig(ctx); err != nil {
+		return err
+	}
+	c.agent.Sync()
+	runCtx, cancel := context.WithCancel(ctx)
+	c.cancel, c.done = cancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		c.agent.Run(runCtx)
+	}()
+	return nil
+}
+
+// applyConfig applies the config file's resources in dependency order
+// (plans, address spaces, addresses and users).
+func (c *controlPlane) applyConfig(ctx context.Context) error {
+	docs := slices.Clone(c.resources)
+	slices.SortStableFunc(docs, func(a, b model.Document) int {
+		return slices.Index(model.Kinds, a.Object.Info()) - slices.Index(model.Kinds, b.Object.Info())
+	})
+	for _, d := range docs {
+		created, err := c.api.Apply(ctx, d.Object)
+		if err != nil {
+			return fmt.Errorf("config %s: resource at line %d: %s", c.config, d.Line, api.ErrorMessage(err, d.Object))
+		}
+		verb := "configured"
+		if created {
+			verb = "created"
+		}
+		c.logger.Info("config resource "+verb, "kind", d.Object.Info().Kind,
+			"namespace", d.Object.GetMeta().Namespace, "name", d.Object.GetMeta().Name)
+	}
+	return nil
+}
+
+func (c *controlPlane) Shutdown(ctx context.Context) error {
+	if c.cancel != nil {
+		c.cancel()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.agent.Close()
+	return c.reg.Close()
+}
+
+// routerPlane is the agent's DataPlane over the in-process router.
+type routerPlane struct{ r *router.Router }
+
+func (p routerPlane) SetSpace(cfg agent.SpaceConfig) {
+	p.r.SetSpace(router.SpaceConfig{Name: cfg.Name, Namespace: cfg.Namespace, AutoCreate: cfg.AutoCreate})
+}
+
+func (p routerPlane) DeleteSpace(name string) { p.r.DeleteSpace(name) }
+
+func (p routerPlane) SetAddress(space, address, addrType string) error {
+	return p.r.SetAddress(space, address, router.Type(addrType))
+}
+
+func (p routerPlane) DeleteAddress(space, address string) error {
+	return p.r.DeleteAddress(space, address)
+}
+
+func (p routerPlane) Addresses(space string) (map[string]string, bool) {
+	infos := p.r.Addresses(space)
+	if infos == nil { // the router answers nil only for an unknown space
+		return nil, false
+	}
+	out := make(map[string]string, len(infos))
+	for _, a := range infos {
+		out[a.Name] = string(a.Type)
+	}
+	return out, true
+}
