@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
@@ -11,26 +12,31 @@ import (
 // BenchmarkPutParallel: durable 1 KiB Puts from many goroutines, as a
 // broker's producers would issue them; group commit shares the fsyncs.
 func BenchmarkPutParallel(b *testing.B) {
-	ctx := context.Background()
-	l := openLog(b, Options{Dir: b.TempDir()})
-	data := dataFor(1, 0, 1024)
-	var next atomic.Uint64
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	b.SetParallelism(16) // 16 × GOMAXPROCS writers
-	syncs := l.Stats().Syncs
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := l.Put(ctx, next.Add(1), data); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64(l.Stats().Syncs-syncs)/float64(b.N), "fsyncs/record")
+	for _, p := range []int{1, 16, 64} {
+		writers := p * runtime.GOMAXPROCS(0)
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			ctx := context.Background()
+			l := openLog(b, Options{Dir: b.TempDir()})
+			data := dataFor(1, 0, 1024)
+			var next atomic.Uint64
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.SetParallelism(p)
+			syncs := l.Stats().Syncs
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := l.Put(ctx, next.Add(1), data); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(l.Stats().Syncs-syncs)/float64(b.N), "fsyncs/record")
+		})
+	}
 }
 
 // BenchmarkPutSerial: one writer, so one fsync per Put: the disk's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,14 @@ func (l *Log) recover() error {
 	}
 	var seqs []uint64
 	var maxSeq uint64
+	// New segments get numbers above every name in use, quarantined ones
+	// included; numbers past 32 bits are never ours (they get quarantined)
+	// and cannot collide.
+	taken := func(seq uint64) {
+		if seq <= math.MaxUint32 {
+			maxSeq = max(maxSeq, seq)
+		}
+	}
 	dirChanged := false
 	for _, e := range ents {
 		name := e.Name()
@@ -54,12 +63,12 @@ func (l *Log) recover() error {
 			}
 			l.report.RemovedTemp = append(l.report.RemovedTemp, name)
 			dirChanged = true
-			maxSeq = max(maxSeq, seq)
+			taken(seq)
 		} else if seq, ok := parseSegName(name, corruptSuffix); ok {
-			maxSeq = max(maxSeq, seq)
+			taken(seq)
 		} else if seq, ok := parseSegName(name, segSuffix); ok {
 			seqs = append(seqs, seq)
-			maxSeq = max(maxSeq, seq)
+			taken(seq)
 		}
 	}
 	slices.Sort(seqs)
@@ -107,7 +116,7 @@ func (l *Log) recover() error {
 // records to the index. A bad header quarantines the file (s == nil). The
 // newest segment is opened for writing and its torn tail truncated.
 func (l *Log) loadSegment(seq uint64, newest bool) (s *segment, quarantined bool, err error) {
-	name := fmt.Sprintf("%016x%s", seq, segSuffix)
+	name := fmt.Sprintf("%016x%s", seq, segSuffix) // seq may not fit segName's uint32
 	path := filepath.Join(l.opts.Dir, name)
 	flag := os.O_RDONLY
 	if newest {

@@ -312,12 +312,15 @@ func TestStoreRecoveryLeftovers(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "0000000000000007.seg.corrupt"), nil, 0o644))
 	// An empty segment file (no header): quarantined.
 	must(t, os.WriteFile(filepath.Join(dir, "0000000000000005.seg"), nil, 0o644))
+	// A number the index cannot hold: quarantined, and no obstacle.
+	must(t, os.WriteFile(filepath.Join(dir, "ffffffffffffffff.seg"), segHeader(1<<64-1), 0o644))
 	l = openLog(t, Options{Dir: dir})
 	r := l.Recovery()
 	if len(r.RemovedTemp) != 1 || r.RemovedTemp[0] != "0000000000000002.seg.tmp" {
 		t.Errorf("RemovedTemp = %v", r.RemovedTemp)
 	}
-	if len(r.Corrupt) != 1 || r.Corrupt[0].Segment != "0000000000000005.seg" || !r.Corrupt[0].Quarantined {
+	if len(r.Corrupt) != 2 || r.Corrupt[0].Segment != "0000000000000005.seg" || !r.Corrupt[0].Quarantined ||
+		r.Corrupt[1].Segment != "ffffffffffffffff.seg" || !r.Corrupt[1].Quarantined {
 		t.Errorf("Corrupt = %+v", r.Corrupt)
 	}
 	wantContents(t, l, map[uint64][]byte{1: []byte("x")})
