@@ -188,7 +188,7 @@ func checkHeader(t PacketType, version byte, fh FixedHeader) error {
 	}
 	if t == TypeAuth && version != Version5 {
 		// Packet type 15 is reserved in 3.1.1.
-		return malformed("MQTT-2.2.2-1", "AUTH is not a 3.1.1 packet type")
+		return malformed("", "packet type 15 (AUTH) is reserved in 3.1.1")
 	}
 	want := byte(0)
 	if t == TypePubrel || t == TypeSubscribe || t == TypeUnsubscribe {

@@ -48,7 +48,7 @@ func readVBI(b []byte, off int, what string) (uint32, int, error) {
 			return v, off, nil
 		}
 	}
-	return 0, off, malformed("MQTT-1.5.5-1", what+" is a variable byte integer longer than 4 bytes")
+	return 0, off, malformed("", what+" is a variable byte integer longer than 4 bytes") // §1.5.5
 }
 
 // readBinary reads two-byte-length-prefixed binary data (§1.5.6). The result

@@ -379,7 +379,11 @@ func decodeCodes(t PacketType, version byte, fh FixedHeader, b []byte, id *uint1
 	}
 	for _, c := range b[off:] {
 		if !valid.has(ReasonCode(c)) {
-			return protocolErr("MQTT-3.9.3-2", "reason code 0x"+hex2(c)+" is not a "+t.String()+" reason code")
+			rule := ""
+			if !v5 {
+				rule = "MQTT-3.9.3-2"
+			}
+			return protocolErr(rule, "reason code 0x"+hex2(c)+" is not a "+t.String()+" reason code")
 		}
 		*codes = append(*codes, ReasonCode(c))
 	}
