@@ -40,6 +40,10 @@ func commands() []command {
 		serveCommand(),
 		sendCommand(),
 		receiveCommand(),
+		applyCommand(),
+		getCommand(),
+		describeCommand(),
+		deleteCommand(),
 		benchCommand(),
 		versionCommand(),
 	}

@@ -29,6 +29,9 @@ type controlPlane struct {
 	resources []model.Document
 	config    string
 	logger    *slog.Logger
+	// endpoints are shown in every address space's status; set once the
+	// AMQP listener runs (endpointPublisher).
+	endpoints atomic.Pointer[[]model.EndpointStatus]
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -48,9 +51,8 @@ func (h *autoCreateHook) call(space, address string, t router.Type) {
 
 // newControlPlane opens the registry in the data dir and builds the API
 // and the agent over dp's router (without an AMQP listener, dp is nil and
-// the agent drives a router of its own, without broker). amqpAddr gives
-// the messaging endpoint shown in address space status.
-func newControlPlane(opts serveOptions, dp *dataPlane, amqpAddr func() net.Addr, logger *slog.Logger) (*controlPlane, error) {
+// the agent drives a router of its own, without broker).
+func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*controlPlane, error) {
 	var docs []model.Document
 	if opts.resources != nil {
 		var err error
@@ -67,30 +69,45 @@ func newControlPlane(opts serveOptions, dp *dataPlane, amqpAddr func() net.Addr,
 	if dp != nil {
 		r = dp.router
 	}
-	ag := agent.New(agent.Options{
+	cp := &controlPlane{reg: reg, api: api.New(api.Options{Registry: reg, Logger: logger}),
+		resources: docs, config: opts.configFile, logger: logger}
+	cp.agent = agent.New(agent.Options{
 		Registry: reg, DataPlane: routerPlane{r}, Logger: logger,
-		Endpoints: func() []model.EndpointStatus { return messagingEndpoint(amqpAddr) },
+		Endpoints: func() []model.EndpointStatus {
+			if e := cp.endpoints.Load(); e != nil {
+				return *e
+			}
+			return nil
+		},
 	})
 	if dp != nil {
-		fn := func(space, address string, t router.Type) { ag.AutoCreated(space, address, string(t)) }
+		fn := func(space, address string, t router.Type) { cp.agent.AutoCreated(space, address, string(t)) }
 		dp.autoCreate.fn.Store(&fn)
 	}
-	return &controlPlane{
-		reg: reg, api: api.New(api.Options{Registry: reg, Logger: logger}), agent: ag,
-		resources: docs, config: opts.configFile, logger: logger,
-	}, nil
+	return cp, nil
 }
 
-func messagingEndpoint(amqpAddr func() net.Addr) []model.EndpointStatus {
-	if amqpAddr == nil {
-		return nil
-	}
-	a, ok := amqpAddr().(*net.TCPAddr)
+// endpointPublisher is a pseudo-component started after the AMQP
+// listener: it shows the listener's real address in address space status.
+type endpointPublisher struct {
+	cp   *controlPlane
+	amqp *amqpComponent
+}
+
+func (e endpointPublisher) Name() string                   { return "endpoints" }
+func (e endpointPublisher) Addr() net.Addr                 { return nil }
+func (e endpointPublisher) Shutdown(context.Context) error { return nil }
+
+func (e endpointPublisher) Start(context.Context) error {
+	a, ok := e.amqp.Addr().(*net.TCPAddr)
 	if !ok || a == nil {
 		return nil
 	}
-	return []model.EndpointStatus{{Name: "messaging", ServiceHost: a.IP.String(),
+	eps := []model.EndpointStatus{{Name: "messaging", ServiceHost: a.IP.String(),
 		ServicePorts: []model.Port{{Name: "amqp", Port: a.Port}}}}
+	e.cp.endpoints.Store(&eps)
+	e.cp.agent.Resync()
+	return nil
 }
 
 // addRoutes mounts the REST API (/apis/...) on mux.

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 )
 
@@ -26,13 +25,7 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 	}
 	// The control plane (resources_serve.go) converges the router before
 	// the AMQP listener starts, and serves its REST API on mux.
-	var amqp *amqpComponent
-	cp, err := newControlPlane(opts, dp, func() net.Addr {
-		if amqp == nil {
-			return nil
-		}
-		return amqp.Addr()
-	}, logger)
+	cp, err := newControlPlane(opts, dp, logger)
 	if err != nil {
 		if dp != nil {
 			dp.Close()
@@ -47,8 +40,8 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 	}
 	comps = append(comps, cp)
 	if dp != nil {
-		amqp = newAMQPComponent(opts, dp, logger)
-		comps = append(comps, amqp)
+		amqp := newAMQPComponent(opts, dp, logger)
+		comps = append(comps, amqp, endpointPublisher{cp, amqp})
 	}
 	return comps, nil
 }

@@ -146,6 +146,15 @@ func (a *Agent) AutoCreated(space, address, addrType string) {
 	a.wake()
 }
 
+// Resync asks for a full pass soon, for changes the agent cannot see
+// (its Endpoints).
+func (a *Agent) Resync() {
+	a.mu.Lock()
+	a.all = true
+	a.mu.Unlock()
+	a.wake()
+}
+
 // Run reconciles on every change, on retries and every Resync, until ctx
 // ends.
 func (a *Agent) Run(ctx context.Context) {
