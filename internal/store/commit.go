@@ -232,6 +232,10 @@ func (l *Log) place(r *request) error {
 		if err := l.flush(true); err != nil {
 			return err
 		}
+		// Index what went into the old head (it is durable now) before it
+		// stops being the head: compaction must never see a sealed
+		// segment whose records are not all in the index yet.
+		l.apply()
 		if err := l.roll(); err != nil {
 			return err
 		}
@@ -318,6 +322,7 @@ func (l *Log) apply() {
 	}
 	l.head.size = l.headOff
 	l.appended.Add(uint64(len(l.pend)))
+	l.pend = l.pend[:0]
 }
 
 // failBatch stops the Log after a write error and fails the whole batch.
