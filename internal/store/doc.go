@@ -79,7 +79,9 @@
 // file, renaming it to NNN.seg and fsync'ing the directory. Before the
 // committer rolls to a new segment it fsyncs the old head, so every
 // segment except the head is completely on disk before its successor
-// exists. Such a segment is sealed: it is never written again.
+// exists, and applies the old head's records to the index, so that
+// compaction never judges a sealed segment by a partial count. Such a
+// segment is sealed: it is never written again.
 //
 // Compaction (Log.Compact) works in this order:
 //
@@ -170,6 +172,18 @@
 //   - Per-segment live byte counts equal the sum over index entries in that
 //     segment.
 //   - Every tombstone that still guards an older Put is in the index.
+//
+// # Failpoints
+//
+// The write path calls named injection points: store/beforeWrite,
+// store/beforeSegmentSync, store/beforeSegmentRename,
+// store/afterRenameBeforeDirSync, store/compactBeforeRemove and
+// store/compactAfterRemove. Tests in this package set a hook through an
+// unexported Options field; a binary built with -tags failpoints reads
+// ENMASSE_STORE_FAILPOINTS (for example
+// "store/compactBeforeRemove=kill@2", see failpoint_on.go), which the
+// kill -9 tests use to crash the crashtest helper at exact points.
+// Production builds have no failpoints.
 //
 // # Memory
 //
