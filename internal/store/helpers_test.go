@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -214,28 +213,4 @@ func copyFile(t testing.TB, src, dst string) {
 	}
 }
 
-// failAt returns a failpoint hook that fails at name once armed.
-type failAt struct {
-	name  string
-	armed bool
-	hits  int
-}
-
-func (f *failAt) hook(name string) error {
-	if f.armed && name == f.name {
-		f.hits++
-		return errors.New("injected at " + name)
-	}
-	return nil
-}
-
 func sortedKeys[V any](m map[uint64]V) []uint64 { return slices.Sorted(maps.Keys(m)) }
-
-func hasSuffixAny(name string, suffixes ...string) bool {
-	for _, s := range suffixes {
-		if strings.HasSuffix(name, s) {
-			return true
-		}
-	}
-	return false
-}
