@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/enmasse-go/enmasse/internal/telemetry"
+	"github.com/enmasse-go/enmasse/internal/tlsconfig"
 	"github.com/enmasse-go/enmasse/internal/version"
 )
 
@@ -20,6 +21,7 @@ import (
 const (
 	defaultAMQPAddr        = "127.0.0.1:5672"
 	defaultHTTPAddr        = "127.0.0.1:8080"
+	defaultAMQPSAddr       = ":5671" // only with TLS configured
 	defaultDataDir         = "./enmasse-data"
 	defaultShutdownTimeout = 10 * time.Second
 )
@@ -28,6 +30,7 @@ const (
 // and the config file.
 type serveOptions struct {
 	amqpAddr  string // AMQP listener HOST:PORT; "" disables it
+	amqpsAddr string // AMQP over TLS listener; "" without TLS or when disabled
 	httpAddr  string // HTTP listener HOST:PORT; "" disables it
 	dataDir   string // everything durable; locked while serve runs
 	logFormat string // "text" or "json"
@@ -37,6 +40,16 @@ type serveOptions struct {
 	// anonymous is the decision from it and the listeners (anonymousAllowed).
 	allowAnonymous optionalBool
 	anonymous      bool
+
+	// TLS (serve_tls.go): certificate and key files or a development
+	// certificate in DATA-DIR/tls; optional client CAs for SASL EXTERNAL;
+	// httpTLS serves the HTTP listener over TLS. tls is the loaded
+	// certificate, set by runServe (nil without TLS).
+	tlsCert, tlsKey, tlsClientCA string
+	tlsSelfSigned                bool
+	httpTLS                      bool
+	tls                          *tlsconfig.Reloader
+	tlsReloadInterval            time.Duration // how often the files are checked; zero means 5 s (tests shorten it)
 
 	configFile string
 	// resources is the raw `resources:` value of the config file (nil
@@ -54,7 +67,7 @@ type serveOptions struct {
 
 // listeners returns every configured listen address, enabled or not.
 func (o *serveOptions) listeners() []string {
-	return []string{o.amqpAddr, o.httpAddr}
+	return []string{o.amqpAddr, o.amqpsAddr, o.httpAddr}
 }
 
 const serveDescription = `Runs the platform in one process on embedded defaults. The HTTP endpoint
@@ -69,6 +82,16 @@ Anonymous clients are allowed while every listener is on loopback, and a
 warning says so at start; once any listener binds another address they are
 refused unless --allow-anonymous is given. --allow-anonymous=false refuses
 them on loopback too.
+
+TLS: --tls-cert and --tls-key name PEM files, re-read when they change (a
+renewed certificate is served to new connections within seconds, without a
+restart); --tls-self-signed instead creates a development CA and server
+certificate in DATA-DIR/tls and prints the CA's path for clients to trust.
+With TLS, --amqps listens on :5671 (all interfaces, so anonymous access is
+off unless --allow-anonymous; use --amqps 127.0.0.1:5671 to stay on
+loopback), the --amqp listener also offers the in-band TLS upgrade, and
+--http-tls serves the --http listener as HTTPS. --tls-client-ca lets clients
+present a certificate from those CAs and authenticate with SASL EXTERNAL.
 
 SIGINT or SIGTERM stops every component (at most 10 s) and exits 0.`
 
@@ -90,6 +113,7 @@ func serveCommand() command {
 // serveOptions. Errors are *usageError or errHelp.
 func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	amqpAddr := listenAddr(defaultAMQPAddr)
+	amqpsAddr := listenAddr("")
 	httpAddr := listenAddr(defaultHTTPAddr)
 	logFormat := choice{value: "text", allowed: telemetry.LogFormats}
 	logLevel := choice{value: "info", allowed: telemetry.LogLevels}
@@ -97,7 +121,16 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 
 	fs := newFlagSet("serve")
 	fs.Var(&amqpAddr, "amqp", "AMQP 1.0 listener `HOST:PORT`")
+	fs.Var(&amqpsAddr, "amqps", "AMQP over TLS listener `HOST:PORT` (default \":5671\" when TLS is configured, "+
+		"which binds every interface and so turns anonymous access off unless --allow-anonymous)")
 	fs.Var(&httpAddr, "http", "HTTP listener `HOST:PORT` (health, readiness)")
+	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM), reloaded when it changes; needs --tls-key")
+	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
+	fs.BoolVar(&opts.tlsSelfSigned, "tls-self-signed", false,
+		"create a development CA and server certificate in DATA-DIR/tls (reused on restart) and print the CA path")
+	fs.StringVar(&opts.tlsClientCA, "tls-client-ca", "",
+		"CA certificates `FILE` (PEM) for client certificates; a verified one authenticates with SASL EXTERNAL")
+	fs.BoolVar(&opts.httpTLS, "http-tls", false, "serve the --http listener over TLS (HTTPS) with the TLS certificate; default plain HTTP")
 	fs.StringVar(&opts.dataDir, "data-dir", defaultDataDir, "`DIR` for everything durable; one serve process per DIR")
 	fs.Var(&logFormat, "log-format", "log `FORMAT`: text or json")
 	fs.Var(&logLevel, "log-level", "log `LEVEL`: debug, info, warn or error")
@@ -121,6 +154,12 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 		return serveOptions{}, usageErrorf("--data-dir must not be empty")
 	}
 	opts.amqpAddr, opts.httpAddr = string(amqpAddr), string(httpAddr)
+	opts.amqpsAddr = string(amqpsAddr)
+	amqpsGiven := false
+	fs.Visit(func(f *flag.Flag) { amqpsGiven = amqpsGiven || f.Name == "amqps" })
+	if err := checkTLSOptions(&opts, amqpsGiven); err != nil {
+		return serveOptions{}, err
+	}
 	opts.logFormat, opts.logLevel = logFormat.value, logLevel.value
 	opts.anonymous = anonymousAllowed(opts.allowAnonymous, opts.listeners())
 	return opts, nil
@@ -142,6 +181,11 @@ func runServe(ctx context.Context, opts serveOptions, logOut io.Writer) error {
 
 	logger.Info("starting", "version", version.Version(), "commit", version.Commit(), "data_dir", opts.dataDir)
 	logAnonymous(logger, opts)
+	if opts.tlsConfigured() {
+		if opts.tls, err = setupTLS(opts, logger, logOut); err != nil {
+			return err
+		}
+	}
 	if opts.resources != nil {
 		logger.Warn("resources in the config file are not applied yet", "config", opts.configFile)
 	}

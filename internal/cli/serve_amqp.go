@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
 
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/broker"
@@ -15,15 +17,19 @@ import (
 	"github.com/enmasse-go/enmasse/internal/store"
 )
 
-// amqpComponent is the AMQP listener of serve: the transport server with
-// the router as its handler and the in-process broker behind the router.
+// amqpComponent is an AMQP listener of serve (amqp, or amqps with TLS from
+// the first byte): the transport server with the router as its handler and
+// the in-process broker behind the router.
 type amqpComponent struct {
-	addr   string
-	opts   transport.Options
-	dp     *dataPlane
-	logger *slog.Logger
-	srv    *transport.Server
-	done   chan struct{}
+	name      string // "amqp" or "amqps"
+	addr      string
+	tlsListen *tls.Config // amqps: the listener's TLS; nil for amqp
+	opts      transport.Options
+	dp        *dataPlane
+	closeDP   bool // Shutdown flushes and closes the journal (the last AMQP listener to stop)
+	logger    *slog.Logger
+	srv       *transport.Server
+	done      chan struct{}
 }
 
 // dataPlane is the router and broker of one serve process, with the
@@ -79,23 +85,59 @@ func newAMQPComponent(opts serveOptions, dp *dataPlane, logger *slog.Logger) *am
 	logger = logger.With("component", "amqp")
 	r := dp.router
 	return &amqpComponent{
-		addr:   opts.amqpAddr,
-		dp:     dp,
-		logger: logger,
+		name:    "amqp",
+		addr:    opts.amqpAddr,
+		dp:      dp,
+		closeDP: true,
+		logger:  logger,
 		opts: transport.Options{
 			ContainerID: "enmasse",
 			Handler:     r,
-			OnOpen:      r.OnOpen,
+			OnOpen:      logOpen(r.OnOpen, logger),
+			// A verified TLS client certificate adds EXTERNAL.
 			Authenticator: sasl.NewAuthenticator(sasl.Config{
 				AllowAnonymous: opts.anonymous,
 			}),
 			AllowNoSASL: opts.anonymous,
+			TLSConfig:   opts.amqpTLSConfig(), // offers the in-band "AMQP\x02" upgrade
 			Logger:      logger,
 		},
 	}
 }
 
-func (a *amqpComponent) Name() string { return "amqp" }
+// newAMQPSComponent returns the amqps listener: TLS from the first byte,
+// then the same router and authentication as the amqp listener. closeDP
+// is true when there is no amqp listener to close the journal.
+func newAMQPSComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *slog.Logger) *amqpComponent {
+	a := newAMQPComponent(opts, dp, logger.With("listener", "amqps"))
+	a.name, a.addr, a.closeDP = "amqps", opts.amqpsAddr, closeDP
+	a.tlsListen, a.opts.TLSConfig = opts.amqpTLSConfig(), nil // no upgrade inside TLS
+	return a
+}
+
+// logOpen wraps a transport OnOpen to log each accepted connection with its
+// identity at debug level.
+func logOpen(onOpen func(*transport.Conn, *frames.Open) error, logger *slog.Logger) func(*transport.Conn, *frames.Open) error {
+	return func(c *transport.Conn, o *frames.Open) error {
+		if err := onOpen(c, o); err != nil {
+			return err
+		}
+		if logger.Enabled(context.Background(), slog.LevelDebug) {
+			id := c.Identity()
+			attrs := []any{"remote", c.RemoteAddr().String(), "user", id.User, "mechanism", id.Mechanism, "hostname", o.Hostname}
+			if st := c.TLSState(); st != nil {
+				attrs = append(attrs, "tls", tls.VersionName(st.Version), "sni", st.ServerName)
+				if len(st.VerifiedChains) > 0 {
+					attrs = append(attrs, "client_cert", st.VerifiedChains[0][0].Subject.String())
+				}
+			}
+			logger.Debug("connection opened", attrs...)
+		}
+		return nil
+	}
+}
+
+func (a *amqpComponent) Name() string { return a.name }
 
 func (a *amqpComponent) Addr() net.Addr {
 	if a.srv == nil {
@@ -109,6 +151,9 @@ func (a *amqpComponent) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", a.addr)
 	if err != nil {
 		return err
+	}
+	if a.tlsListen != nil {
+		ln = tls.NewListener(ln, a.tlsListen) // transport.Accept finishes the handshake
 	}
 	a.srv = transport.NewServer(ln, a.opts)
 	a.done = make(chan struct{})
@@ -126,6 +171,9 @@ func (a *amqpComponent) Shutdown(ctx context.Context) error {
 	if a.srv != nil {
 		err = a.srv.Shutdown(ctx)
 		<-a.done
+	}
+	if !a.closeDP {
+		return err
 	}
 	// Clients are gone: flush the journal (SPEC §2: SIGTERM flushes it).
 	return errors.Join(err, a.dp.Close())

@@ -17,7 +17,7 @@ import (
 func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) ([]component, error) {
 	var comps []component
 	var dp *dataPlane
-	if opts.amqpAddr != "" {
+	if opts.amqpAddr != "" || opts.amqpsAddr != "" {
 		var err error
 		if dp, err = openDataPlane(opts, logger); err != nil {
 			return nil, err
@@ -36,12 +36,17 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 		mux := http.NewServeMux()
 		addBaseRoutes(mux, ready)
 		cp.addRoutes(mux)
-		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger))
+		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger).withTLS(opts.httpTLSConfig()))
 	}
 	comps = append(comps, cp)
-	if dp != nil {
+	if dp != nil && opts.amqpAddr != "" {
 		amqp := newAMQPComponent(opts, dp, logger)
 		comps = append(comps, amqp, endpointPublisher{cp, amqp})
+	}
+	if dp != nil && opts.amqpsAddr != "" {
+		// Stops before the amqp listener, which then closes the journal;
+		// without one, amqps closes it.
+		comps = append(comps, newAMQPSComponent(opts, dp, opts.amqpAddr == "", logger))
 	}
 	return comps, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,11 +14,13 @@ import (
 )
 
 // httpComponent serves the HTTP endpoint (health, readiness, and later the
-// REST API, console and metrics) on one listener.
+// REST API, console and metrics) on one listener, over TLS if tlsConfig is
+// set (--http-tls).
 type httpComponent struct {
-	addr    string
-	handler http.Handler
-	logger  *slog.Logger
+	addr      string
+	handler   http.Handler
+	logger    *slog.Logger
+	tlsConfig *tls.Config
 
 	ln   net.Listener
 	srv  *http.Server
@@ -28,7 +31,19 @@ func newHTTPComponent(addr string, handler http.Handler, logger *slog.Logger) *h
 	return &httpComponent{addr: addr, handler: handler, logger: logger.With("component", "http")}
 }
 
-func (h *httpComponent) Name() string { return "http" }
+// withTLS makes h serve HTTPS with cfg; nil keeps plain HTTP.
+func (h *httpComponent) withTLS(cfg *tls.Config) *httpComponent {
+	h.tlsConfig = cfg
+	return h
+}
+
+// Name is "https" when serving TLS, else "http".
+func (h *httpComponent) Name() string {
+	if h.tlsConfig != nil {
+		return "https"
+	}
+	return "http"
+}
 
 func (h *httpComponent) Addr() net.Addr {
 	if h.ln == nil {
@@ -42,6 +57,9 @@ func (h *httpComponent) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", h.addr)
 	if err != nil {
 		return err
+	}
+	if h.tlsConfig != nil {
+		ln = tls.NewListener(ln, h.tlsConfig) // HTTP/2 when the client offers h2
 	}
 	h.ln = ln
 	h.srv = &http.Server{
