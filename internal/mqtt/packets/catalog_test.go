@@ -209,7 +209,7 @@ var golden = map[string]goldenCase{
 				ResponseTopic: "re/x", CorrelationData: []byte("id"), WillDelayInterval: 5,
 				User: []UserProperty{{"a", ""}}}},
 			HasUsername: true, Username: "üser", HasPassword: true, Password: []byte("pw"),
-			Properties: Properties{SessionExpiryInterval: 3600, AuthenticationMethod: "SCRAM",
+			Properties: Properties{SessionExpiryInterval: 3600, HasSessionExpiryInterval: true, AuthenticationMethod: "SCRAM",
 				AuthenticationData: []byte{1, 2}, HasRequestProblemInformation: true, RequestResponseInformation: 1,
 				ReceiveMaximum: 20, TopicAliasMaximum: 10, User: []UserProperty{{"k", "v"}, {"k", "w"}},
 				MaximumPacketSize: 4096}},
@@ -249,7 +249,7 @@ var golden = map[string]goldenCase{
 				[]byte{0x29, 0x00},       // Subscription Identifier Available 0
 				[]byte{0x2A, 0x01},       // Shared Subscription Available 1
 			)),
-		want: &Connack{Properties: Properties{SessionExpiryInterval: 60, AssignedClientIdentifier: "auto-1",
+		want: &Connack{Properties: Properties{SessionExpiryInterval: 60, HasSessionExpiryInterval: true, AssignedClientIdentifier: "auto-1",
 			HasServerKeepAlive: true, AuthenticationMethod: "M", AuthenticationData: []byte("d"),
 			ResponseInformation: "resp/", ServerReference: "other:1883", ReasonString: "ok", ReceiveMaximum: 10,
 			TopicAliasMaximum: 5, MaximumQoS: 1, HasMaximumQoS: true, HasRetainAvailable: true,
@@ -397,7 +397,7 @@ var golden = map[string]goldenCase{
 			[]byte{0x1C}, str("s2"),     // Server Reference
 			[]byte{0x1F}, str("new"), // Reason String
 		),
-		want: &Disconnect{ReasonCode: ReasonSessionTakenOver, Properties: Properties{SessionExpiryInterval: 10,
+		want: &Disconnect{ReasonCode: ReasonSessionTakenOver, Properties: Properties{SessionExpiryInterval: 10, HasSessionExpiryInterval: true,
 			ServerReference: "s2", ReasonString: "new"}},
 	},
 	"v5 AUTH success, empty": {

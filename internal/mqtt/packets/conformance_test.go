@@ -196,15 +196,16 @@ var rejects = map[string]rejectCase{
 	"UNSUBACK v5 no reason codes":     {5, []byte{0xB0, 3, 0, 1, 0}, ReasonProtocolError, ""},
 
 	// ---- DISCONNECT, AUTH ----
-	"DISCONNECT reason code 0x01":             {5, []byte{0xE0, 1, 0x01}, ReasonProtocolError, ""},
-	"DISCONNECT reason code 0x84":             {5, []byte{0xE0, 1, 0x84}, ReasonProtocolError, ""},
-	"DISCONNECT Topic Alias property":         {5, pkt(0xE0, []byte{0}, props([]byte{0x23, 0, 1})), ReasonProtocolError, ""},
-	"DISCONNECT property length past the end": {5, []byte{0xE0, 2, 0, 3}, ReasonMalformedPacket, ""},
-	"DISCONNECT bytes after the properties":   {5, []byte{0xE0, 3, 0, 0, 0}, ReasonMalformedPacket, ""},
-	"AUTH reason code 0x80":                   {5, pkt(0xF0, []byte{0x80}, props([]byte{0x15}, str("m"))), ReasonProtocolError, ""},
-	"AUTH reason code without properties":     {5, []byte{0xF0, 1, 0x18}, ReasonMalformedPacket, ""},
-	"AUTH without an Authentication Method":   {5, []byte{0xF0, 2, 0x18, 0}, ReasonProtocolError, ""},
-	"AUTH Session Expiry Interval":            {5, pkt(0xF0, []byte{0x19}, props([]byte{0x15}, str("m"), []byte{0x11, 0, 0, 0, 1})), ReasonProtocolError, ""},
+	"DISCONNECT reason code 0x01":                     {5, []byte{0xE0, 1, 0x01}, ReasonProtocolError, ""},
+	"DISCONNECT reason code 0x84":                     {5, []byte{0xE0, 1, 0x84}, ReasonProtocolError, ""},
+	"DISCONNECT Topic Alias property":                 {5, pkt(0xE0, []byte{0}, props([]byte{0x23, 0, 1})), ReasonProtocolError, ""},
+	"DISCONNECT property length past the end":         {5, []byte{0xE0, 2, 0, 3}, ReasonMalformedPacket, ""},
+	"DISCONNECT bytes after the properties":           {5, []byte{0xE0, 3, 0, 0, 0}, ReasonMalformedPacket, ""},
+	"AUTH reason code 0x80":                           {5, pkt(0xF0, []byte{0x80}, props([]byte{0x15}, str("m"))), ReasonProtocolError, ""},
+	"AUTH reason code without properties":             {5, []byte{0xF0, 1, 0x18}, ReasonMalformedPacket, ""},
+	"AUTH without an Authentication Method":           {5, []byte{0xF0, 2, 0x18, 0}, ReasonProtocolError, ""},
+	"AUTH Success with a Reason String but no method": {5, pkt(0xF0, []byte{0x00}, props([]byte{0x1F}, str("x"))), ReasonProtocolError, ""},
+	"AUTH Session Expiry Interval":                    {5, pkt(0xF0, []byte{0x19}, props([]byte{0x15}, str("m"), []byte{0x11, 0, 0, 0, 1})), ReasonProtocolError, ""},
 }
 
 func TestRejects(t *testing.T) {
@@ -296,9 +297,13 @@ func TestAccepts(t *testing.T) {
 		"v5 PUBLISH zero-valued properties decode as absent": {5, pkt(0x30, str("t"), props([]byte{0x01, 0}, []byte{0x03}, str(""))), func(p Packet) bool {
 			return p.(*Publish).Properties.empty()
 		}},
-		"v5 CONNACK session present with success": {5, []byte{0x20, 3, 1, 0, 0}, func(p Packet) bool { return p.(*Connack).SessionPresent }},
-		"v4 CONNECT password with user name":      {4, connectV4(0xC2, str("c"), str("u"), str("")), func(p Packet) bool { return p.(*Connect).HasPassword }},
-		"v5 empty will payload":                   {5, connectV5(0x06, []byte{0}, str("c"), []byte{0}, str("w"), str("")), func(p Packet) bool { return p.(*Connect).Will != nil }},
+		"v5 CONNACK session present with success":        {5, []byte{0x20, 3, 1, 0, 0}, func(p Packet) bool { return p.(*Connack).SessionPresent }},
+		"v5 AUTH Success written in full (as paho does)": {5, []byte{0xF0, 2, 0, 0}, func(p Packet) bool { return equal(p, &Auth{}) }},
+		"v5 CONNACK Session Expiry Interval 0 is kept": {5, pkt(0x20, []byte{0, 0}, props([]byte{0x11, 0, 0, 0, 0})), func(p Packet) bool {
+			return p.(*Connack).Properties.HasSessionExpiryInterval && p.(*Connack).Properties.Has(PropSessionExpiryInterval)
+		}},
+		"v4 CONNECT password with user name": {4, connectV4(0xC2, str("c"), str("u"), str("")), func(p Packet) bool { return p.(*Connect).HasPassword }},
+		"v5 empty will payload":              {5, connectV5(0x06, []byte{0}, str("c"), []byte{0}, str("w"), str("")), func(p Packet) bool { return p.(*Connect).Will != nil }},
 		"max-length topic (65535 bytes)": {4, pkt(0x30, str(strings.Repeat("a", 0xFFFF))), func(p Packet) bool {
 			return len(p.(*Publish).Topic) == 0xFFFF
 		}},

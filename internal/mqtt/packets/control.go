@@ -123,8 +123,10 @@ func decodeReason(t PacketType, codes *reasonSet, version byte, fh FixedHeader, 
 			return err
 		}
 	}
-	if t == TypeAuth && props.AuthenticationMethod == "" {
-		return protocolErr("", "AUTH without an Authentication Method") // MQTT 5.0 §3.15.2.2.2
+	if t == TypeAuth && props.AuthenticationMethod == "" && (*rc != ReasonSuccess || !props.empty()) {
+		// MQTT 5.0 §3.15.2.2.2. Success without properties is the empty
+		// AUTH of §3.15.2.1 written in full, as paho does.
+		return protocolErr("", "AUTH without an Authentication Method")
 	}
 	return endCheck(b, off)
 }

@@ -126,15 +126,17 @@ type UserProperty struct {
 // and Append refuses them.
 //
 // A property is absent when its field has the zero value, and Append sends
-// only present properties. For properties where the zero value is a valid
-// value with a meaning different from absence, a Has field marks presence
-// (HasMessageExpiryInterval, HasServerKeepAlive, HasRequestProblemInformation,
+// only present properties. Where a zero value means something other than
+// absence, a Has field marks a present zero (HasMessageExpiryInterval,
+// HasSessionExpiryInterval, HasServerKeepAlive, HasRequestProblemInformation,
 // HasMaximumQoS, HasRetainAvailable, HasWildcardSubscriptionAvailable,
-// HasSubscriptionIdentifierAvailable, HasSharedSubscriptionAvailable). For
-// the rest the zero value is the default the spec gives an absent property,
-// or a value the spec forbids (Receive Maximum, Topic Alias, Maximum Packet
-// Size and Subscription Identifier cannot be 0), so a received property with
-// a zero-length string or binary value or a zero integer decodes to the same
+// HasSubscriptionIdentifierAvailable, HasSharedSubscriptionAvailable): such a
+// property is present when its Has field is set or its value is non-zero,
+// and Decode sets the Has field of every one it finds. For the other
+// properties the zero value is the default the spec gives an absent one, or a
+// value the spec forbids (Receive Maximum, Topic Alias, Maximum Packet Size
+// and Subscription Identifier cannot be 0), so a received property with a
+// zero-length string or binary value, or such a zero, decodes to the same
 // value as its absence.
 //
 // Byte slices alias the decoded buffer.
@@ -151,7 +153,8 @@ type Properties struct {
 	SubscriptionIdentifiers []uint32
 
 	// CONNECT, CONNACK, DISCONNECT and AUTH properties.
-	SessionExpiryInterval              uint32 // 0x11
+	SessionExpiryInterval              uint32
+	HasSessionExpiryInterval           bool   // 0x11: absent in CONNACK or DISCONNECT means the CONNECT's value
 	AssignedClientIdentifier           string // 0x12
 	ServerKeepAlive                    uint16
 	HasServerKeepAlive                 bool           // 0x13
@@ -300,7 +303,7 @@ func (p *Properties) set(id PropID, u uint32, k, s []byte) error {
 		}
 		p.SubscriptionIdentifiers = append(p.SubscriptionIdentifiers, u)
 	case PropSessionExpiryInterval:
-		p.SessionExpiryInterval = u
+		p.SessionExpiryInterval, p.HasSessionExpiryInterval = u, true
 	case PropAssignedClientIdentifier:
 		p.AssignedClientIdentifier = string(s)
 	case PropServerKeepAlive:
@@ -368,7 +371,7 @@ func (p *Properties) Has(id PropID) bool {
 	case PropPayloadFormatIndicator:
 		return p.PayloadFormatIndicator != 0
 	case PropMessageExpiryInterval:
-		return p.HasMessageExpiryInterval
+		return p.HasMessageExpiryInterval || p.MessageExpiryInterval != 0
 	case PropContentType:
 		return p.ContentType != ""
 	case PropResponseTopic:
@@ -378,17 +381,17 @@ func (p *Properties) Has(id PropID) bool {
 	case PropSubscriptionIdentifier:
 		return len(p.SubscriptionIdentifiers) > 0
 	case PropSessionExpiryInterval:
-		return p.SessionExpiryInterval != 0
+		return p.HasSessionExpiryInterval || p.SessionExpiryInterval != 0
 	case PropAssignedClientIdentifier:
 		return p.AssignedClientIdentifier != ""
 	case PropServerKeepAlive:
-		return p.HasServerKeepAlive
+		return p.HasServerKeepAlive || p.ServerKeepAlive != 0
 	case PropAuthenticationMethod:
 		return p.AuthenticationMethod != ""
 	case PropAuthenticationData:
 		return len(p.AuthenticationData) > 0
 	case PropRequestProblemInformation:
-		return p.HasRequestProblemInformation
+		return p.HasRequestProblemInformation || p.RequestProblemInformation != 0
 	case PropWillDelayInterval:
 		return p.WillDelayInterval != 0
 	case PropRequestResponseInformation:
@@ -406,19 +409,19 @@ func (p *Properties) Has(id PropID) bool {
 	case PropTopicAlias:
 		return p.TopicAlias != 0
 	case PropMaximumQoS:
-		return p.HasMaximumQoS
+		return p.HasMaximumQoS || p.MaximumQoS != 0
 	case PropRetainAvailable:
-		return p.HasRetainAvailable
+		return p.HasRetainAvailable || p.RetainAvailable != 0
 	case PropUserProperty:
 		return len(p.User) > 0
 	case PropMaximumPacketSize:
 		return p.MaximumPacketSize != 0
 	case PropWildcardSubscriptionAvailable:
-		return p.HasWildcardSubscriptionAvailable
+		return p.HasWildcardSubscriptionAvailable || p.WildcardSubscriptionAvailable != 0
 	case PropSubscriptionIdentifierAvailable:
-		return p.HasSubscriptionIdentifierAvailable
+		return p.HasSubscriptionIdentifierAvailable || p.SubscriptionIdentifierAvailable != 0
 	case PropSharedSubscriptionAvailable:
-		return p.HasSharedSubscriptionAvailable
+		return p.HasSharedSubscriptionAvailable || p.SharedSubscriptionAvailable != 0
 	}
 	return false
 }
