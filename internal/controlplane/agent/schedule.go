@@ -252,13 +252,24 @@ func schedule(space *model.AddressSpace, sp *model.AddressSpacePlan, ps plans, i
 		d.place = true
 		placedType[it.addr.Spec.Address] = it.addr.Spec.Type
 	}
-	// Applied addresses first (never evicted by quota), subscriptions after
-	// their topics in each round.
-	for _, round := range []bool{true, false} {
+	// Rounds: applied addresses keeping their plan (never evicted by
+	// quota), then applied addresses changing plan (which fall back to their
+	// applied plan if the new one does not fit), then new addresses in
+	// creation order; in each round subscriptions after their topics.
+	round := func(it input, d *decision) int {
+		switch {
+		case !it.applied:
+			return 2
+		case it.appliedPlan != d.plan.Metadata.Name:
+			return 1
+		}
+		return 0
+	}
+	for r := range 3 {
 		for _, subs := range []bool{false, true} {
 			for _, it := range order {
 				d := out[it.addr.Metadata.Name]
-				if it.applied != round || d.plan == nil || d.place || (it.addr.Spec.Type == model.TypeSubscription) != subs {
+				if d.plan == nil || d.place || round(it, d) != r || (it.addr.Spec.Type == model.TypeSubscription) != subs {
 					continue
 				}
 				admit(it, d)
