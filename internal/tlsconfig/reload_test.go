@@ -352,8 +352,8 @@ func TestTLSMinVersion12(t *testing.T) {
 	f := newFixture(t, Options{})
 	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
 		_, err := dialTLS(t, f.addr, &tls.Config{RootCAs: f.ca.pool, MinVersion: v, MaxVersion: v})
-		if err == nil || !strings.Contains(err.Error(), "protocol version") {
-			t.Errorf("client limited to %s: err = %v, want a protocol version alert", tls.VersionName(v), err)
+		if err == nil || !strings.Contains(err.Error(), "remote error: tls: protocol version not supported") {
+			t.Errorf("client limited to %s: err = %v, want the server's protocol version alert", tls.VersionName(v), err)
 		}
 	}
 	c, err := dialTLS(t, f.addr, &tls.Config{RootCAs: f.ca.pool, MaxVersion: tls.VersionTLS12})
