@@ -38,6 +38,7 @@ var rules = []rule{
 	{pkg: "internal/amqp/transport", forbid: []string{"internal/amqp/message"}},
 	{pkg: "internal/router", forbid: []string{"internal/broker", "internal/cli"}},
 	{pkg: "internal/broker", forbid: []string{"internal/router", "internal/cli"}},
+	{pkg: "internal/store", only: []string{"internal/store"}},
 	{pkg: "internal/version", only: []string{}},
 	{pkg: "internal/telemetry", only: []string{}},
 	{pkg: "internal/tlsconfig", only: []string{}},

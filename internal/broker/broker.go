@@ -48,7 +48,7 @@ type Options struct {
 	ProducerWindow uint32
 	// Store journals durable messages and queue definitions, and receives
 	// paged-out bodies; nil keeps everything in memory.
-	Store *store.Log
+	Store store.Store
 	// MaxMemory bounds the message bytes all queues hold in memory
 	// together; beyond it queues page, block or fail per their policy.
 	// 0: unlimited.

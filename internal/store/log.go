@@ -43,6 +43,9 @@ type Options struct {
 	// SyncInterval bounds how long a DeleteAsync tombstone may wait for an
 	// fsync when no synchronous write comes along. Default 200 ms.
 	SyncInterval time.Duration
+	// CompactInterval runs Compact in the background this often; 0 leaves
+	// compaction to the caller.
+	CompactInterval time.Duration
 	// Logger receives recovery and compaction reports. Default: discard.
 	Logger *slog.Logger
 
@@ -84,7 +87,8 @@ type Log struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	compactMu sync.Mutex // one Compact at a time; taken before mu
+	compactMu   sync.Mutex    // one Compact at a time; taken before mu
+	compactDone chan struct{} // closed when the background compactor exited
 
 	mu     sync.RWMutex
 	st     state
@@ -148,6 +152,10 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	go l.run()
+	if opts.CompactInterval > 0 {
+		l.compactDone = make(chan struct{})
+		go l.compactLoop(opts.CompactInterval)
+	}
 	return l, nil
 }
 
@@ -326,6 +334,9 @@ func (l *Log) Stats() Stats {
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.closing)
+		if l.compactDone != nil {
+			<-l.compactDone
+		}
 		<-l.stopped
 		l.compactMu.Lock()
 		defer l.compactMu.Unlock()
@@ -371,4 +382,31 @@ func (l *Log) inject(name string) error {
 		return nil
 	}
 	return l.opts.failpoint(name)
+}
+
+// compactLoop compacts every interval until Close.
+func (l *Log) compactLoop(every time.Duration) {
+	defer close(l.compactDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.closing:
+			return
+		case <-t.C:
+			// Close cancels a compaction in progress.
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-l.closing:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			if err := l.Compact(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+				l.log.Warn("background compaction failed", "err", err)
+			}
+			cancel()
+		}
+	}
 }

@@ -412,3 +412,32 @@ func TestStoreConcurrentUse(t *testing.T) {
 	must(t, l.Compact(ctx))
 	wantContents(t, reopen(t, l), want)
 }
+
+func TestStoreBackgroundCompaction(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SegmentSize: 4096, CompactInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	data := make([]byte, 500)
+	for k := range uint64(100) {
+		if err := l.Put(ctx, k, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range uint64(100) {
+		if err := l.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := l.Stats().Segments
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Stats().Segments >= before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the compactor runs on its own timer
+	}
+	if after := l.Stats().Segments; after >= before {
+		t.Fatalf("segments %d -> %d: the background compactor reclaimed nothing", before, after)
+	}
+}
