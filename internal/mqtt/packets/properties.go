@@ -440,6 +440,9 @@ var propOrder = func() []PropID {
 // size validates p for packet kind and returns the length of its encoding
 // without the property length prefix.
 func (p *Properties) size(kind PacketType) (int, error) {
+	if p.empty() {
+		return 0, nil
+	}
 	n := 0
 	for _, id := range propOrder {
 		if !p.Has(id) {
@@ -617,12 +620,19 @@ func (p *Properties) append(dst []byte, n int) []byte {
 	return dst
 }
 
-// empty reports whether no property is present.
+// empty reports whether no property is present: every field is zero. It is
+// the fast path of encoding packets without properties.
 func (p *Properties) empty() bool {
-	for _, id := range propOrder {
-		if p.Has(id) {
-			return false
-		}
-	}
-	return true
+	return p.PayloadFormatIndicator == 0 && p.MessageExpiryInterval == 0 && !p.HasMessageExpiryInterval &&
+		p.ContentType == "" && p.ResponseTopic == "" && len(p.CorrelationData) == 0 &&
+		len(p.SubscriptionIdentifiers) == 0 && p.SessionExpiryInterval == 0 && !p.HasSessionExpiryInterval &&
+		p.AssignedClientIdentifier == "" && p.ServerKeepAlive == 0 && !p.HasServerKeepAlive &&
+		p.AuthenticationMethod == "" && len(p.AuthenticationData) == 0 && p.RequestProblemInformation == 0 &&
+		!p.HasRequestProblemInformation && p.WillDelayInterval == 0 && p.RequestResponseInformation == 0 &&
+		p.ResponseInformation == "" && p.ServerReference == "" && p.ReasonString == "" &&
+		p.ReceiveMaximum == 0 && p.TopicAliasMaximum == 0 && p.TopicAlias == 0 && p.MaximumQoS == 0 &&
+		!p.HasMaximumQoS && p.RetainAvailable == 0 && !p.HasRetainAvailable && len(p.User) == 0 &&
+		p.MaximumPacketSize == 0 && p.WildcardSubscriptionAvailable == 0 && !p.HasWildcardSubscriptionAvailable &&
+		p.SubscriptionIdentifierAvailable == 0 && !p.HasSubscriptionIdentifierAvailable &&
+		p.SharedSubscriptionAvailable == 0 && !p.HasSharedSubscriptionAvailable
 }

@@ -21,7 +21,7 @@ func ValidTopicName(topic string) error {
 }
 
 func checkTopicNameChars(topic string) error {
-	if strings.ContainsAny(topic, "+#") {
+	if strings.IndexByte(topic, '+') >= 0 || strings.IndexByte(topic, '#') >= 0 {
 		return errorf(ReasonTopicNameInvalid, "MQTT-3.3.2-2", "wildcard character in topic name")
 	}
 	return nil

@@ -1,6 +1,7 @@
 package packets
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -136,5 +137,41 @@ func TestPropIDNames(t *testing.T) {
 	}
 	if TypeAuth.String() != "AUTH" || PacketType(16).String() != "packet type 16" {
 		t.Fatal("type names")
+	}
+}
+
+// TestPropertiesEmpty: setting any one field of Properties makes it
+// non-empty, so the encoder's fast path never drops a property.
+func TestPropertiesEmpty(t *testing.T) {
+	var zero Properties
+	if !zero.empty() {
+		t.Fatal("zero value not empty")
+	}
+	v := reflect.ValueOf(&zero).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		var p Properties
+		f := reflect.ValueOf(&p).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+			f.SetUint(1)
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		default:
+			t.Fatalf("field %s of kind %v", v.Type().Field(i).Name, f.Kind())
+		}
+		if p.empty() {
+			t.Errorf("field %s set, but empty", v.Type().Field(i).Name)
+		}
+		any := false
+		for _, id := range propOrder {
+			any = any || p.Has(id)
+		}
+		if !any {
+			t.Errorf("field %s set, but no property is present", v.Type().Field(i).Name)
+		}
 	}
 }
