@@ -38,6 +38,10 @@ type Config struct {
 	// nothing arrives for Drain: the second half of a fill-then-drain run
 	// (fill with Consumers 0).
 	DrainOnly bool
+	// Fanout: every consumer gets every message (multicast, topics), so
+	// each consumer's messages are tracked separately and the expected
+	// total is messages × consumers.
+	Fanout bool
 }
 
 func (c *Config) defaults() error {
@@ -110,10 +114,17 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
 	}
-	tr := NewTracker()
+	trackers := []*Tracker{NewTracker()}
 	var recvCount atomic.Uint64
 	var consumers []*consumerRun
-	for range cfg.Consumers {
+	for i := range cfg.Consumers {
+		tr := trackers[0]
+		if cfg.Fanout {
+			if i > 0 {
+				trackers = append(trackers, NewTracker())
+			}
+			tr = trackers[i]
+		}
 		cr, err := startConsumer(ctx, &cfg, tr, &recvCount)
 		if err != nil {
 			for _, c := range consumers {
@@ -173,10 +184,14 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.DrainOnly {
 		total = uint64(cfg.Count)
 	}
+	expected := total - errs
+	if cfg.Fanout {
+		expected *= uint64(cfg.Consumers)
+	}
 	// Wait for consumers to catch up or stall.
 	if cfg.Consumers > 0 {
 		last, lastChange := recvCount.Load(), time.Now()
-		for recvCount.Load() < total-errs && time.Since(lastChange) < cfg.Drain && ctx.Err() == nil {
+		for recvCount.Load() < expected && time.Since(lastChange) < cfg.Drain && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 			if n := recvCount.Load(); n != last {
 				last, lastChange = n, time.Now()
@@ -186,7 +201,11 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	end := time.Now()
 	stopProgress()
 
-	received, dups := tr.Counts()
+	var received, dups uint64
+	for _, tr := range trackers {
+		r, d := tr.Counts()
+		received, dups = received+r, dups+d
+	}
 	res := Result{
 		Sent:       total,
 		Received:   received,
@@ -195,7 +214,9 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 		Seconds:    end.Sub(start).Seconds(),
 	}
 	if cfg.Consumers > 0 {
-		res.Lost = tr.Lost(sent)
+		for _, tr := range trackers {
+			res.Lost += tr.Lost(sent)
+		}
 	}
 	if d := sendEnd.Sub(start).Seconds(); d > 0 && len(producers) > 0 {
 		res.SendRate = float64(total) / d
@@ -203,7 +224,16 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if res.Seconds > 0 {
 		res.RecvRate = float64(received) / res.Seconds
 	}
-	ps, max := tr.Percentiles(50, 90, 99, 99.9)
+	all := trackers[0]
+	if len(trackers) > 1 {
+		all = NewTracker()
+		for _, tr := range trackers {
+			tr.mu.Lock()
+			all.latencies = append(all.latencies, tr.latencies...)
+			tr.mu.Unlock()
+		}
+	}
+	ps, max := all.Percentiles(50, 90, 99, 99.9)
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	res.P50, res.P90, res.P99, res.P999, res.Max = ms(ps[0]), ms(ps[1]), ms(ps[2]), ms(ps[3]), ms(max)
 	return res, nil

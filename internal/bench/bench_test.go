@@ -54,6 +54,7 @@ func startServer(t *testing.T) string {
 	r := router.New(router.Options{Broker: broker.New(broker.Options{})})
 	r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
 	r.SetAddress("default", "direct", router.Anycast)
+	r.SetAddress("default", "fan", router.Multicast)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,7 @@ func TestBenchCountsMatch(t *testing.T) {
 		"queue presettled":   {Address: "q2", Count: 2000, Consumers: 1, Presettled: true},
 		"anycast unsettled":  {Address: "direct", Count: 1000, Consumers: 1, Size: 1024},
 		"rate limited queue": {Address: "q3", Count: 200, Consumers: 1, Rate: 1000},
+		"multicast fanout":   {Address: "fan", Count: 300, Consumers: 3, Fanout: true, Presettled: true, Rate: 3000},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -83,14 +85,18 @@ func TestBenchCountsMatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Sent != uint64(cfg.Count) || res.Received != uint64(cfg.Count) || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
+			want := uint64(cfg.Count)
+			if cfg.Fanout {
+				want *= uint64(cfg.Consumers)
+			}
+			if res.Sent != uint64(cfg.Count) || res.Received != want || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
 				t.Fatalf("result %+v, want %d sent and received, nothing lost", res, cfg.Count)
 			}
 			if res.P50 <= 0 || res.Max < res.P99 {
 				t.Fatalf("latencies %+v", res)
 			}
-			if cfg.Rate > 0 && time.Since(start) < 150*time.Millisecond {
-				t.Fatalf("200 messages at 1000/s took only %v", time.Since(start))
+			if cfg.Rate > 0 && time.Since(start) < time.Duration(float64(cfg.Count)/float64(cfg.Rate)*0.75*float64(time.Second)) {
+				t.Fatalf("%d messages at %d/s took only %v", cfg.Count, cfg.Rate, time.Since(start))
 			}
 		})
 	}

@@ -33,6 +33,7 @@ func benchCommand() command {
 			fs.StringVar(&cfg.User, "user", "", "SASL PLAIN user (empty: ANONYMOUS)")
 			fs.StringVar(&cfg.Password, "password", "", "SASL PLAIN password")
 			fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "stop waiting for consumers after this long without a message")
+			fs.BoolVar(&cfg.Fanout, "fanout", false, "every consumer gets every message (multicast, topics): track each consumer separately")
 			fs.BoolVar(&cfg.DrainOnly, "drain-only", false, "no producers: consumers receive --count messages already queued (fill first with --consumers 0)")
 			asJSON := fs.Bool("json", false, "print the result as one JSON line")
 			quiet := fs.Bool("quiet", false, "no progress line")
