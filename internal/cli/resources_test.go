@@ -288,3 +288,45 @@ myspace.q2       q2        queue   standard-small-queue   false   Pending   5m12
 		}
 	}
 }
+
+const topicYAML = `apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata:
+  name: default.news
+spec:
+  address: news
+  type: topic
+  plan: standard-small-topic
+---
+apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata:
+  name: default.news-archive
+spec:
+  address: archive
+  topic: news
+  type: subscription
+  plan: standard-small-subscription
+`
+
+// TestTopicAndSubscriptionResources: a subscription resource becomes the
+// durable subscription `{topic}::{address}` consumers attach to, and keeps
+// what is published while nobody is attached.
+func TestTopicAndSubscriptionResources(t *testing.T) {
+	srv := startServe(t)
+	server := "http://" + srv.addrs["http"].String()
+	file := filepath.Join(t.TempDir(), "topic.yaml")
+	writeFile(t, file, topicYAML)
+	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", server); code != 0 {
+		t.Fatalf("apply: %d %s%s", code, out, errOut)
+	}
+	waitActive(t, client.New(server, nil), "default.news", "default.news-archive")
+	url := srv.addrs["amqp"].String()
+	if code, _, errOut := runCLI(t, "send", "news", "--url", url, "--body", "breaking"); code != 0 {
+		t.Fatalf("send: %s", errOut)
+	}
+	code, out, errOut := runCLI(t, "receive", "news::archive", "--url", url)
+	if code != 0 || out != "breaking\n" {
+		t.Fatalf("receive from the subscription: %d %q %s", code, out, errOut)
+	}
+}

@@ -186,9 +186,6 @@ func runServe(ctx context.Context, opts serveOptions, logOut io.Writer) error {
 			return err
 		}
 	}
-	if opts.resources != nil {
-		logger.Warn("resources in the config file are not applied yet", "config", opts.configFile)
-	}
 
 	var ready readiness
 	comps, err := buildComponents(opts, logger, &ready)

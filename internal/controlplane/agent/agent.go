@@ -410,7 +410,7 @@ func inputs(addrs []registry.Item, actual map[string]string) []input {
 	for i, it := range addrs {
 		ad := it.Object.(*model.Address)
 		in[i] = input{addr: ad, created: it.Created}
-		if ad.Status.PlanStatus != nil && actual[ad.Spec.Address] == ad.Spec.Type {
+		if ad.Status.PlanStatus != nil && actual[dataPlaneAddress(ad)] == ad.Spec.Type {
 			in[i].applied, in[i].appliedPlan = true, ad.Status.PlanStatus.Name
 		}
 	}
@@ -424,9 +424,9 @@ func (a *Agent) apply(dpName string, addrs []registry.Item, decisions map[string
 	claimed := make(map[string]bool, len(addrs))
 	for _, it := range addrs {
 		ad := it.Object.(*model.Address)
-		claimed[ad.Spec.Address] = true
+		claimed[dataPlaneAddress(ad)] = true
 		if d := decisions[ad.Metadata.Name]; d != nil && d.place {
-			desired[ad.Spec.Address] = ad.Spec.Type
+			desired[dataPlaneAddress(ad)] = ad.Spec.Type
 		}
 	}
 	managed := a.managed[dpName]
@@ -503,11 +503,11 @@ func addressStatuses(addrs []registry.Item, decisions map[string]*decision, actu
 			st.PlanStatus = &model.PlanStatus{Name: d.plan.Metadata.Name, Partitions: partitions(d.plan), Resources: d.plan.Spec.Resources}
 			st.Messages = d.messages
 			switch {
-			case actual[ad.Spec.Address] == ad.Spec.Type:
+			case actual[dataPlaneAddress(ad)] == ad.Spec.Type:
 				st.IsReady, st.Phase = true, model.PhaseActive
-			case errs[ad.Spec.Address] != nil:
+			case errs[dataPlaneAddress(ad)] != nil:
 				st.Phase = model.PhaseFailed
-				st.Messages = append(slices.Clip(st.Messages), errs[ad.Spec.Address].Error())
+				st.Messages = append(slices.Clip(st.Messages), errs[dataPlaneAddress(ad)].Error())
 			default:
 				st.Phase = model.PhaseConfiguring
 				st.Messages = append(slices.Clip(st.Messages), fmt.Sprintf("Address '%s' is not yet in the router", ad.Spec.Address))
@@ -644,4 +644,14 @@ func (a *Agent) adopt(ref spaceRef, dpName string, sp *model.AddressSpacePlan, p
 		a.log.Info("address created on attach recorded", "space", dpName, "address", ad.Spec.Address, "resource", ad.Metadata.Name)
 	}
 	return true
+}
+
+// dataPlaneAddress is the name an address has in the router and broker: a
+// subscription is `{topic}::{subscription}` there, the address consumers
+// attach to (SPEC §4).
+func dataPlaneAddress(ad *model.Address) string {
+	if ad.Spec.Type == model.TypeSubscription && ad.Spec.Topic != "" {
+		return ad.Spec.Topic + "::" + ad.Spec.Address
+	}
+	return ad.Spec.Address
 }
