@@ -81,6 +81,7 @@ func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*co
 		},
 	})
 	if dp != nil {
+		dp.users.reg.Store(reg) // MessagingUsers authenticate AMQP clients
 		fn := func(space, address string, t router.Type) { cp.agent.AutoCreated(space, address, string(t)) }
 		dp.autoCreate.fn.Store(&fn)
 	}

@@ -35,6 +35,7 @@ type amqpComponent struct {
 // dataPlane is the router and broker of one serve process, with the
 // broker's journal in the data dir.
 type dataPlane struct {
+	users   messagingUsers // the control plane's MessagingUsers, for SASL
 	router  *router.Router
 	broker  *broker.Broker
 	journal *store.Log
@@ -97,6 +98,7 @@ func newAMQPComponent(opts serveOptions, dp *dataPlane, logger *slog.Logger) *am
 			// A verified TLS client certificate adds EXTERNAL.
 			Authenticator: sasl.NewAuthenticator(sasl.Config{
 				AllowAnonymous: opts.anonymous,
+				Users:          &dp.users, // MessagingUsers: PLAIN and SCRAM
 			}),
 			AllowNoSASL: opts.anonymous,
 			TLSConfig:   opts.amqpTLSConfig(), // offers the in-band "AMQP\x02" upgrade

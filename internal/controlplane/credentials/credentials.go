@@ -8,9 +8,8 @@
 // The stored form is a small JSON document kept by the registry beside the
 // MessagingUser (registry "secret"), never returned by the API.
 //
-// Wiring users into AMQP authentication is not done yet: serve's
-// authenticator still only knows anonymous access. Store.Users gives the
-// sasl.UserStore of one address space for when it is.
+// Store.Users gives the sasl.UserStore of one address space; serve
+// resolves `user@space` names to it for AMQP PLAIN and SCRAM.
 package credentials
 
 import (
