@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
@@ -48,8 +49,9 @@ type dataPlane struct {
 // auto-creates queues (SPEC §2, §4).
 func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 	journal, err := store.Open(store.Options{
-		Dir:    filepath.Join(opts.dataDir, "journal"),
-		Logger: logger.With("component", "journal"),
+		Dir:             filepath.Join(opts.dataDir, "journal"),
+		CompactInterval: 30 * time.Second,
+		Logger:          logger.With("component", "journal"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the message journal: %w", err)
@@ -57,15 +59,21 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 	if rep := journal.Recovery(); rep.TruncatedBytes > 0 || len(rep.Corrupt) > 0 {
 		logger.Warn("message journal recovered from damage", "report", fmt.Sprintf("%+v", rep))
 	}
-	b, err := broker.Open(broker.Options{Store: journal, Logger: logger.With("component", "broker")})
+	b, err := broker.Open(broker.Options{
+		Store:     journal,
+		MaxMemory: brokerMaxMemory,
+		Logger:    logger.With("component", "broker"),
+	})
 	if err != nil {
 		journal.Close()
 		return nil, err
 	}
 	hook := &autoCreateHook{} // the control plane's agent records auto-created addresses
+	dp := &dataPlane{broker: b, journal: journal, autoCreate: hook}
 	r := router.New(router.Options{
-		Broker: b,
-		Logger: logger.With("component", "router"),
+		Broker:     b,
+		Authorizer: messagingUserAuthz{&dp.users},
+		Logger:     logger.With("component", "router"),
 		OnAutoCreate: func(space, address string, t router.Type) {
 			logger.Info("address created on attach", "space", space, "address", address, "type", t)
 			hook.call(space, address, t)
@@ -76,8 +84,13 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 		// Queues replayed from the journal are addresses again.
 		r.SetAddress(q.Space, q.Name, router.Type(q.Type))
 	}
-	return &dataPlane{router: r, broker: b, journal: journal, autoCreate: hook}, nil
+	dp.router = r
+	return dp, nil
 }
+
+// brokerMaxMemory bounds the message bytes serve's queues hold in memory;
+// beyond it they page to the journal (SPEC §6).
+const brokerMaxMemory = 256 << 20
 
 // Close flushes and closes the journal.
 func (dp *dataPlane) Close() error { return dp.journal.Close() }

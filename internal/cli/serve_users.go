@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/controlplane/credentials"
+	"github.com/enmasse-go/enmasse/internal/controlplane/model"
 	"github.com/enmasse-go/enmasse/internal/controlplane/registry"
 )
 
@@ -34,4 +36,40 @@ func (u *messagingUsers) Lookup(user string) (sasl.Credentials, bool) {
 		return nil, false
 	}
 	return credentials.Store{Registry: reg}.Users(ns, space).Lookup(name)
+}
+
+// messagingUserAuthz enforces MessagingUser spec.authorization (SPEC §4):
+// `send`/`recv` per address pattern, where a pattern ending in `*` matches
+// every address with that prefix.
+type messagingUserAuthz struct{ users *messagingUsers }
+
+// Allowed implements router.Authorizer. user is the SASL name
+// (`user@space` or `user`); space is where the connection was placed.
+func (a messagingUserAuthz) Allowed(user, space, address, op string) bool {
+	reg := a.users.reg.Load()
+	if reg == nil {
+		return false
+	}
+	name, ns := user, "default"
+	if i := strings.LastIndexByte(user, '@'); i >= 0 {
+		name = user[:i]
+		if j := strings.IndexByte(user[i+1:], '.'); j >= 0 {
+			ns = user[i+1+j+1:]
+		}
+	}
+	o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+name)
+	if !ok {
+		return false
+	}
+	for _, rule := range o.(*model.MessagingUser).Spec.Authorization {
+		if !slices.Contains(rule.Operations, op) {
+			continue
+		}
+		for _, p := range rule.Addresses {
+			if p == address || strings.HasSuffix(p, "*") && strings.HasPrefix(address, strings.TrimSuffix(p, "*")) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -18,6 +18,9 @@ metadata: {name: default.alice}
 spec:
   username: alice
   authentication: {type: password, password: c2VjcmV0}
+  authorization:
+  - addresses: ["*"]
+    operations: ["send", "recv"]
 `
 
 // TestServeMessagingUserAuthenticates: with anonymous access off, a
@@ -57,5 +60,54 @@ func TestServeMessagingUserAuthenticates(t *testing.T) {
 	var se *transport.SASLError
 	if err == nil || (!errors.As(err, &se) && !strings.Contains(err.Error(), "mechanism")) {
 		t.Fatalf("anonymous with --allow-anonymous=false: %v", err)
+	}
+}
+
+const limitedUserYAML = `apiVersion: user.enmasse.io/v1beta1
+kind: MessagingUser
+metadata: {name: default.bob}
+spec:
+  username: bob
+  authentication: {type: password, password: cHc=}
+  authorization:
+  - addresses: ["orders", "audit*"]
+    operations: ["send"]
+  - addresses: ["replies"]
+    operations: ["recv"]
+`
+
+// TestServeMessagingUserAuthorization: attaches and anonymous-relay
+// messages outside a user's rights are refused with
+// amqp:unauthorized-access, the same way whether the address exists.
+func TestServeMessagingUserAuthorization(t *testing.T) {
+	srv := startServe(t, "--allow-anonymous=false")
+	server := "http://" + srv.addrs["http"].String()
+	file := filepath.Join(t.TempDir(), "user.yaml")
+	writeFile(t, file, limitedUserYAML)
+	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", server); code != 0 {
+		t.Fatalf("apply: %d %s%s", code, out, errOut)
+	}
+	url := srv.addrs["amqp"].String()
+	tests := map[string]struct {
+		args []string
+		ok   bool
+	}{
+		"send to a granted address":      {[]string{"send", "orders", "--body", "x"}, true},
+		"send under a granted prefix":     {[]string{"send", "audit-2026", "--body", "x"}, true},
+		"send elsewhere":                  {[]string{"send", "payroll", "--body", "x"}, false},
+		"receive where only send granted": {[]string{"receive", "orders"}, false},
+		"receive where granted":           {[]string{"receive", "replies", "--count", "0", "--timeout", "300ms"}, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			args := append(tc.args, "--url", url, "--user", "bob", "--password", "pw")
+			code, _, errOut := runCLI(t, args...)
+			if tc.ok && code != 0 {
+				t.Fatalf("refused: %s", errOut)
+			}
+			if !tc.ok && (code == 0 || !strings.Contains(errOut, "amqp:unauthorized-access")) {
+				t.Fatalf("exit %d %q, want amqp:unauthorized-access", code, errOut)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -13,6 +14,7 @@ import (
 // connState is the router's view of one client connection (Conn.Context).
 type connState struct {
 	space *space
+	user  string // authenticated user ("" for anonymous)
 
 	mu        sync.Mutex // leaf lock
 	sessions  int
@@ -52,8 +54,27 @@ func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
 		s.conns.Add(-1)
 		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg().Name, limit)
 	}
-	c.Context = &connState{space: s}
+	id := c.Identity()
+	cs := &connState{space: s}
+	if !id.Anonymous && id.User != "" {
+		cs.user = id.User
+	}
+	c.Context = cs
 	return nil
+}
+
+// allowed checks the connection user's right op on address.
+func (r *Router) allowed(cs *connState, address, op string) bool {
+	if r.opts.Authorizer == nil || cs.user == "" || strings.HasPrefix(address, "$temp.") {
+		return true // anonymous (where allowed), no policy, or a reply address
+	}
+	return r.opts.Authorizer.Allowed(cs.user, cs.space.cfg().Name, address, op)
+}
+
+// unauthorized is the error for a refused operation; it does not reveal
+// whether the address exists.
+func unauthorized(op, address string) *frames.Error {
+	return frames.Errorf(frames.ErrUnauthorizedAccess, "not allowed to %s %q", op, address)
 }
 
 func connOf(c *transport.Conn) *connState {
@@ -145,6 +166,9 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 		if a.Source.Dynamic {
 			return r.bindDynamic(l, ls, sp, a.Source)
 		}
+		if !r.allowed(ls.conn, a.Source.Address, OpRecv) {
+			return unauthorized("receive from", a.Source.Address)
+		}
 		addr, ferr := sp.lookup(a.Source.Address, true)
 		if ferr != nil {
 			return ferr
@@ -166,6 +190,9 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 	}
 	if a.Target.Dynamic {
 		return frames.Errorf(frames.ErrNotImplemented, "dynamic targets are not supported; use a dynamic source for replies")
+	}
+	if !r.allowed(ls.conn, a.Target.Address, OpSend) {
+		return unauthorized("send to", a.Target.Address)
 	}
 	addr, ferr := sp.lookup(a.Target.Address, true)
 	if ferr != nil {
@@ -254,6 +281,10 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 	to, ok, err := raw.To()
 	if err != nil || !ok || to == "" {
 		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInvalidField, "message has no properties.to for the anonymous relay")})
+		return
+	}
+	if !r.allowed(ls.conn, to, OpSend) {
+		d.Settle(frames.Rejected{Error: unauthorized("send to", to)})
 		return
 	}
 	sp := ls.conn.space

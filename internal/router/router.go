@@ -82,6 +82,19 @@ type Endpoint interface {
 	Produce(space, address string, d *transport.Delivery)
 }
 
+// Operations checked by an Authorizer.
+const (
+	OpSend = "send"
+	OpRecv = "recv"
+)
+
+// Authorizer decides whether an authenticated user may send to or receive
+// from an address of a space. Anonymous connections (where allowed) have
+// every right and are not asked about.
+type Authorizer interface {
+	Allowed(user, space, address, op string) bool
+}
+
 // Options configure a Router.
 type Options struct {
 	// DefaultSpace receives connections that name no space. Default
@@ -95,6 +108,9 @@ type Options struct {
 	// MulticastBuffer is the number of messages buffered per multicast
 	// consumer without credit before messages are dropped. Default 100.
 	MulticastBuffer int
+	// Authorizer decides per-address rights (SPEC §4); nil allows
+	// everything.
+	Authorizer Authorizer
 	// OnAutoCreate is called (without locks) when an address is created
 	// on attach in an auto-creating space.
 	OnAutoCreate func(space, address string, t Type)
