@@ -318,6 +318,21 @@ func TestServeAMQPSClientCertificate(t *testing.T) {
 		"--allow-anonymous=false", "--log-level", "debug")
 	_, pool := s.caPool(t)
 	alice := clients.clientCert(t, "alice")
+	// The certificate's identity is a MessagingUser whose rules apply.
+	file := filepath.Join(t.TempDir(), "alice.yaml")
+	writeFile(t, file, `apiVersion: user.enmasse.io/v1beta1
+kind: MessagingUser
+metadata: {name: default.alice}
+spec:
+  username: alice
+  authentication: {type: password, password: eA==}
+  authorization:
+  - addresses: ["alice-*"]
+    operations: ["send", "recv"]
+`)
+	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", "http://"+s.addrs["http"].String()); code != 0 {
+		t.Fatalf("apply: %d %s%s", code, out, errOut)
+	}
 
 	c, err := dialAMQPS(t, s.addrs["amqps"], &amqp.ConnOptions{
 		TLSConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{alice}},
