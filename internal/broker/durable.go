@@ -290,7 +290,10 @@ func (b *Broker) persistAttempts(q *queue, m *msg) {
 		return
 	}
 	body, err := q.bodyLocked(m)
-	if err != nil {
+	// A non-durable message has a key only while its body is paged out (a
+	// paged record, discarded on replay); rewriting that as a message
+	// record would bring the message back after a restart.
+	if err != nil || !isDurable(body) {
 		return
 	}
 	m.writing++

@@ -410,7 +410,8 @@ func (q *queue) moveTo(dest string, m *msg) {
 		return
 	}
 	payload := withDeliveryCount(body, m.attempts)
-	if m.key != 0 && q.b.opts.Store != nil {
+	// A paged non-durable message has a key too; its copy stays in memory.
+	if m.key != 0 && q.b.opts.Store != nil && isDurable(body) {
 		k := q.b.nextKey.Add(1)
 		target.mu.Lock()
 		nm := target.addLocked(payload, 0, m.attempts, false)
