@@ -92,7 +92,7 @@ func TestServeMessagingUserAuthorization(t *testing.T) {
 		args []string
 		ok   bool
 	}{
-		"send to a granted address":      {[]string{"send", "orders", "--body", "x"}, true},
+		"send to a granted address":       {[]string{"send", "orders", "--body", "x"}, true},
 		"send under a granted prefix":     {[]string{"send", "audit-2026", "--body", "x"}, true},
 		"send elsewhere":                  {[]string{"send", "payroll", "--body", "x"}, false},
 		"receive where only send granted": {[]string{"receive", "orders"}, false},
