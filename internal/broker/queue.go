@@ -87,6 +87,9 @@ type msg struct {
 	expires   int64  // Unix nanoseconds; 0 = never
 	notBefore int64  // Unix nanoseconds before which it is not offered (redelivery delay)
 	arrived   int64  // Unix nanoseconds of enqueue, for the oldest-message age
+	// Consumers that answered modified{undeliverable-here}: m is not
+	// offered to them again (AMQP 1.0 §3.4.5).
+	refused []*consumer
 }
 
 type consumer struct {
@@ -205,8 +208,12 @@ func (q *queue) dispatchLocked() {
 			i++
 			continue
 		}
-		c := q.pickLocked()
+		c, credit := q.pickLocked(m)
 		if c == nil {
+			if credit {
+				i++ // only consumers that refused m have credit
+				continue
+			}
 			break
 		}
 		if m.paging {
@@ -264,16 +271,22 @@ func (q *queue) wakeAtLocked(at int64) {
 	q.timer.Reset(d)
 }
 
-func (q *queue) pickLocked() *consumer {
+// pickLocked chooses the next consumer with credit that did not refuse m;
+// credit reports whether any consumer has credit.
+func (q *queue) pickLocked(m *msg) (c *consumer, credit bool) {
 	n := len(q.consumers)
 	for i := range n {
 		c := q.consumers[(q.next+i)%n]
 		if cr, _ := c.link.Credit(); cr > 0 {
+			credit = true
+			if slices.Contains(m.refused, c) {
+				continue
+			}
 			q.next = (q.next + i + 1) % n
-			return c
+			return c, true
 		}
 	}
-	return nil
+	return nil, credit
 }
 
 // requeueLocked puts messages back in seq order, ahead of newer ones.
@@ -306,6 +319,10 @@ func (q *queue) outcome(c *consumer, d *transport.Delivery, st frames.DeliverySt
 	case frames.Released:
 		q.requeueLocked(m)
 	case frames.Modified:
+		if s.UndeliverableHere {
+			// AMQP 1.0 §3.4.5: not to be redelivered to this link.
+			m.refused = append(m.refused, c)
+		}
 		if s.DeliveryFailed {
 			move = q.failedLocked(m)
 		} else {
