@@ -125,12 +125,19 @@ func New(t PacketType) Packet {
 // own level. With any other version, packets other than CONNECT are
 // rejected with Protocol Error: the first packet on a connection must be a
 // CONNECT [MQTT-3.1.0-1].
+//
+// On error the packet is nil, except for a CONNECT: then the *Connect holds
+// the fields read before the failure, notably ProtocolVersion, so that a
+// server can refuse it with a CONNACK the client understands.
 func Decode(version byte, fh FixedHeader, body []byte) (Packet, error) {
 	p := New(fh.Type)
 	if p == nil {
-		return nil, &Error{Code: ReasonMalformedPacket, Rule: "MQTT-2.1.3-1", Detail: "reserved packet type 0"}
+		return nil, &Error{Code: ReasonMalformedPacket, Detail: "reserved packet type 0"}
 	}
 	if err := p.Decode(version, fh, body); err != nil {
+		if fh.Type == TypeConnect {
+			return p, err
+		}
 		return nil, err
 	}
 	return p, nil

@@ -462,3 +462,20 @@ func TestReasonCodeError(t *testing.T) {
 		t.Fatalf("%d defined reason codes, want 43", defined)
 	}
 }
+
+// TestDecodeConnectErrorReturnsPacket: Decode and ReadPacket hand back a
+// failed CONNECT with what was read, so the gateway knows the version.
+func TestDecodeConnectErrorReturnsPacket(t *testing.T) {
+	raw := connectV4(0x00, str(""))
+	r := NewReader(bytes.NewReader(raw), 0)
+	p, err := r.ReadPacket()
+	c, ok := p.(*Connect)
+	if err == nil || !ok || c.ProtocolVersion != 4 || r.Version != 0 {
+		t.Fatalf("%s %v version %d", show(p), err, r.Version)
+	}
+	fh, body := splitPacket(t, golden["v4 PUBACK"].raw)
+	body = body[:1]
+	if p, err := Decode(4, fh, body); p != nil || err == nil {
+		t.Fatalf("non-CONNECT error returned %s", show(p))
+	}
+}

@@ -34,7 +34,8 @@
 // Malformed Packet; the PUBLISH payload and the reason-code lists of
 // SUBACK and UNSUBACK are the only open-ended fields. A v5 SUBSCRIBE whose
 // last topic filter lacks its options byte is Malformed here; the same
-// packet crashes mochi-mqtt v2.7.9 (see the FuzzReader seed corpus).
+// packet crashes mochi-mqtt v2.7.9 (TestMochiCrashInput, and the
+// mochi-v2.7.9-crash-* seeds of FuzzReader).
 //
 // # Errors
 //
@@ -86,10 +87,27 @@
 //
 // Decode methods overwrite their receiver and reuse its slices
 // (Subscriptions, Filters, ReasonCodes, User Properties, Subscription
-// Identifiers), and keep a string that repeats from the previous packet
-// instead of allocating it again. Decoding a stream of PUBLISH packets on
-// one topic into one reused Publish value allocates nothing. The flip side:
-// slices taken from a packet value are overwritten when the value is reused.
+// Identifiers), and keep a topic, client identifier, user name or topic
+// filter string that repeats from the previous packet instead of
+// allocating it again. Decoding a stream of PUBLISH packets on one topic
+// into one reused Publish value allocates nothing. The flip side: slices
+// taken from a packet value are overwritten when the value is reused.
+//
+// # Tests
+//
+// The tests are the conformance record: catalog_test.go is a golden catalog
+// of annotated raw packets for both versions (decode, encode, reuse, the
+// other version); conformance_test.go lists every rule above with the
+// reason code and tag it must produce; mochi_test.go and paho_test.go are
+// differential tests against mochi-mqtt v2.7.9 (its 179-case TPacketData)
+// and paho.golang v0.23.0, with every deliberate difference listed and
+// explained; FuzzReader feeds split streams and checks allocation bounds and
+// round trips. Run the fuzzer with
+//
+//	go test -run '^$' -fuzz FuzzReader -fuzztime 2m -fuzzminimizetime 5s ./internal/mqtt/packets
+//
+// and keep interesting finds in testdata/fuzz/FuzzReader, next to the two
+// regression seeds for the mochi crash.
 //
 // # Leniencies
 //

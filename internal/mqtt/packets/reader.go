@@ -168,7 +168,8 @@ func unexpected(err error) error {
 // ReadPacket reads and decodes the next packet with r.Version. The returned
 // packet is newly allocated, but its byte slices alias the Reader's buffer
 // until the next call. Decode errors are *Error values; see Reader for
-// which errors leave the stream usable.
+// which errors leave the stream usable. As with Decode, a CONNECT that fails
+// to decode is returned with the error, holding the fields read so far.
 func (r *Reader) ReadPacket() (Packet, error) {
 	fh, body, err := r.Next()
 	if err != nil {
@@ -176,7 +177,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	}
 	p, err := Decode(r.Version, fh, body)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	if c, ok := p.(*Connect); ok && r.Version == 0 {
 		r.Version = c.ProtocolVersion
