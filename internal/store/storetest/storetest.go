@@ -102,6 +102,10 @@ func Run(t *testing.T, open Factory) {
 			}()
 		}
 		wg.Wait()
+		// DeleteAsync tombstones take effect with the next sync.
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
 		n := 0
 		s.Replay(func(k uint64, d []byte) error {
 			if string(d) != fmt.Sprint(k) || k%2 == 1 {
