@@ -87,7 +87,7 @@ func TestCLIRuntimeErrorExitsOne(t *testing.T) {
 	// A data dir that cannot be created is a runtime failure, not a usage error.
 	file := t.TempDir() + "/file"
 	writeFile(t, file, "")
-	code, _, stderr := runCLI(t, "serve", "--http", "127.0.0.1:0", "--amqp", "", "--data-dir", file+"/sub")
+	code, _, stderr := runCLI(t, "serve", "--http", "127.0.0.1:0", "--amqp", "", "--mqtt", "", "--data-dir", file+"/sub")
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1 (stderr %q)", code, stderr)
 	}

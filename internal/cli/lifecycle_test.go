@@ -101,7 +101,7 @@ func TestServeStartFailureReleasesEverything(t *testing.T) {
 	}
 	defer ln.Close()
 	dir := t.TempDir()
-	opts := mustParseServe(t, "--http", ln.Addr().String(), "--amqp", "", "--data-dir", dir)
+	opts := mustParseServe(t, "--http", ln.Addr().String(), "--amqp", "", "--mqtt", "", "--data-dir", dir)
 	err = runServe(t.Context(), opts, io.Discard)
 	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("err = %v, want address in use", err)

@@ -215,7 +215,7 @@ func TestServeAppliesConfigResources(t *testing.T) {
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	writeFile(t, bad, "resources:\n- apiVersion: enmasse.io/v1beta1\n  kind: Address\n  metadata: {name: nospace.x}\n  spec: {address: x, type: queue}\n")
-	opts := mustParseServe(t, "--config", bad, "--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", t.TempDir())
+	opts := mustParseServe(t, "--config", bad, "--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--mqtt", "", "--data-dir", t.TempDir())
 	err := runServe(context.Background(), opts, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "resource at line 2") || !strings.Contains(err.Error(), `address space "nospace" does not exist`) {
 		t.Fatalf("bad config resource: %v", err)

@@ -21,6 +21,7 @@ import (
 const (
 	defaultAMQPAddr        = "127.0.0.1:5672"
 	defaultHTTPAddr        = "127.0.0.1:8080"
+	defaultMQTTAddr        = "127.0.0.1:1883"
 	defaultAMQPSAddr       = ":5671" // only with TLS configured
 	defaultDataDir         = "./enmasse-data"
 	defaultShutdownTimeout = 10 * time.Second
@@ -32,6 +33,7 @@ type serveOptions struct {
 	amqpAddr  string // AMQP listener HOST:PORT; "" disables it
 	amqpsAddr string // AMQP over TLS listener; "" without TLS or when disabled
 	httpAddr  string // HTTP listener HOST:PORT; "" disables it
+	mqttAddr  string // MQTT listener HOST:PORT; "" disables it
 	dataDir   string // everything durable; locked while serve runs
 	logFormat string // "text" or "json"
 	logLevel  string // "debug", "info", "warn" or "error"
@@ -67,7 +69,7 @@ type serveOptions struct {
 
 // listeners returns every configured listen address, enabled or not.
 func (o *serveOptions) listeners() []string {
-	return []string{o.amqpAddr, o.amqpsAddr, o.httpAddr}
+	return []string{o.amqpAddr, o.amqpsAddr, o.httpAddr, o.mqttAddr}
 }
 
 const serveDescription = `Runs the platform in one process on embedded defaults. The HTTP endpoint
@@ -115,6 +117,7 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	amqpAddr := listenAddr(defaultAMQPAddr)
 	amqpsAddr := listenAddr("")
 	httpAddr := listenAddr(defaultHTTPAddr)
+	mqttAddr := listenAddr(defaultMQTTAddr)
 	logFormat := choice{value: "text", allowed: telemetry.LogFormats}
 	logLevel := choice{value: "info", allowed: telemetry.LogLevels}
 	var opts serveOptions
@@ -123,6 +126,7 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	fs.Var(&amqpAddr, "amqp", "AMQP 1.0 listener `HOST:PORT`")
 	fs.Var(&amqpsAddr, "amqps", "AMQP over TLS listener `HOST:PORT` (default \":5671\" when TLS is configured, "+
 		"which binds every interface and so turns anonymous access off unless --allow-anonymous)")
+	fs.Var(&mqttAddr, "mqtt", "MQTT 3.1.1 and 5.0 listener `HOST:PORT`")
 	fs.Var(&httpAddr, "http", "HTTP listener `HOST:PORT` (health, readiness)")
 	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM), reloaded when it changes; needs --tls-key")
 	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
@@ -155,6 +159,7 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	}
 	opts.amqpAddr, opts.httpAddr = string(amqpAddr), string(httpAddr)
 	opts.amqpsAddr = string(amqpsAddr)
+	opts.mqttAddr = string(mqttAddr)
 	amqpsGiven := false
 	fs.Visit(func(f *flag.Flag) { amqpsGiven = amqpsGiven || f.Name == "amqps" })
 	if err := checkTLSOptions(&opts, amqpsGiven); err != nil {

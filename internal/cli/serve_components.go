@@ -17,7 +17,7 @@ import (
 func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) ([]component, error) {
 	var comps []component
 	var dp *dataPlane
-	if opts.amqpAddr != "" || opts.amqpsAddr != "" {
+	if opts.amqpAddr != "" || opts.amqpsAddr != "" || opts.mqttAddr != "" {
 		var err error
 		if dp, err = openDataPlane(opts, logger); err != nil {
 			return nil, err
@@ -47,6 +47,11 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 		// Stops before the amqp listener, which then closes the journal;
 		// without one, amqps closes it.
 		comps = append(comps, newAMQPSComponent(opts, dp, opts.amqpAddr == "", logger))
+	}
+	if dp != nil && opts.mqttAddr != "" {
+		// Stops before the AMQP listeners; closes the journal when there
+		// is none.
+		comps = append(comps, newMQTTComponent(opts, dp, opts.amqpAddr == "" && opts.amqpsAddr == "", logger))
 	}
 	return comps, nil
 }

@@ -65,7 +65,7 @@ type testServe struct {
 // Set ENMASSE_TEST_LOG=1 to see its logs.
 func startServe(t *testing.T, args ...string) *testServe {
 	t.Helper()
-	base := []string{"--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", t.TempDir()}
+	base := []string{"--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--data-dir", t.TempDir()}
 	opts := mustParseServe(t, append(base, args...)...)
 	return startServeOptions(t, opts)
 }
@@ -137,20 +137,20 @@ func TestServeParseFlags(t *testing.T) {
 		want serveOptions
 	}{
 		"defaults": {nil, serveOptions{
-			amqpAddr: "127.0.0.1:5672", httpAddr: "127.0.0.1:8080", dataDir: "./enmasse-data",
+			amqpAddr: "127.0.0.1:5672", httpAddr: "127.0.0.1:8080", mqttAddr: "127.0.0.1:1883", dataDir: "./enmasse-data",
 			logFormat: "text", logLevel: "info", anonymous: true,
 		}},
 		"everything": {
 			[]string{"--amqp=[::1]:0", "--http", "", "--data-dir", "/var/lib/enmasse",
 				"--log-format", "JSON", "-log-level", "debug", "--allow-anonymous=false"},
 			serveOptions{
-				amqpAddr: "[::1]:0", httpAddr: "", dataDir: "/var/lib/enmasse",
+				amqpAddr: "[::1]:0", httpAddr: "", mqttAddr: "127.0.0.1:1883", dataDir: "/var/lib/enmasse",
 				logFormat: "json", logLevel: "debug",
 				allowAnonymous: optionalBool{set: true, value: false}, anonymous: false,
 			},
 		},
 		"bare bool": {[]string{"--allow-anonymous", "--http", ":8080"}, serveOptions{
-			amqpAddr: "127.0.0.1:5672", httpAddr: ":8080", dataDir: "./enmasse-data",
+			amqpAddr: "127.0.0.1:5672", httpAddr: ":8080", mqttAddr: "127.0.0.1:1883", dataDir: "./enmasse-data",
 			logFormat: "text", logLevel: "info",
 			allowAnonymous: optionalBool{set: true, value: true}, anonymous: true,
 		}},
@@ -216,7 +216,7 @@ func TestServeConfigFileValues(t *testing.T) {
 		"null disables":  {"http:\n", func(o serveOptions) bool { return o.httpAddr == "" }, ""},
 		"empty disables": {`amqp: ""`, func(o serveOptions) bool { return o.amqpAddr == "" }, ""},
 		"bool key":       {"allow-anonymous: false\n", func(o serveOptions) bool { return !o.anonymous }, ""},
-		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt: 127.0.0.1:1883\n", nil, `line 2: unknown key "mqtt" (known keys: allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
+		"unknown key":    {"amqp: 127.0.0.1:1\nmqtts: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtts" (known keys: allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
 		"config key":     {"config: other.yaml\n", nil, `unknown key "config"`},
 		"bad value":      {"log-level: loud\n", nil, `line 1: invalid value "loud" for key "log-level": want one of debug, info, warn, error`},
 		"bad listener":   {"http: nope\n", nil, `invalid value "nope" for key "http"`},
@@ -302,7 +302,7 @@ func TestServeHTTPDisabled(t *testing.T) {
 func TestServeLockConflict(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	startServe(t, "--data-dir", dir)
-	code, _, stderr := runCLI(t, "serve", "--http", "127.0.0.1:0", "--amqp", "", "--data-dir", dir)
+	code, _, stderr := runCLI(t, "serve", "--http", "127.0.0.1:0", "--amqp", "", "--mqtt", "", "--data-dir", dir)
 	want := fmt.Sprintf("enmasse serve: data dir %s is in use by another enmasse process (pid %d)\n", dir, os.Getpid())
 	if code != 1 || stderr != want {
 		t.Fatalf("second serve: code %d stderr %q, want 1 and %q", code, stderr, want)

@@ -385,7 +385,7 @@ func TestServeTLSCertRotation(t *testing.T) {
 	cert, key, first := ca.issue(t, "server", false)
 	writeFile(t, certFile, cert)
 	writeFile(t, keyFile, key)
-	opts := mustParseServe(t, "--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", t.TempDir(),
+	opts := mustParseServe(t, "--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--mqtt", "", "--data-dir", t.TempDir(),
 		"--tls-cert", certFile, "--tls-key", keyFile, "--amqps", "127.0.0.1:0")
 	opts.tlsReloadInterval = 50 * time.Millisecond
 	s := startServeOptions(t, opts)
@@ -471,7 +471,7 @@ func TestServeTLSPlainHTTPByDefault(t *testing.T) {
 func TestServeTLSErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.crt")
-	code, _, stderr := runCLI(t, "serve", "--amqp", "127.0.0.1:0", "--http", "", "--data-dir", filepath.Join(dir, "data"),
+	code, _, stderr := runCLI(t, "serve", "--amqp", "127.0.0.1:0", "--http", "", "--mqtt", "", "--data-dir", filepath.Join(dir, "data"),
 		"--tls-cert", missing, "--tls-key", missing)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	last := lines[len(lines)-1]

@@ -1,0 +1,605 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+const (
+	writeTimeout = 30 * time.Second
+	closeTimeout = 5 * time.Second
+	// maxCredit caps the link credit of one subscription.
+	maxCredit = 256
+)
+
+// conn is one MQTT client connection and the AMQP connection that serves
+// it. See the package documentation for its goroutines.
+type conn struct {
+	s   *Server
+	nc  net.Conn
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // subscription goroutines and the ack loop
+
+	// Set by connect, read-only after.
+	version         byte
+	clientID        string
+	user            string
+	keepAlive       time.Duration
+	will            *packets.Publish
+	clientMaxPacket int // 0: no limit
+	window          uint32
+	amqp            *transport.Conn
+	sess            *transport.Session
+	sender          *transport.Sender
+
+	// Reader goroutine only.
+	roots    map[string]bool // first levels EnsureTopic succeeded for
+	normalDC bool            // DISCONNECT without will [MQTT-3.14.4-3]
+	aliases  map[uint16]string
+
+	acks chan ackItem
+	sem  chan struct{} // in-flight QoS 1/2 messages to the client
+
+	wmu  sync.Mutex // guards wbuf and writes to nc
+	wbuf []byte
+
+	mu       sync.Mutex
+	qos2In   map[uint16]*qos2State // QoS 2 from the client, until PUBREL [MQTT-4.3.3-9]
+	inflight map[uint16]*outMsg    // QoS 1/2 to the client, until PUBACK/PUBCOMP
+	nextID   uint16
+	subs     map[string]*sub
+}
+
+type qos2State struct {
+	done bool
+	rc   packets.ReasonCode
+}
+
+type ackItem struct {
+	id  uint16
+	qos byte
+	d   *transport.Delivery
+	err error
+}
+
+type outMsg struct {
+	d   *transport.Delivery
+	qos byte
+}
+
+type sub struct {
+	filter            string
+	qos               atomic.Uint32
+	retainAsPublished bool
+	r                 *transport.Receiver
+	ctx               context.Context // ends with the connection or UNSUBSCRIBE
+	cancel            context.CancelFunc
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		s: s, nc: nc, ctx: ctx, cancel: cancel,
+		log:      s.opts.Logger.With("remote", nc.RemoteAddr().String()),
+		roots:    map[string]bool{},
+		qos2In:   map[uint16]*qos2State{},
+		inflight: map[uint16]*outMsg{},
+		subs:     map[string]*sub{},
+	}
+}
+
+// serve runs the connection on the calling goroutine.
+func (c *conn) serve() {
+	defer c.nc.Close()
+	defer c.cancel()
+	r := packets.NewReader(c.nc, c.s.opts.MaxPacketSize)
+	c.nc.SetReadDeadline(time.Now().Add(c.s.opts.ConnectTimeout))
+	fh, body, err := r.Next()
+	if err != nil {
+		c.log.Debug("no CONNECT", "err", err)
+		return
+	}
+	if fh.Type != packets.TypeConnect {
+		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
+		c.log.Debug("first packet is not CONNECT", "type", fh.Type)
+		return
+	}
+	var cp packets.Connect
+	if err := cp.Decode(0, fh, body); err != nil {
+		c.refuseConnect(cp.ProtocolVersion, err)
+		return
+	}
+	r.Version = cp.ProtocolVersion
+	if !c.connect(&cp) {
+		return
+	}
+	defer c.teardown()
+	for {
+		if c.keepAlive > 0 {
+			// [MQTT-3.1.2-24]: one and a half keep-alive periods.
+			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		p, err := r.ReadPacket()
+		if err != nil {
+			c.readError(err)
+			return
+		}
+		if !c.handle(p) {
+			return
+		}
+	}
+}
+
+// refuseConnect answers a CONNECT that failed to decode: a v5 CONNACK with
+// the reason code, a 3.1.1 CONNACK when the code has a return code
+// [MQTT-3.1.2-2], else nothing [MQTT-4.8.0-1].
+func (c *conn) refuseConnect(version byte, err error) {
+	c.log.Debug("CONNECT refused", "err", err)
+	rc := packets.ReasonMalformedPacket
+	errors.As(err, &rc)
+	if version == packets.Version5 {
+		c.writeV(&packets.Connack{ReasonCode: rc}, packets.Version5)
+		return
+	}
+	if _, ok := rc.V3ConnackCode(); ok {
+		c.writeV(&packets.Connack{ReasonCode: rc}, packets.Version311)
+	}
+}
+
+// connect handles the CONNECT: client identifier, AMQP connection,
+// takeover, CONNACK. It reports whether the connection goes on.
+func (c *conn) connect(cp *packets.Connect) bool {
+	c.version = cp.ProtocolVersion
+	v5 := c.version == packets.Version5
+	ack := &packets.Connack{}
+	c.clientID = cp.ClientID
+	if c.clientID == "" {
+		if !v5 && !cp.CleanStart {
+			// [MQTT-3.1.3-8]: identifier rejected.
+			ack.ReasonCode = packets.ReasonClientIdentifierNotValid
+			c.write(ack)
+			return false
+		}
+		// [MQTT-3.1.3-6]: the server assigns one; v5 returns it.
+		c.clientID = "enmasse-" + randomHex(12)
+		if v5 {
+			ack.Properties.AssignedClientIdentifier = c.clientID
+		}
+	}
+	c.log = c.log.With("client_id", c.clientID)
+	c.user = cp.Username
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.ConnectTimeout)
+	defer cancel()
+	amqpConn, err := c.s.opts.Backend.Connect(ctx, Credentials{
+		ClientID: c.clientID, Username: cp.Username, HasUsername: cp.HasUsername,
+		Password: cp.Password, HasPassword: cp.HasPassword,
+	})
+	if err != nil {
+		c.log.Debug("AMQP connection refused", "err", err)
+		ack.ReasonCode = packets.ReasonNotAuthorized
+		if cp.HasUsername {
+			ack.ReasonCode = packets.ReasonBadUserNameOrPassword
+		}
+		ack.Properties = packets.Properties{}
+		c.write(ack)
+		return false
+	}
+	c.amqp = amqpConn
+	fail := func(err error) bool {
+		c.log.Warn("AMQP session for MQTT client failed", "err", err)
+		amqpConn.Close(ctx, nil)
+		ack.ReasonCode = packets.ReasonServerUnavailable
+		ack.Properties = packets.Properties{}
+		c.write(ack)
+		return false
+	}
+	if c.sess, err = amqpConn.NewSession(ctx); err != nil {
+		return fail(err)
+	}
+	// One anonymous-relay sender: every message carries its topic in
+	// properties.to.
+	if c.sender, err = c.sess.NewSender(ctx, "", transport.SenderOptions{}); err != nil {
+		return fail(err)
+	}
+	if cp.Will != nil {
+		w := cp.Will
+		c.will = &packets.Publish{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain,
+			Payload: append([]byte(nil), w.Payload...), Properties: w.Properties}
+		c.will.Properties.CorrelationData = append([]byte(nil), w.Properties.CorrelationData...)
+		if w.Properties.CorrelationData == nil {
+			c.will.Properties.CorrelationData = nil
+		}
+	}
+	c.keepAlive = time.Duration(cp.KeepAlive) * time.Second
+	window := c.s.opts.MaxInflight
+	if v5 {
+		if rm := int(cp.Properties.ReceiveMaximum); rm > 0 && rm < window {
+			window = rm // [MQTT-3.3.4-9]
+		}
+		c.clientMaxPacket = int(cp.Properties.MaximumPacketSize)
+		ack.Properties.MaximumPacketSize = uint32(c.s.opts.MaxPacketSize)
+		ack.Properties.SharedSubscriptionAvailable, ack.Properties.HasSharedSubscriptionAvailable = 0, true
+		ack.Properties.SubscriptionIdentifierAvailable, ack.Properties.HasSubscriptionIdentifierAvailable = 0, true
+		ack.Properties.TopicAliasMaximum = 16
+		if cp.Properties.SessionExpiryInterval > 0 {
+			// Sessions are not kept after the connection: say so
+			// (MQTT 5.0 §3.2.2.3.2).
+			ack.Properties.SessionExpiryInterval, ack.Properties.HasSessionExpiryInterval = 0, true
+		}
+	}
+	c.window = uint32(min(window, maxCredit))
+	c.sem = make(chan struct{}, window)
+	c.acks = make(chan ackItem, 1024)
+	if old := c.s.register(c); old != nil {
+		old.takeOver()
+	}
+	// Clean start or not, no session state is kept: session present is
+	// always 0 [MQTT-3.2.2-2] [MQTT-3.2.2-3].
+	if err := c.write(ack); err != nil {
+		c.amqp.Close(ctx, nil)
+		return false
+	}
+	c.wg.Add(2)
+	go c.ackLoop()
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.amqp.Done():
+			c.log.Debug("AMQP connection ended", "err", c.amqp.Err())
+			c.nc.Close()
+		case <-c.ctx.Done():
+		}
+	}()
+	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive)
+	return true
+}
+
+// takeOver closes c because another connection took its client
+// identifier [MQTT-3.1.4-3]; its will is published.
+func (c *conn) takeOver() {
+	c.log.Debug("session taken over")
+	c.disconnect(packets.ReasonSessionTakenOver, "another connection uses this client identifier")
+	c.nc.Close()
+}
+
+// shutdown closes c because the server stops.
+func (c *conn) shutdown() {
+	c.disconnect(packets.ReasonServerShuttingDown, "")
+	c.nc.Close()
+}
+
+// teardown runs after the packet loop: the will, then the AMQP side.
+func (c *conn) teardown() {
+	if c.will != nil && !c.normalDC {
+		c.publishWill()
+	}
+	c.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	c.amqp.Close(ctx, nil)
+	c.wg.Wait()
+	// Deliveries still waiting for PUBACK go back to their queues with
+	// the link (at-least-once).
+}
+
+// publishWill publishes the will message [MQTT-3.1.2-8].
+func (c *conn) publishWill() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := c.ensureRoot(c.will.Topic); err != nil {
+		c.log.Warn("will not published", "topic", c.will.Topic, "err", err)
+		return
+	}
+	body, err := toAMQP(nil, c.will)
+	if err != nil {
+		c.log.Warn("will not published", "err", err)
+		return
+	}
+	d, err := c.sender.SendAsync(ctx, body, transport.SendOptions{Settled: c.will.QoS == 0})
+	if err != nil {
+		c.log.Warn("will not published", "err", err)
+		return
+	}
+	if c.will.QoS > 0 {
+		select {
+		case <-d.Done():
+		case <-ctx.Done():
+		}
+	}
+	c.log.Debug("will published", "topic", c.will.Topic)
+}
+
+// readError ends the packet loop: a decode error is answered with a v5
+// DISCONNECT carrying its reason code [MQTT-4.13.1-1].
+func (c *conn) readError(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.log.Debug("connection closed by client")
+	case errors.As(err, &ne) && ne.Timeout():
+		c.log.Debug("keep-alive expired")
+		c.disconnect(packets.ReasonKeepAliveTimeout, "no packet within 1.5 times the keep-alive")
+	default:
+		var rc packets.ReasonCode
+		if errors.As(err, &rc) {
+			c.log.Debug("bad packet", "err", err)
+			c.disconnect(rc, err.Error())
+			return
+		}
+		c.log.Debug("read failed", "err", err)
+	}
+}
+
+// disconnect sends a v5 DISCONNECT (3.1.1 servers send none).
+func (c *conn) disconnect(rc packets.ReasonCode, reason string) {
+	if c.version != packets.Version5 {
+		return
+	}
+	d := &packets.Disconnect{ReasonCode: rc}
+	if packets.ValidString(reason) == nil {
+		d.Properties.ReasonString = reason
+	}
+	c.write(d)
+}
+
+// protocolError closes the connection for a protocol violation.
+func (c *conn) protocolError(rc packets.ReasonCode, format string, args ...any) bool {
+	reason := fmt.Sprintf(format, args...)
+	c.log.Debug("protocol error", "reason", reason)
+	c.disconnect(rc, reason)
+	return false
+}
+
+// write encodes and writes one packet; an error closes the connection.
+func (c *conn) write(p packets.Packet) error { return c.writeV(p, c.version) }
+
+func (c *conn) writeV(p packets.Packet, version byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf, err := packets.Append(c.wbuf[:0], p, version)
+	if err != nil {
+		c.log.Warn("cannot encode packet", "type", p.Type(), "err", err)
+		return err
+	}
+	c.wbuf = buf
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.nc.Write(buf); err != nil {
+		c.nc.Close()
+		return err
+	}
+	if cap(c.wbuf) > 64<<10 {
+		c.wbuf = nil
+	}
+	return nil
+}
+
+// handle processes one packet after CONNECT; false ends the connection.
+func (c *conn) handle(p packets.Packet) bool {
+	switch p := p.(type) {
+	case *packets.Publish:
+		return c.handlePublish(p)
+	case *packets.Puback:
+		c.completeOut(p.PacketID, p.ReasonCode)
+	case *packets.Pubrec:
+		c.handlePubrec(p)
+	case *packets.Pubrel:
+		c.mu.Lock()
+		_, ok := c.qos2In[p.PacketID]
+		delete(c.qos2In, p.PacketID)
+		c.mu.Unlock()
+		rc := packets.ReasonSuccess
+		if !ok {
+			rc = packets.ReasonPacketIdentifierNotFound
+		}
+		c.write(&packets.Pubcomp{PacketID: p.PacketID, ReasonCode: rc})
+	case *packets.Pubcomp:
+		c.completeOut(p.PacketID, p.ReasonCode)
+	case *packets.Subscribe:
+		return c.handleSubscribe(p)
+	case *packets.Unsubscribe:
+		c.handleUnsubscribe(p)
+	case *packets.Pingreq:
+		c.write(&packets.Pingresp{})
+	case *packets.Disconnect:
+		// [MQTT-3.14.4-3]: the will is discarded, unless a v5 client asks
+		// for it with 0x04.
+		c.normalDC = p.ReasonCode != packets.ReasonDisconnectWithWill
+		return false
+	case *packets.Connect:
+		return c.protocolError(packets.ReasonProtocolError, "second CONNECT") // [MQTT-3.1.0-2]
+	default:
+		return c.protocolError(packets.ReasonProtocolError, "unexpected %v from a client", p.Type())
+	}
+	return true
+}
+
+func (c *conn) handlePublish(p *packets.Publish) bool {
+	if len(p.Properties.SubscriptionIdentifiers) > 0 {
+		return c.protocolError(packets.ReasonProtocolError, "PUBLISH from a client with a subscription identifier") // [MQTT-3.3.4-6]
+	}
+	if a := p.Properties.TopicAlias; a != 0 {
+		if a > 16 {
+			return c.protocolError(packets.ReasonTopicAliasInvalid, "topic alias %d above the maximum 16", a) // [MQTT-3.3.2-9]
+		}
+		if c.aliases == nil {
+			c.aliases = map[uint16]string{}
+		}
+		if p.Topic != "" {
+			c.aliases[a] = p.Topic
+		} else if t, ok := c.aliases[a]; ok {
+			p.Topic = t
+		} else {
+			return c.protocolError(packets.ReasonProtocolError, "unknown topic alias %d", a)
+		}
+		p.Properties.TopicAlias = 0
+	}
+	if p.QoS == 2 {
+		c.mu.Lock()
+		if st, ok := c.qos2In[p.PacketID]; ok {
+			// A resent PUBLISH before PUBREL is not forwarded again
+			// [MQTT-4.3.3-10]; PUBREC is resent once known.
+			c.mu.Unlock()
+			if st.done {
+				c.write(&packets.Pubrec{PacketID: p.PacketID, ReasonCode: st.rc})
+			}
+			return true
+		}
+		c.qos2In[p.PacketID] = &qos2State{}
+		c.mu.Unlock()
+	}
+	var d *transport.Delivery
+	err := c.ensureRoot(p.Topic)
+	if err == nil {
+		var body []byte
+		if body, err = toAMQP(nil, p); err == nil {
+			d, err = c.sender.SendAsync(c.ctx, body, transport.SendOptions{Settled: p.QoS == 0})
+			if err != nil {
+				c.log.Debug("AMQP send failed", "err", err)
+				return false
+			}
+		}
+	}
+	if p.QoS == 0 {
+		if err != nil {
+			c.log.Debug("QoS 0 message dropped", "topic", p.Topic, "err", err)
+		}
+		return true
+	}
+	select {
+	case c.acks <- ackItem{id: p.PacketID, qos: p.QoS, d: d, err: err}:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// ackLoop answers QoS 1 and 2 publications in order, once the AMQP
+// outcome is known: PUBACK [MQTT-4.3.2-2] or PUBREC [MQTT-4.3.3-8] after
+// the broker accepted the message.
+func (c *conn) ackLoop() {
+	defer c.wg.Done()
+	for {
+		var it ackItem
+		select {
+		case it = <-c.acks:
+		case <-c.ctx.Done():
+			return
+		}
+		rc, reason := packets.ReasonSuccess, ""
+		if it.err != nil {
+			rc, reason = codeFor(it.err), it.err.Error()
+		} else {
+			select {
+			case <-it.d.Done():
+			case <-c.ctx.Done():
+				return
+			}
+			st, _ := it.d.RemoteState()
+			rc, reason = outcomeCode(st)
+		}
+		if rc.IsError() {
+			c.log.Debug("publication refused", "packet_id", it.id, "reason", reason)
+		}
+		if rc.IsError() && c.version != packets.Version5 {
+			// 3.1.1 cannot report a refused publication.
+			c.nc.Close()
+			return
+		}
+		var props packets.Properties
+		if rc.IsError() && packets.ValidString(reason) == nil {
+			props.ReasonString = reason
+		}
+		if it.qos == 1 {
+			c.write(&packets.Puback{PacketID: it.id, ReasonCode: rc, Properties: props})
+			continue
+		}
+		c.mu.Lock()
+		if st := c.qos2In[it.id]; st != nil {
+			st.done, st.rc = true, rc
+			if rc.IsError() {
+				delete(c.qos2In, it.id) // the exchange ends here (MQTT 5.0 §4.3.3)
+			}
+		}
+		c.mu.Unlock()
+		c.write(&packets.Pubrec{PacketID: it.id, ReasonCode: rc, Properties: props})
+	}
+}
+
+// outcomeCode maps an AMQP outcome to a PUBACK/PUBREC reason code.
+func outcomeCode(st frames.DeliveryState) (packets.ReasonCode, string) {
+	switch st := st.(type) {
+	case frames.Accepted, *frames.Accepted:
+		return packets.ReasonSuccess, ""
+	case frames.Rejected:
+		return codeFor(st.Error), errString(st.Error)
+	case *frames.Rejected:
+		return codeFor(st.Error), errString(st.Error)
+	case nil:
+		return packets.ReasonUnspecifiedError, "the message was not settled"
+	default:
+		return packets.ReasonUnspecifiedError, fmt.Sprintf("outcome %T", st)
+	}
+}
+
+func errString(e *frames.Error) string {
+	if e == nil {
+		return "rejected"
+	}
+	return e.Error()
+}
+
+// codeFor maps an AMQP error to a reason code.
+func codeFor(err error) packets.ReasonCode {
+	var fe *frames.Error
+	if err == nil || !errors.As(err, &fe) || fe == nil {
+		return packets.ReasonUnspecifiedError
+	}
+	switch fe.Condition {
+	case frames.ErrUnauthorizedAccess:
+		return packets.ReasonNotAuthorized
+	case frames.ErrResourceLimitExceeded:
+		return packets.ReasonQuotaExceeded
+	case frames.ErrInvalidField, frames.ErrNotFound:
+		return packets.ReasonTopicFilterInvalid
+	}
+	return packets.ReasonUnspecifiedError
+}
+
+// ensureRoot asks the backend to prepare the first level of name, once
+// per first level and connection.
+func (c *conn) ensureRoot(name string) error {
+	root := rootOf(name)
+	if root == "" || strings.ContainsAny(root, "+#") || c.roots[root] {
+		return nil
+	}
+	if err := c.s.opts.Backend.EnsureTopic(c.user, name); err != nil {
+		return err
+	}
+	c.roots[root] = true
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

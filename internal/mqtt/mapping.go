@@ -1,0 +1,195 @@
+package mqtt
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/types"
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// Message annotations the gateway sets on messages it publishes.
+const (
+	// annotationRetain marks a message published with the MQTT RETAIN flag.
+	annotationRetain types.Symbol = "x-opt-retain"
+	// annotationQoS carries the MQTT QoS the message was published with, so
+	// that a QoS 2 publication reaches QoS 2 subscribers at QoS 2.
+	annotationQoS types.Symbol = "x-opt-mqtt-qos"
+)
+
+// toAMQP encodes an MQTT PUBLISH (or a Will, as a PUBLISH) as an AMQP
+// message for the topic (SPEC §5).
+func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
+	h := message.DefaultHeader()
+	h.Durable = p.QoS >= 1
+	pr := &p.Properties
+	if pr.HasMessageExpiryInterval {
+		ms := uint64(pr.MessageExpiryInterval) * 1000
+		if ms > 0xFFFFFFFF {
+			ms = 0xFFFFFFFF
+		}
+		h.TTL, h.HasTTL = uint32(ms), true
+	}
+	m := message.Message{
+		Header: &h,
+		Properties: &message.Properties{
+			To:          p.Topic,
+			ContentType: types.Symbol(pr.ContentType),
+			ReplyTo:     pr.ResponseTopic,
+		},
+		Data: [][]byte{p.Payload},
+	}
+	if pr.CorrelationData != nil {
+		m.Properties.CorrelationID = slices.Clone(pr.CorrelationData)
+	}
+	if p.Retain || p.QoS > 0 {
+		m.MessageAnnotations = types.Map{}
+		if p.Retain {
+			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationRetain, Value: true})
+		}
+		if p.QoS > 0 {
+			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationQoS, Value: p.QoS})
+		}
+	}
+	if len(pr.User) > 0 {
+		// AMQP application-properties is a map: a repeated name keeps
+		// its last value.
+		m.ApplicationProperties = make(map[string]any, len(pr.User))
+		for _, u := range pr.User {
+			m.ApplicationProperties[u.Key] = u.Value
+		}
+	}
+	return m.Marshal(dst)
+}
+
+// fromAMQP is an AMQP message as the parts of an MQTT PUBLISH.
+type fromAMQP struct {
+	to         string // properties.to, or subject
+	payload    []byte
+	retain     bool
+	qos        byte // the publisher's QoS when the annotation says so
+	hasQoS     bool
+	properties packets.Properties
+}
+
+// decodeAMQP maps an AMQP message to MQTT (SPEC §5). The payload is the
+// concatenated data sections, or a string or binary amqp-value; other
+// bodies are formatted as text.
+func decodeAMQP(b []byte) (fromAMQP, error) {
+	var f fromAMQP
+	m, err := message.Unmarshal(b)
+	if err != nil {
+		return f, err
+	}
+	switch {
+	case len(m.Data) == 1:
+		f.payload = m.Data[0]
+	case len(m.Data) > 1:
+		f.payload = slices.Concat(m.Data...)
+	case m.HasValue || m.Value != nil:
+		switch v := m.Value.(type) {
+		case string:
+			f.payload = []byte(v)
+		case []byte:
+			f.payload = v
+		case nil:
+		default:
+			f.payload = fmt.Appendf(nil, "%v", v)
+		}
+	case len(m.Sequence) > 0:
+		f.payload = fmt.Appendf(nil, "%v", m.Sequence)
+	}
+	for _, kv := range m.MessageAnnotations {
+		switch kv.Key {
+		case annotationRetain:
+			f.retain, _ = kv.Value.(bool)
+		case annotationQoS:
+			if q, ok := kv.Value.(uint8); ok && q <= 2 {
+				f.qos, f.hasQoS = q, true
+			}
+		}
+	}
+	pr := &f.properties
+	if m.Header != nil && (m.Header.HasTTL || m.Header.TTL > 0) {
+		pr.MessageExpiryInterval, pr.HasMessageExpiryInterval = (m.Header.TTL+999)/1000, true
+	}
+	if p := m.Properties; p != nil {
+		f.to = p.To
+		if f.to == "" {
+			f.to = p.Subject
+		}
+		pr.ContentType = string(p.ContentType)
+		if p.ReplyTo != "" && packets.ValidTopicName(p.ReplyTo) == nil {
+			pr.ResponseTopic = p.ReplyTo
+		}
+		switch id := p.CorrelationID.(type) {
+		case nil:
+		case []byte:
+			pr.CorrelationData = id
+		case string:
+			pr.CorrelationData = []byte(id)
+		case types.UUID:
+			pr.CorrelationData = id[:]
+		default:
+			pr.CorrelationData = fmt.Appendf(nil, "%v", id)
+		}
+	}
+	if len(m.ApplicationProperties) > 0 {
+		keys := make([]string, 0, len(m.ApplicationProperties))
+		for k := range m.ApplicationProperties {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			v := fmt.Sprint(m.ApplicationProperties[k])
+			if packets.ValidString(k) != nil || packets.ValidString(v) != nil {
+				continue
+			}
+			pr.User = append(pr.User, packets.UserProperty{Key: k, Value: v})
+		}
+	}
+	return f, nil
+}
+
+// topicFor picks the MQTT topic name of a message received on a
+// subscription with filter: the message's own topic when it names one
+// that the filter matches, else the filter when it has no wildcards, else
+// the filter's levels before the first wildcard.
+func topicFor(to, filter string) string {
+	if to != "" && packets.ValidTopicName(to) == nil && matchFilter(filter, to) {
+		return to
+	}
+	if !strings.ContainsAny(filter, "+#") {
+		return filter
+	}
+	i := strings.IndexAny(filter, "+#")
+	t := strings.TrimSuffix(filter[:i], "/")
+	if t == "" {
+		return "unknown"
+	}
+	return t
+}
+
+// matchFilter reports whether topic matches the MQTT topic filter.
+func matchFilter(filter, topic string) bool {
+	f, t := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, l := range f {
+		if l == "#" {
+			return true
+		}
+		if i >= len(t) || (l != "+" && l != t[i]) {
+			return false
+		}
+	}
+	return len(f) == len(t)
+}
+
+// rootOf returns the first level of a topic name or filter.
+func rootOf(name string) string {
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}

@@ -1,0 +1,176 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+)
+
+// Credentials are what an MQTT client presented in its CONNECT.
+type Credentials struct {
+	ClientID    string
+	Username    string
+	HasUsername bool
+	Password    []byte
+	HasPassword bool
+}
+
+// Backend is the messaging layer the gateway is a client of.
+type Backend interface {
+	// Connect opens an AMQP connection for one MQTT client connection,
+	// authenticated with the client's credentials (SASL PLAIN with the
+	// username and password, or ANONYMOUS without a username). An error
+	// refuses the MQTT connection.
+	Connect(ctx context.Context, cred Credentials) (*transport.Conn, error)
+	// EnsureTopic prepares name (a topic name or filter) for a client
+	// authenticated as user: when nothing in the client's address space
+	// resolves name and the space auto-creates addresses, the first level
+	// of name becomes a topic address (SPEC §4). It is called before the
+	// first publish to, or subscribe on, a name with a new first level.
+	EnsureTopic(user, name string) error
+}
+
+// Options configure a Server.
+type Options struct {
+	Backend Backend
+	// MaxPacketSize is the largest packet accepted from a client (fixed
+	// header included), announced to v5 clients. Default 1 MiB.
+	MaxPacketSize int
+	// ConnectTimeout bounds the time from accepting a connection to its
+	// CONNECT. Default 10 s.
+	ConnectTimeout time.Duration
+	// MaxInflight caps the QoS 1 and 2 messages sent to one client and not
+	// yet acknowledged, whatever its receive maximum. Default 256.
+	MaxInflight int
+	Logger      *slog.Logger
+}
+
+// Server is the MQTT gateway: it serves MQTT 3.1.1 and 5.0 clients and
+// turns each into an AMQP client of the Backend.
+type Server struct {
+	opts Options
+
+	mu      sync.Mutex
+	ln      []net.Listener
+	conns   map[*conn]struct{}
+	clients map[string]*conn // by client identifier, for takeover
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// NewServer returns a Server with opts.
+func NewServer(opts Options) *Server {
+	if opts.MaxPacketSize <= 0 {
+		opts.MaxPacketSize = 1 << 20
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.MaxInflight <= 0 {
+		opts.MaxInflight = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[string]*conn{}}
+}
+
+// Serve accepts connections on ln until it is closed or Shutdown is called.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.ln = append(s.ln, ln)
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		go s.ServeConn(nc)
+	}
+}
+
+// ServeConn serves one client connection until it ends.
+func (s *Server) ServeConn(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	c.serve()
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.clients[c.clientID] == c {
+		delete(s.clients, c.clientID)
+	}
+	s.mu.Unlock()
+}
+
+// register makes c the connection of its client identifier and returns
+// the connection it takes over, if any [MQTT-3.1.4-3].
+func (s *Server) register(c *conn) (old *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old = s.clients[c.clientID]
+	s.clients[c.clientID] = c
+	return old
+}
+
+// ConnCount returns the number of open client connections.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown stops accepting, closes every client connection (v5 clients get
+// DISCONNECT Server shutting down; wills are not published) and waits for
+// them to end or ctx to expire.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for _, ln := range s.ln {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,222 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// handleSubscribe attaches one AMQP receiver per new topic filter and
+// answers with SUBACK [MQTT-3.8.4-1].
+func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
+	if len(p.Properties.SubscriptionIdentifiers) > 0 {
+		// CONNACK said Subscription Identifiers are not available.
+		return c.protocolError(packets.ReasonSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported")
+	}
+	ack := &packets.Suback{PacketID: p.PacketID, ReasonCodes: make([]packets.ReasonCode, len(p.Subscriptions))}
+	var started []*sub
+	for i, o := range p.Subscriptions {
+		granted := min(o.QoS, 2)
+		if strings.HasPrefix(o.Filter, packets.SharePrefix) {
+			ack.ReasonCodes[i] = packets.ReasonSharedSubscriptionsNotSupported
+			continue
+		}
+		c.mu.Lock()
+		old := c.subs[o.Filter]
+		c.mu.Unlock()
+		if old != nil {
+			// The same filter replaces the subscription's options
+			// [MQTT-3.8.4-3]; its link stays.
+			old.qos.Store(uint32(granted))
+			ack.ReasonCodes[i] = packets.ReasonCode(granted)
+			continue
+		}
+		s, rc := c.subscribe(o, granted)
+		ack.ReasonCodes[i] = rc
+		if s != nil {
+			started = append(started, s)
+		}
+	}
+	if err := c.write(ack); err != nil {
+		return false
+	}
+	for _, s := range started {
+		c.wg.Add(1)
+		go c.receiveLoop(s)
+	}
+	return true
+}
+
+// subscribe attaches the receiver of one filter. Wildcards pass through:
+// the broker's topic subscriptions match `+` and `#` themselves.
+func (c *conn) subscribe(o packets.Subscription, granted byte) (*sub, packets.ReasonCode) {
+	if err := c.ensureRoot(o.Filter); err != nil {
+		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
+		return nil, packets.ReasonUnspecifiedError
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
+	defer cancel()
+	r, err := c.sess.NewReceiver(ctx, o.Filter, transport.ReceiverOptions{
+		Credit:     c.window,
+		PreSettled: granted == 0,
+	})
+	if err != nil {
+		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
+		var re *transport.RemoteError
+		if errors.As(err, &re) && re.Err != nil {
+			return nil, codeFor(re.Err)
+		}
+		return nil, codeFor(err)
+	}
+	sctx, scancel := context.WithCancel(c.ctx)
+	s := &sub{filter: o.Filter, retainAsPublished: o.RetainAsPublished, r: r, ctx: sctx, cancel: scancel}
+	s.qos.Store(uint32(granted))
+	c.mu.Lock()
+	c.subs[o.Filter] = s
+	c.mu.Unlock()
+	return s, packets.ReasonCode(granted)
+}
+
+// handleUnsubscribe detaches the filters' links and answers UNSUBACK
+// [MQTT-3.10.4-4].
+func (c *conn) handleUnsubscribe(p *packets.Unsubscribe) {
+	ack := &packets.Unsuback{PacketID: p.PacketID, ReasonCodes: make([]packets.ReasonCode, len(p.Filters))}
+	for i, f := range p.Filters {
+		c.mu.Lock()
+		s := c.subs[f]
+		delete(c.subs, f)
+		c.mu.Unlock()
+		if s == nil {
+			ack.ReasonCodes[i] = packets.ReasonNoSubscriptionExisted
+			continue
+		}
+		s.cancel()
+		ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
+		s.r.Close(ctx)
+		cancel()
+	}
+	c.write(ack)
+}
+
+// receiveLoop forwards the messages of one subscription to the client.
+func (c *conn) receiveLoop(s *sub) {
+	defer c.wg.Done()
+	defer s.cancel()
+	for {
+		d, err := s.r.Receive(s.ctx)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				c.log.Debug("subscription ended", "filter", s.filter, "err", err)
+			}
+			return
+		}
+		if !c.deliver(s, d) {
+			return
+		}
+	}
+}
+
+// deliver sends one AMQP message to the client as a PUBLISH with QoS
+// min(granted, message QoS) [MQTT-3.8.4-8]; a QoS 0 copy settles the AMQP
+// delivery at once, QoS 1 and 2 when the client completes the exchange.
+func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
+	f, err := decodeAMQP(d.Payload())
+	if err != nil {
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrDecodeError, "%v", err)})
+		return true
+	}
+	_, preSettled := d.RemoteState()
+	msgQoS := byte(1)
+	switch {
+	case preSettled:
+		msgQoS = 0
+	case f.hasQoS:
+		msgQoS = f.qos
+	}
+	qos := min(byte(s.qos.Load()), msgQoS)
+	p := &packets.Publish{Topic: topicFor(f.to, s.filter), QoS: qos, Payload: f.payload, Properties: f.properties}
+	if s.retainAsPublished {
+		p.Retain = f.retain
+	}
+	if c.clientMaxPacket > 0 {
+		if b, err := packets.Append(nil, p, c.version); err == nil && len(b)+2 > c.clientMaxPacket {
+			// [MQTT-3.1.2-25]: too large for the client; discarded.
+			c.log.Debug("message larger than the client's maximum packet size dropped", "topic", p.Topic)
+			if !preSettled {
+				d.Settle(frames.Accepted{})
+			}
+			return true
+		}
+	}
+	if qos == 0 {
+		err := c.write(p)
+		if !preSettled {
+			d.Settle(frames.Accepted{})
+		}
+		return err == nil
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		return false
+	}
+	c.mu.Lock()
+	id := c.allocIDLocked()
+	c.inflight[id] = &outMsg{d: d, qos: qos}
+	c.mu.Unlock()
+	p.PacketID = id
+	return c.write(p) == nil
+}
+
+// allocIDLocked returns a packet identifier not in use [MQTT-2.2.1-3].
+// The in-flight window is far below 65535, so one is always free.
+func (c *conn) allocIDLocked() uint16 {
+	for {
+		c.nextID++
+		if c.nextID == 0 {
+			c.nextID = 1
+		}
+		if _, used := c.inflight[c.nextID]; !used {
+			return c.nextID
+		}
+	}
+}
+
+// completeOut ends a QoS 1 (PUBACK) or QoS 2 (PUBCOMP) exchange: the AMQP
+// delivery is accepted, or rejected when a v5 client reports an error.
+func (c *conn) completeOut(id uint16, rc packets.ReasonCode) {
+	c.mu.Lock()
+	m := c.inflight[id]
+	delete(c.inflight, id)
+	c.mu.Unlock()
+	if m == nil {
+		return
+	}
+	if rc.IsError() {
+		m.d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "MQTT client answered %v", rc)})
+	} else {
+		m.d.Settle(frames.Accepted{})
+	}
+	<-c.sem
+}
+
+// handlePubrec answers PUBREC with PUBREL [MQTT-4.3.3-4]; a v5 error code
+// ends the exchange.
+func (c *conn) handlePubrec(p *packets.Pubrec) {
+	c.mu.Lock()
+	m := c.inflight[p.PacketID]
+	c.mu.Unlock()
+	if m == nil {
+		c.write(&packets.Pubrel{PacketID: p.PacketID, ReasonCode: packets.ReasonPacketIdentifierNotFound})
+		return
+	}
+	if p.ReasonCode.IsError() {
+		c.completeOut(p.PacketID, p.ReasonCode)
+		return
+	}
+	c.write(&packets.Pubrel{PacketID: p.PacketID})
+}
