@@ -195,7 +195,7 @@ func TestServeMQTTAMQPInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := message.Message{
-		Properties: &message.Properties{To: "orders/us", ContentType: "application/json", ReplyTo: "replies/amqp", CorrelationID: []byte("c-9")},
+		Properties:            &message.Properties{To: "orders/us", ContentType: "application/json", ReplyTo: "replies/amqp", CorrelationID: []byte("c-9")},
 		ApplicationProperties: map[string]any{"k": "v"},
 		Data:                  [][]byte{[]byte(`{"n":2}`)},
 	}
