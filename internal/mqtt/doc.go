@@ -1,0 +1,141 @@
+// Package mqtt is the MQTT gateway: it serves MQTT 3.1.1 and 5.0 clients
+// (codec in package packets) and makes each of them an AMQP 1.0 client of
+// the router, so MQTT and AMQP clients share the very same addresses
+// (SPEC §5, issue 8).
+//
+// # Design
+//
+// Every MQTT connection gets its own AMQP connection from the Backend
+// (in `enmasse serve`: a net.Pipe whose server side the AMQP listener's
+// transport options accept, so authentication — SASL PLAIN with the MQTT
+// username and password, else ANONYMOUS — and address-space placement
+// (`user@space`) are exactly the AMQP ones). On it the gateway opens one
+// session with:
+//
+//   - one anonymous-relay sender (null target) for every PUBLISH and the
+//     will: each message carries its topic name in properties.to;
+//   - one receiver per SUBSCRIBE topic filter, attached to the filter
+//     itself: `+` and `#` pass through to the broker's topic
+//     subscriptions. UNSUBSCRIBE detaches it.
+//
+// MQTT topic `a/b/c` is AMQP address `a/b/c`; its first level `a` must be
+// a topic (or multicast) address. In an address space that auto-creates
+// addresses, Backend.EnsureTopic creates `a` as a topic on first use (the
+// router's EnsureTopic; SPEC §4: MQTT auto-creates topics where AMQP
+// auto-creates queues). Package mqtt imports only packets and the AMQP
+// transport, message, types and frames packages; the router is behind the
+// Backend interface.
+//
+// # Threading
+//
+// Per connection: the goroutine of Server.ServeConn reads and handles
+// packets in order (CONNECT, PUBLISH, SUBSCRIBE, ...); an ack goroutine
+// waits for the AMQP outcome of each QoS 1/2 publication in arrival order
+// and writes PUBACK or PUBREC; one goroutine per subscription receives
+// AMQP deliveries and writes PUBLISH. Writes go through conn.write under
+// conn.wmu, one packet per Write. conn.mu guards the packet-identifier
+// tables (QoS 2 received, in-flight sent) and the subscription map. A
+// semaphore of the client's receive maximum (capped by
+// Options.MaxInflight) bounds the QoS 1/2 messages in flight to the client
+// [MQTT-3.3.4-9], and each subscription link's credit is that window
+// (capped at 256), so a slow client pushes back on the broker.
+//
+// # Flows
+//
+//	QoS 0 PUBLISH      → pre-settled AMQP transfer
+//	QoS 1 PUBLISH      → unsettled transfer; PUBACK once `accepted` [MQTT-4.3.2-2]
+//	QoS 2 PUBLISH      → unsettled transfer; PUBREC once `accepted` [MQTT-4.3.3-8];
+//	                     PUBREL → PUBCOMP; a resent PUBLISH with the same packet
+//	                     identifier before PUBREL is not forwarded again [MQTT-4.3.3-10]
+//	refused (rejected)  → v5: PUBACK/PUBREC with a reason code (0x87 for
+//	                     amqp:unauthorized-access, 0x97 resource-limit-exceeded,
+//	                     else 0x80) and a reason string; v3.1.1: the connection
+//	                     is closed (3.1.1 cannot report it)
+//	AMQP delivery       → PUBLISH with QoS min(granted, message QoS) [MQTT-3.8.4-8]:
+//	                     message QoS is 0 for a pre-settled delivery, else the
+//	                     x-opt-mqtt-qos annotation of a gateway-published message,
+//	                     else 1. QoS 0: the delivery is accepted when written;
+//	                     QoS 1: accepted on PUBACK; QoS 2: PUBREC → PUBREL,
+//	                     accepted on PUBCOMP. A v5 error code rejects it. So
+//	                     delivery is at-least-once end to end; unacknowledged
+//	                     deliveries return to the subscription when the
+//	                     connection ends.
+//
+// # Mapping (SPEC §5)
+//
+//	MQTT                         AMQP
+//	payload                      one data section (from AMQP: all data sections
+//	                             concatenated, or a string/binary amqp-value)
+//	topic name                   properties.to (from AMQP: to, else subject, else
+//	                             the subscription's filter without wildcards)
+//	QoS ≥ 1                      header.durable = true; x-opt-mqtt-qos annotation
+//	RETAIN flag                  message annotation x-opt-retain = true
+//	content type (v5)            properties.content-type
+//	response topic (v5)          properties.reply-to
+//	correlation data (v5)        properties.correlation-id (binary; string and
+//	                             other ids from AMQP are sent as bytes)
+//	message expiry interval (v5) header.ttl (seconds ↔ milliseconds, rounded up)
+//	user properties (v5)         application-properties (a repeated name keeps
+//	                             its last value; values from AMQP formatted as text)
+//
+// # CONNECT and connection rules
+//
+//   - The first packet must be CONNECT [MQTT-3.1.0-1], within
+//     Options.ConnectTimeout; a second CONNECT is a protocol error
+//     [MQTT-3.1.0-2]. A CONNECT that does not decode is answered with a
+//     CONNACK carrying its reason code (3.1.1: the return code, when one
+//     exists [MQTT-3.1.2-2]), or the connection is closed [MQTT-4.8.0-1].
+//   - Client identifier: a v5 client without one gets an assigned one in
+//     CONNACK [MQTT-3.1.3-6]; a 3.1.1 client without one and clean
+//     session 0 gets return code 0x02 [MQTT-3.1.3-8].
+//   - A refused AMQP connection (authentication) answers 0x86 Bad user
+//     name or password when a username was given, else 0x87 Not authorized
+//     (3.1.1: 0x04 / 0x05).
+//   - Session takeover: a new connection with the same client identifier
+//     closes the old one, v5 with DISCONNECT 0x8E [MQTT-3.1.4-3]; the old
+//     one's will is published.
+//   - Keep-alive: a connection silent for 1.5 × keep-alive is closed
+//     [MQTT-3.1.2-24] (v5 with DISCONNECT 0x8D), and its will published.
+//   - Will: published on every end of the connection except a DISCONNECT
+//     with reason 0x00 [MQTT-3.14.4-3] (v5 0x04 keeps it).
+//   - Bad input: every decode error (Malformed 0x81, Protocol Error 0x82,
+//     Topic Name invalid 0x90 for wildcards in a PUBLISH topic, Packet too
+//     large 0x95 beyond Options.MaxPacketSize, ...) closes only that
+//     connection, v5 with DISCONNECT carrying the codec's reason code
+//     [MQTT-4.13.1-1]. A PUBLISH from a client with a subscription
+//     identifier is a protocol error [MQTT-3.3.4-6].
+//   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
+//     (client-to-server aliases are resolved [MQTT-3.3.2-9]), no shared
+//     subscriptions, no subscription identifiers, and Session Expiry 0
+//     when the client asked for more. Messages larger than the client's
+//     Maximum Packet Size are dropped (and accepted) [MQTT-3.1.2-25].
+//
+// # Not implemented yet
+//
+//   - Persistent sessions: session present is always 0 [MQTT-3.2.2-2]; a
+//     clean session 0 / clean start 0 client gets a fresh session, and no
+//     subscription or message outlives the connection; v5 session expiry
+//     is answered with 0. QoS 2 duplicate suppression is per connection,
+//     not across reconnects.
+//   - Retained messages: the RETAIN flag is only carried as the
+//     x-opt-retain annotation (and given back to v5 subscribers with
+//     Retain As Published); nothing is stored or delivered on subscribe;
+//     Retain Handling is ignored. CONNACK does not announce Retain
+//     Available 0, so retained publications are accepted.
+//   - v5: will delay interval (the will is published at once), will
+//     properties other than those of the mapping, server-to-client topic
+//     aliases, shared subscriptions `$share/...` (refused with 0x9E; 0x80
+//     in 3.1.1), subscription identifiers (DISCONNECT 0xA1), No Local
+//     (ignored), enhanced authentication (AUTH is a protocol error),
+//     request/response information, server keep-alive, payload format
+//     indicator (not mapped), problem information requests (reason strings
+//     are always sent).
+//   - Changing a subscription's QoS from 0 to more keeps its pre-settled
+//     link (messages stay at QoS 0 until it is resubscribed).
+//   - A message from an AMQP sender without properties.to (or subject)
+//     reaching a wildcard subscription is given the filter's levels
+//     before the first wildcard as topic name.
+//   - TLS (mqtts), WebSocket (/mqtt), client certificates, per-address
+//     publish/subscribe rights beyond what the router enforces on attach,
+//     the `$lwt` service, and the separate `enmasse mqtt-gateway` process.
+package mqtt
