@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
+	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/controlplane/agent"
 	"github.com/enmasse-go/enmasse/internal/controlplane/api"
 	"github.com/enmasse-go/enmasse/internal/controlplane/model"
@@ -66,13 +68,14 @@ func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*co
 		return nil, err
 	}
 	r := router.New(router.Options{Logger: logger})
+	var b *broker.Broker
 	if dp != nil {
-		r = dp.router
+		r, b = dp.router, dp.broker
 	}
 	cp := &controlPlane{reg: reg, api: api.New(api.Options{Registry: reg, Logger: logger}),
 		resources: docs, config: opts.configFile, logger: logger}
 	cp.agent = agent.New(agent.Options{
-		Registry: reg, DataPlane: routerPlane{r}, Logger: logger,
+		Registry: reg, DataPlane: routerPlane{r, b}, Logger: logger,
 		Endpoints: func() []model.EndpointStatus {
 			if e := cp.endpoints.Load(); e != nil {
 				return *e
@@ -172,13 +175,36 @@ func (c *controlPlane) Shutdown(ctx context.Context) error {
 }
 
 // routerPlane is the agent's DataPlane over the in-process router.
-type routerPlane struct{ r *router.Router }
+// routerPlane is the agent's view of the data plane: the router, and the
+// broker for delivery policies (nil without an AMQP listener).
+type routerPlane struct {
+	r *router.Router
+	b *broker.Broker
+}
 
 func (p routerPlane) SetSpace(cfg agent.SpaceConfig) {
 	p.r.SetSpace(router.SpaceConfig{Name: cfg.Name, Namespace: cfg.Namespace, AutoCreate: cfg.AutoCreate})
 }
 
 func (p routerPlane) DeleteSpace(name string) { p.r.DeleteSpace(name) }
+
+// SetPolicy gives a broker-backed address its delivery policy.
+func (p routerPlane) SetPolicy(space, address string, pol agent.Policy) error {
+	if p.b == nil {
+		return nil
+	}
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	return p.b.SetPolicy(space, address, broker.Policy{
+		DeadLetter:           pol.Deadletter,
+		Expiry:               pol.Expiry,
+		MaxDeliveryAttempts:  uint32(max(pol.MaxDeliveryAttempts, 0)),
+		RedeliveryDelay:      ms(pol.RedeliveryDelay),
+		RedeliveryMultiplier: pol.RedeliveryDelayMultiplier,
+		MaxRedeliveryDelay:   ms(pol.MaxRedeliveryDelay),
+		MinTTL:               ms(pol.MinTTL),
+		MaxTTL:               ms(pol.MaxTTL),
+	})
+}
 
 func (p routerPlane) SetAddress(space, address, addrType string) error {
 	return p.r.SetAddress(space, address, router.Type(addrType))

@@ -330,3 +330,60 @@ func TestTopicAndSubscriptionResources(t *testing.T) {
 		t.Fatalf("receive from the subscription: %d %q %s", code, out, errOut)
 	}
 }
+
+const policyYAML = `apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata: {name: default.dlq}
+spec: {address: dlq, type: deadletter, plan: standard-deadletter}
+---
+apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata: {name: default.jobs}
+spec:
+  address: jobs
+  type: queue
+  plan: standard-small-queue
+  deadletter: dlq
+  messageRedelivery: {maximumDeliveryAttempts: 2}
+`
+
+// TestAddressDeliveryPolicy: an Address's messageRedelivery and deadletter
+// reach the broker: a message that fails twice lands in the dead-letter
+// queue.
+func TestAddressDeliveryPolicy(t *testing.T) {
+	srv := startServe(t)
+	server := "http://" + srv.addrs["http"].String()
+	file := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, file, policyYAML)
+	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", server); code != 0 {
+		t.Fatalf("apply: %d %s%s", code, out, errOut)
+	}
+	waitActive(t, client.New(server, nil), "default.dlq", "default.jobs")
+	url := srv.addrs["amqp"].String()
+	if code, _, errOut := runCLI(t, "send", "jobs", "--url", url, "--body", "poison"); code != 0 {
+		t.Fatalf("send: %s", errOut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := transport.Dial(ctx, url, transport.Options{SASL: sasl.NewAnonymousClient("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background(), nil)
+	s, _ := c.NewSession(ctx)
+	rcv, err := s.NewReceiver(ctx, "jobs", transport.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		d, err := rcv.Receive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Settle(frames.Modified{DeliveryFailed: true})
+	}
+	code, out, errOut := runCLI(t, "receive", "dlq", "--url", url)
+	if code != 0 || out != "poison\n" {
+		t.Fatalf("dead-letter queue: %d %q %s", code, out, errOut)
+	}
+}

@@ -453,6 +453,20 @@ func (a *Agent) apply(dpName string, addrs []registry.Item, decisions map[string
 		}
 		managed[addr] = true
 	}
+	if ps, ok := a.dp.(PolicySetter); ok {
+		for _, it := range addrs {
+			ad := it.Object.(*model.Address)
+			d := decisions[ad.Metadata.Name]
+			if d == nil || !d.place || errs[dataPlaneAddress(ad)] != nil {
+				continue
+			}
+			if p, ok := deliveryPolicy(ad, d.plan); ok {
+				if err := ps.SetPolicy(dpName, dataPlaneAddress(ad), p); err != nil {
+					a.log.Debug("delivery policy not applied", "space", dpName, "address", ad.Spec.Address, "err", err)
+				}
+			}
+		}
+	}
 	for addr := range actual {
 		if _, ok := desired[addr]; ok || (!managed[addr] && !claimed[addr]) {
 			continue // wanted, or not ours and to be adopted
@@ -654,4 +668,69 @@ func dataPlaneAddress(ad *model.Address) string {
 		return ad.Spec.Topic + "::" + ad.Spec.Address
 	}
 	return ad.Spec.Address
+}
+
+// Policy is the delivery policy of a broker-backed address: EnMasse's
+// messageTtl and messageRedelivery (the address's settings override its
+// plan's) and its deadletter and expiry addresses. Durations are in
+// milliseconds as in the resources.
+type Policy struct {
+	Deadletter, Expiry        string
+	MinTTL, MaxTTL            int64
+	MaxDeliveryAttempts       int
+	RedeliveryDelay           int64
+	RedeliveryDelayMultiplier float64
+	MaxRedeliveryDelay        int64
+}
+
+// PolicySetter is implemented by data planes whose broker takes delivery
+// policies; the agent applies them on every pass (idempotent).
+type PolicySetter interface {
+	SetPolicy(space, address string, p Policy) error
+}
+
+// deliveryPolicy computes an address's policy; ok is false for types
+// without one.
+func deliveryPolicy(ad *model.Address, plan *model.AddressPlan) (Policy, bool) {
+	switch ad.Spec.Type {
+	case model.TypeQueue, model.TypeSubscription, model.TypeDeadletter:
+	default:
+		return Policy{}, false
+	}
+	p := Policy{Deadletter: ad.Spec.Deadletter, Expiry: ad.Spec.Expiry}
+	ttls := []*model.MessageTTL{ad.Spec.MessageTTL}
+	reds := []*model.MessageRedelivery{ad.Spec.Redelivery}
+	if plan != nil {
+		ttls = append(ttls, plan.Spec.MessageTTL)
+		reds = append(reds, plan.Spec.Redelivery)
+	}
+	for _, t := range ttls { // the first that sets a field wins
+		if t == nil {
+			continue
+		}
+		if t.Minimum != nil && p.MinTTL == 0 {
+			p.MinTTL = *t.Minimum
+		}
+		if t.Maximum != nil && p.MaxTTL == 0 {
+			p.MaxTTL = *t.Maximum
+		}
+	}
+	for _, r := range reds {
+		if r == nil {
+			continue
+		}
+		if r.MaximumDeliveryAttempts != nil && p.MaxDeliveryAttempts == 0 {
+			p.MaxDeliveryAttempts = *r.MaximumDeliveryAttempts
+		}
+		if r.RedeliveryDelay != nil && p.RedeliveryDelay == 0 {
+			p.RedeliveryDelay = *r.RedeliveryDelay
+		}
+		if r.RedeliveryDelayMultiplier != nil && p.RedeliveryDelayMultiplier == 0 {
+			p.RedeliveryDelayMultiplier = *r.RedeliveryDelayMultiplier
+		}
+		if r.MaximumDeliveryDelay != nil && p.MaxRedeliveryDelay == 0 {
+			p.MaxRedeliveryDelay = *r.MaximumDeliveryDelay
+		}
+	}
+	return p, true
 }
