@@ -39,6 +39,8 @@ var rules = []rule{
 	{pkg: "internal/router", forbid: []string{"internal/broker", "internal/cli"}},
 	{pkg: "internal/broker", forbid: []string{"internal/router", "internal/cli"}},
 	{pkg: "internal/store", only: []string{"internal/store"}},
+	{pkg: "internal/mqtt/packets", only: []string{}},
+	{pkg: "internal/controlplane", forbid: []string{"internal/router", "internal/broker", "internal/amqp/transport"}},
 	{pkg: "internal/version", only: []string{}},
 	{pkg: "internal/telemetry", only: []string{}},
 	{pkg: "internal/tlsconfig", only: []string{}},
