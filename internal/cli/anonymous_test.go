@@ -47,6 +47,8 @@ func TestServeAnonymousFromFlags(t *testing.T) {
 		"loopback, refused":    {[]string{"--allow-anonymous=false"}, false},
 		"public amqp disabled": {[]string{"--amqp", ""}, true},
 		"public amqp":          {[]string{"--amqp", "0.0.0.0:5672"}, false},
+		"public mqtt":          {[]string{"--mqtt", "0.0.0.0:1883"}, false},
+		"public mqtt disabled": {[]string{"--mqtt", ""}, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
