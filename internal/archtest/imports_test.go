@@ -40,6 +40,9 @@ var rules = []rule{
 	{pkg: "internal/broker", forbid: []string{"internal/router", "internal/cli"}},
 	{pkg: "internal/store", only: []string{"internal/store"}},
 	{pkg: "internal/mqtt/packets", only: []string{}},
+	{pkg: "internal/mqtt", only: []string{
+		"internal/mqtt/packets", "internal/amqp/transport", "internal/amqp/message", "internal/amqp/types", "internal/amqp/frames",
+	}},
 	{pkg: "internal/controlplane", forbid: []string{"internal/router", "internal/broker", "internal/amqp/transport"}},
 	{pkg: "internal/version", only: []string{}},
 	{pkg: "internal/telemetry", only: []string{}},
