@@ -42,6 +42,13 @@ type crashLedger struct {
 	accepted  map[string]bool
 	delivered map[string]int
 	sent      int
+	lastErr   error // the clients' latest connection error, for diagnosis
+}
+
+func (l *crashLedger) failed(err error) {
+	l.mu.Lock()
+	l.lastErr = err
+	l.mu.Unlock()
 }
 
 func (l *crashLedger) acceptedCount() int {
@@ -72,11 +79,13 @@ func crashProducer(ctx context.Context, srv *crashServer, p int, l *crashLedger)
 	for ctx.Err() == nil {
 		conn, s, err := crashDial(ctx, srv.get())
 		if err != nil {
+			l.failed(err)
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
 		snd, err := s.NewSender(ctx, "orders", nil)
 		if err != nil {
+			l.failed(err)
 			conn.Close()
 			time.Sleep(20 * time.Millisecond)
 			continue
@@ -107,6 +116,7 @@ func crashProducer(ctx context.Context, srv *crashServer, p int, l *crashLedger)
 			r, err := snd.SendWithReceipt(sctx, m, nil)
 			cancel()
 			if err != nil {
+				l.failed(err)
 				break // the server died (or the test ends): reconnect
 			}
 			l.mu.Lock()
@@ -190,7 +200,9 @@ func TestCrashKill9Cycles(t *testing.T) {
 		want := l.acceptedCount() + n
 		for deadline := time.Now().Add(20 * time.Second); l.acceptedCount() < want; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d messages accepted, want %d", what, l.acceptedCount(), want)
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				t.Fatalf("%s: %d messages accepted, want %d (last client error: %v)", what, len(l.accepted), want, l.lastErr)
 			}
 		}
 	}
