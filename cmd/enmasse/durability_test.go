@@ -21,7 +21,7 @@ import (
 // returns the process and the AMQP address.
 func startServe(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--amqp", "127.0.0.1:0", "--http", "", "--data-dir", dataDir)
+	cmd := exec.Command(bin, "serve", "--amqp", "127.0.0.1:0", "--http", "", "--mqtt", "", "--data-dir", dataDir)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func TestMainBinary(t *testing.T) {
 // testServeSignal starts `enmasse serve` on a random port, checks /healthz,
 // sends sig and expects a clean exit 0.
 func testServeSignal(t *testing.T, bin string, sig syscall.Signal) {
-	cmd := exec.Command(bin, "serve", "--amqp", "", "--http", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd := exec.Command(bin, "serve", "--amqp", "", "--http", "127.0.0.1:0", "--mqtt", "", "--data-dir", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
