@@ -41,7 +41,7 @@ resources:
   metadata: {name: default.fanout}
   spec: {address: fanout, type: multicast, plan: standard-small-multicast}
 YAML
-./bin/enmasse serve --config "$OUT/serve.yaml" --amqp 127.0.0.1:0 --http 127.0.0.1:0 --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
+./bin/enmasse serve --config "$OUT/serve.yaml" --amqp 127.0.0.1:0 --http 127.0.0.1:0 --mqtt "" --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 for _ in $(seq 50); do grep -q 'proto=amqp' "$OUT/serve.log" 2>/dev/null && break; sleep 0.1; done
