@@ -61,6 +61,7 @@ type Broker struct {
 	opts      Options
 	nextKey   atomic.Uint64 // last journal key of a message
 	mem       atomic.Int64  // message bytes held in memory by all queues
+	journal   journaler     // batches the message path's journal writes
 	nextQueue atomic.Uint64 // last queue definition number (key queueKeyBase+n)
 	mu        sync.Mutex
 	queues    map[key]*queue // queues and subscription queues
@@ -89,7 +90,9 @@ func New(opts Options) *Broker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Broker{opts: opts, queues: map[key]*queue{}, topics: map[key]*topic{}, links: map[*transport.Link]*binding{}}
+	b := &Broker{opts: opts, queues: map[key]*queue{}, topics: map[key]*topic{}, links: map[*transport.Link]*binding{}}
+	b.journal.b = b
+	return b
 }
 
 // EnsureAddress creates a queue, deadletter queue, topic or subscription

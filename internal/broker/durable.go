@@ -233,18 +233,17 @@ func (q *queue) accept(d *transport.Delivery) {
 	m.writing++
 	rec := messageRecord(q, m, payload)
 	q.mu.Unlock()
-	// The journal write waits for its fsync on its own goroutine, so this
-	// connection keeps reading and other producers' messages join the same
-	// group commit.
-	go func() {
-		err := q.write(m, rec)
+	// The journaler writes it with whatever else is pending (one batch, one
+	// fsync); the accepted outcome goes out after that fsync, and this
+	// connection keeps reading meanwhile.
+	b.journal.submit(func(err error) {
 		if err != nil {
 			b.opts.Logger.Error("journal write failed", "queue", q.name, "err", err)
 			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
 			return
 		}
 		d.Settle(frames.Accepted{})
-	}()
+	}, journalJob{q: q, m: m, rec: rec})
 }
 
 // write journals rec for m (m.writing was raised by the caller).
@@ -297,8 +296,7 @@ func (b *Broker) persistAttempts(q *queue, m *msg) {
 		return
 	}
 	m.writing++
-	rec := messageRecord(q, m, body)
-	go q.write(m, rec)
+	q.b.journal.submit(nil, journalJob{q: q, m: m, rec: messageRecord(q, m, body)})
 }
 
 // isDurable reports whether a message's header asks for durability.

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -173,19 +172,17 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 		d.Settle(frames.Accepted{})
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-		err := b.opts.Store.PutBatch(ctx, recs)
-		cancel()
-		for i, m := range copies {
-			queues[i].written(m, err)
-		}
+	jobs := make([]journalJob, len(copies))
+	for i, m := range copies {
+		jobs[i] = journalJob{q: queues[i], m: m, rec: recs[i].Data}
+	}
+	b.journal.submit(func(err error) {
 		if err != nil {
 			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
 			return
 		}
 		d.Settle(frames.Accepted{})
-	}()
+	}, jobs...)
 }
 
 // sharedSuffix matches the "|N" Qpid JMS appends to shared subscribers'
