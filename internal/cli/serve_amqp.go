@@ -37,6 +37,7 @@ type amqpComponent struct {
 // broker's journal in the data dir.
 type dataPlane struct {
 	users   messagingUsers // the control plane's MessagingUsers, for SASL
+	fails   *authFailures  // failed authentications per source address
 	router  *router.Router
 	broker  *broker.Broker
 	journal *store.Log
@@ -69,7 +70,7 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 		return nil, err
 	}
 	hook := &autoCreateHook{} // the control plane's agent records auto-created addresses
-	dp := &dataPlane{broker: b, journal: journal, autoCreate: hook}
+	dp := &dataPlane{broker: b, journal: journal, autoCreate: hook, fails: newAuthFailures()}
 	r := router.New(router.Options{
 		Broker:     b,
 		Authorizer: messagingUserAuthz{&dp.users},
@@ -108,11 +109,12 @@ func newAMQPComponent(opts serveOptions, dp *dataPlane, logger *slog.Logger) *am
 			ContainerID: "enmasse",
 			Handler:     r,
 			OnOpen:      logOpen(r.OnOpen, logger),
-			// A verified TLS client certificate adds EXTERNAL.
-			Authenticator: sasl.NewAuthenticator(sasl.Config{
+			// A verified TLS client certificate adds EXTERNAL. Failures
+			// are audited and slowed down per source address.
+			Authenticator: newGuardedAuthenticator(sasl.NewAuthenticator(sasl.Config{
 				AllowAnonymous: opts.anonymous,
 				Users:          &dp.users, // MessagingUsers: PLAIN and SCRAM
-			}),
+			}), dp.fails, logger),
 			AllowNoSASL: opts.anonymous,
 			TLSConfig:   opts.amqpTLSConfig(), // offers the in-band "AMQP\x02" upgrade
 			Logger:      logger,

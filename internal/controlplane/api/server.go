@@ -29,8 +29,9 @@ type Options struct {
 
 // Server serves the REST API (SPEC §3) from a registry.
 type Server struct {
-	reg *registry.Registry
-	log *slog.Logger
+	reg   *registry.Registry
+	log   *slog.Logger
+	audit *slog.Logger // resource changes, with audit=true
 }
 
 // New returns a Server.
@@ -38,7 +39,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{reg: opts.Registry, log: opts.Logger}
+	return &Server{reg: opts.Registry, log: opts.Logger, audit: opts.Logger.With("audit", true)}
 }
 
 // Register adds the API's routes (/apis and below) to mux.
@@ -322,6 +323,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, err, rt.kind, obj.GetMeta().Name)
 		return
 	}
+	s.auditChange(r, "create", created)
 	write(w, r, http.StatusCreated, withVersion(created, rt))
 }
 
@@ -341,6 +343,7 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, err, rt.kind, rt.name)
 		return
 	}
+	s.auditChange(r, "update", updated)
 	write(w, r, http.StatusOK, withVersion(updated, rt))
 }
 
@@ -371,6 +374,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, err, rt.kind, rt.name)
 		return
 	}
+	s.auditChange(r, "patch", updated)
 	write(w, r, http.StatusOK, withVersion(updated, rt))
 }
 
@@ -406,6 +410,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, err, rt.kind, rt.name)
 		return
 	}
+	s.auditChange(r, "delete", deleted)
 	write(w, r, http.StatusOK, withVersion(deleted, rt))
 }
 
