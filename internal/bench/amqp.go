@@ -42,6 +42,10 @@ type Config struct {
 	// each consumer's messages are tracked separately and the expected
 	// total is messages × consumers.
 	Fanout bool
+	// MQTT only (RunMQTT): QoS of publishes and subscriptions, and the
+	// filter subscribers subscribe to (empty: Address).
+	QoS    byte
+	Filter string
 }
 
 func (c *Config) defaults() error {
@@ -154,7 +158,12 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	start := time.Now()
-	stopProgress := progress(cfg.Progress, start, producers, &recvCount)
+	stopProgress := progress(cfg.Progress, start, func() (n uint64) {
+		for _, p := range producers {
+			n += p.sent.Load()
+		}
+		return n
+	}, &recvCount)
 	var wg sync.WaitGroup
 	for i, p := range producers {
 		n := 0
@@ -184,62 +193,10 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.DrainOnly {
 		total = uint64(cfg.Count)
 	}
-	expected := total - errs
-	if cfg.Fanout {
-		expected *= uint64(cfg.Consumers)
-	}
-	// Wait for consumers to catch up or stall.
-	if cfg.Consumers > 0 {
-		last, lastChange := recvCount.Load(), time.Now()
-		for recvCount.Load() < expected && time.Since(lastChange) < cfg.Drain && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-			if n := recvCount.Load(); n != last {
-				last, lastChange = n, time.Now()
-			}
-		}
-	}
-	end := time.Now()
-	stopProgress()
-
-	var received, dups uint64
-	for _, tr := range trackers {
-		r, d := tr.Counts()
-		received, dups = received+r, dups+d
-	}
-	res := Result{
-		Sent:       total,
-		Received:   received,
-		Duplicates: dups,
-		Errors:     errs,
-		Seconds:    end.Sub(start).Seconds(),
-	}
-	if cfg.Consumers > 0 {
-		for _, tr := range trackers {
-			res.Lost += tr.Lost(sent)
-		}
-	}
-	if d := sendEnd.Sub(start).Seconds(); d > 0 && len(producers) > 0 {
-		res.SendRate = float64(total) / d
-	}
-	if res.Seconds > 0 {
-		res.RecvRate = float64(received) / res.Seconds
-	}
-	all := trackers[0]
-	if len(trackers) > 1 {
-		all = NewTracker()
-		for _, tr := range trackers {
-			tr.mu.Lock()
-			all.latencies = append(all.latencies, tr.latencies...)
-			tr.mu.Unlock()
-		}
-	}
-	ps, max := all.Percentiles(50, 90, 99, 99.9)
-	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-	res.P50, res.P90, res.P99, res.P999, res.Max = ms(ps[0]), ms(ps[1]), ms(ps[2]), ms(ps[3]), ms(max)
-	return res, nil
+	return summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers)), nil
 }
 
-func progress(w io.Writer, start time.Time, producers []*producerRun, recv *atomic.Uint64) func() {
+func progress(w io.Writer, start time.Time, sent func() uint64, recv *atomic.Uint64) func() {
 	if w == nil {
 		return func() {}
 	}
@@ -256,11 +213,7 @@ func progress(w io.Writer, start time.Time, producers []*producerRun, recv *atom
 				fmt.Fprintln(w)
 				return
 			case <-t.C:
-				var sent uint64
-				for _, p := range producers {
-					sent += p.sent.Load()
-				}
-				fmt.Fprintf(w, "\r%5.0fs  sent %d  received %d   ", time.Since(start).Seconds(), sent, recv.Load())
+				fmt.Fprintf(w, "\r%5.0fs  sent %d  received %d   ", time.Since(start).Seconds(), sent(), recv.Load())
 			}
 		}
 	}()
@@ -416,4 +369,63 @@ func startConsumer(ctx context.Context, cfg *Config, tr *Tracker, count *atomic.
 func (c *consumerRun) stop() {
 	c.conn.Close(context.Background(), nil)
 	<-c.done
+}
+
+// summarize waits for consumers to receive what was sent (or to stall for
+// cfg.Drain) and computes the result.
+func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent map[uint32]uint64, total, errs uint64,
+	trackers []*Tracker, recvCount *atomic.Uint64, stopProgress func(), nProducers int) Result {
+	expected := total - errs
+	if cfg.Fanout {
+		expected *= uint64(cfg.Consumers)
+	}
+	// Wait for consumers to catch up or stall.
+	if cfg.Consumers > 0 {
+		last, lastChange := recvCount.Load(), time.Now()
+		for recvCount.Load() < expected && time.Since(lastChange) < cfg.Drain && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+			if n := recvCount.Load(); n != last {
+				last, lastChange = n, time.Now()
+			}
+		}
+	}
+	end := time.Now()
+	stopProgress()
+
+	var received, dups uint64
+	for _, tr := range trackers {
+		r, d := tr.Counts()
+		received, dups = received+r, dups+d
+	}
+	res := Result{
+		Sent:       total,
+		Received:   received,
+		Duplicates: dups,
+		Errors:     errs,
+		Seconds:    end.Sub(start).Seconds(),
+	}
+	if cfg.Consumers > 0 {
+		for _, tr := range trackers {
+			res.Lost += tr.Lost(sent)
+		}
+	}
+	if d := sendEnd.Sub(start).Seconds(); d > 0 && nProducers > 0 {
+		res.SendRate = float64(total) / d
+	}
+	if res.Seconds > 0 {
+		res.RecvRate = float64(received) / res.Seconds
+	}
+	all := trackers[0]
+	if len(trackers) > 1 {
+		all = NewTracker()
+		for _, tr := range trackers {
+			tr.mu.Lock()
+			all.latencies = append(all.latencies, tr.latencies...)
+			tr.mu.Unlock()
+		}
+	}
+	ps, max := all.Percentiles(50, 90, 99, 99.9)
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	res.P50, res.P90, res.P99, res.P999, res.Max = ms(ps[0]), ms(ps[1]), ms(ps[2]), ms(ps[3]), ms(max)
+	return res
 }

@@ -14,12 +14,15 @@ import (
 func benchCommand() command {
 	return command{
 		name:    "bench",
-		summary: "load generator: throughput, latency, loss and duplicates (AMQP)",
+		summary: "load generator: throughput, latency, loss and duplicates (AMQP, MQTT)",
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fs := newFlagSet("bench")
 			var cfg bench.Config
-			fs.StringVar(&cfg.URL, "url", envOr("ENMASSE_AMQP_URL", "127.0.0.1:5672"), "AMQP server HOST:PORT (any AMQP 1.0 server)")
-			fs.StringVar(&cfg.Address, "address", "bench", "address to send to and receive from")
+			protocol := fs.String("protocol", "amqp", "amqp (any AMQP 1.0 server) or mqtt (any MQTT 5 server)")
+			fs.StringVar(&cfg.URL, "url", "", "server HOST:PORT (default $ENMASSE_AMQP_URL or 127.0.0.1:5672; MQTT: $ENMASSE_MQTT_URL or 127.0.0.1:1883)")
+			qos := fs.Uint("qos", 0, "MQTT: QoS of publishes and subscriptions (0, 1 or 2)")
+			fs.StringVar(&cfg.Filter, "filter", "", "MQTT: topic filter consumers subscribe to (default: --address)")
+			fs.StringVar(&cfg.Address, "address", "bench", "address (MQTT: topic) to send to and receive from")
 			fs.IntVar(&cfg.Producers, "producers", 1, "number of producers, each on its own connection")
 			fs.IntVar(&cfg.Consumers, "consumers", 1, "number of consumers, each on its own connection (0: send only)")
 			fs.IntVar(&cfg.Size, "size", 100, "message body size in bytes (at least 20)")
@@ -33,13 +36,13 @@ func benchCommand() command {
 			fs.StringVar(&cfg.User, "user", "", "SASL PLAIN user (empty: ANONYMOUS)")
 			fs.StringVar(&cfg.Password, "password", "", "SASL PLAIN password")
 			fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "stop waiting for consumers after this long without a message")
-			fs.BoolVar(&cfg.Fanout, "fanout", false, "every consumer gets every message (multicast, topics): track each consumer separately")
+			fs.BoolVar(&cfg.Fanout, "fanout", false, "every consumer gets every message (multicast, topics): track each consumer separately (always on for MQTT)")
 			fs.BoolVar(&cfg.DrainOnly, "drain-only", false, "no producers: consumers receive --count messages already queued (fill first with --consumers 0)")
 			asJSON := fs.Bool("json", false, "print the result as one JSON line")
 			quiet := fs.Bool("quiet", false, "no progress line")
 			relay := fs.Bool("relay", false, "measure a plain TCP relay of --count messages of --size bytes on loopback instead (this machine's ceiling)")
 			if err := parseFlags(fs, args, "enmasse bench [flags]",
-				"Runs producers and consumers against an AMQP 1.0 server and reports throughput, latency percentiles (from timestamps carried in the messages), errors, lost and duplicated messages.",
+				"Runs producers and consumers against an AMQP 1.0 or MQTT 5 server and reports throughput, latency percentiles (from timestamps carried in the messages), errors, lost and duplicated messages.",
 				stdout, false); err != nil {
 				return err
 			}
@@ -67,10 +70,31 @@ func benchCommand() command {
 				return usageErrorf("--size must be at least 20 bytes")
 			}
 			cfg.Credit = uint32(*credit)
+			if *qos > 2 {
+				return usageErrorf("--qos must be 0, 1 or 2")
+			}
+			cfg.QoS = byte(*qos)
+			run := bench.RunAMQP
+			switch *protocol {
+			case "amqp":
+				if cfg.URL == "" {
+					cfg.URL = envOr("ENMASSE_AMQP_URL", "127.0.0.1:5672")
+				}
+			case "mqtt":
+				if cfg.URL == "" {
+					cfg.URL = envOr("ENMASSE_MQTT_URL", "127.0.0.1:1883")
+				}
+				if cfg.DrainOnly {
+					return usageErrorf("--drain-only is for AMQP")
+				}
+				run = bench.RunMQTT
+			default:
+				return usageErrorf("--protocol must be amqp or mqtt")
+			}
 			if !*quiet && !*asJSON {
 				cfg.Progress = stderr
 			}
-			res, err := bench.RunAMQP(ctx, cfg)
+			res, err := run(ctx, cfg)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// RunMQTT runs the benchmark described by cfg against an MQTT 5 server:
+// each producer and consumer on its own connection, publishing to the topic
+// cfg.Address at cfg.QoS; consumers subscribe to cfg.Filter (default
+// cfg.Address). MQTT subscriptions are always fan-out, so every consumer
+// is tracked separately (cfg.Fanout is forced).
+//
+// The client is github.com/eclipse/paho.golang, a maintained MQTT v5
+// client; it does not speak 3.1.1.
+func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return Result{}, err
+	}
+	if cfg.QoS > 2 {
+		return Result{}, fmt.Errorf("--qos must be 0, 1 or 2")
+	}
+	if cfg.DrainOnly {
+		return Result{}, errors.New("--drain-only is for AMQP queues")
+	}
+	cfg.Fanout = true
+	if cfg.Filter == "" {
+		cfg.Filter = cfg.Address
+	}
+	var trackers []*Tracker
+	var recvCount atomic.Uint64
+	var clients []*paho.Client
+	defer func() {
+		for _, c := range clients {
+			c.Disconnect(&paho.Disconnect{})
+			<-c.Done()
+		}
+	}()
+	for i := range cfg.Consumers {
+		tr := NewTracker()
+		trackers = append(trackers, tr)
+		size := cfg.Size
+		c, err := mqttConnect(ctx, &cfg, fmt.Sprintf("bench-c%d-%d", i, time.Now().UnixNano()), func(pr paho.PublishReceived) (bool, error) {
+			now := time.Now()
+			b := pr.Packet.Payload
+			if len(b) >= size {
+				if p, seq, sentAt, err := readStamp(b[len(b)-size:]); err == nil {
+					tr.Observe(p, seq, now.Sub(sentAt))
+					recvCount.Add(1)
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return Result{}, fmt.Errorf("consumer: %w", err)
+		}
+		clients = append(clients, c)
+		sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: cfg.Filter, QoS: cfg.QoS}}})
+		if err != nil {
+			return Result{}, fmt.Errorf("subscribe %q: %w", cfg.Filter, err)
+		}
+		if len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80 {
+			return Result{}, fmt.Errorf("subscribe %q refused: %v", cfg.Filter, sa.Reasons)
+		}
+	}
+	producers := make([]*mqttProducer, cfg.Producers)
+	for i := range producers {
+		c, err := mqttConnect(ctx, &cfg, fmt.Sprintf("bench-p%d-%d", i, time.Now().UnixNano()), nil)
+		if err != nil {
+			return Result{}, fmt.Errorf("producer: %w", err)
+		}
+		clients = append(clients, c)
+		producers[i] = &mqttProducer{cfg: &cfg, id: uint32(i), c: c}
+	}
+
+	start := time.Now()
+	stopProgress := progress(cfg.Progress, start, func() (n uint64) {
+		for _, p := range producers {
+			n += p.sent.Load()
+		}
+		return n
+	}, &recvCount)
+	var wg sync.WaitGroup
+	for i, p := range producers {
+		n := 0
+		if cfg.Count > 0 {
+			n = cfg.Count / cfg.Producers
+			if i < cfg.Count%cfg.Producers {
+				n++
+			}
+		}
+		rate := 0.0
+		if cfg.Rate > 0 {
+			rate = float64(cfg.Rate) / float64(cfg.Producers)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); p.run(ctx, n, cfg.Duration, rate) }()
+	}
+	wg.Wait()
+	sendEnd := time.Now()
+	sent := map[uint32]uint64{}
+	var total, errs uint64
+	for _, p := range producers {
+		sent[p.id] = p.sent.Load()
+		total += p.sent.Load()
+		errs += p.errors.Load()
+	}
+	return summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers)), nil
+}
+
+func mqttConnect(ctx context.Context, cfg *Config, id string, onPublish func(paho.PublishReceived) (bool, error)) (*paho.Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(cfg.URL, "mqtt://"))
+	if err != nil {
+		return nil, err
+	}
+	cc := paho.ClientConfig{ClientID: id, Conn: conn, PacketTimeout: cfg.Drain + 10*time.Second,
+		OnClientError: func(error) {}}
+	if onPublish != nil {
+		cc.OnPublishReceived = []func(paho.PublishReceived) (bool, error){onPublish}
+	}
+	c := paho.NewClient(cc)
+	cp := &paho.Connect{ClientID: id, KeepAlive: 60, CleanStart: true}
+	if cfg.User != "" {
+		cp.Username, cp.UsernameFlag = cfg.User, true
+		cp.Password, cp.PasswordFlag = []byte(cfg.Password), true
+	}
+	ca, err := c.Connect(ctx, cp)
+	if err != nil {
+		conn.Close()
+		if ca != nil {
+			return nil, fmt.Errorf("connect refused: reason %#x %s", ca.ReasonCode, ca.Properties.ReasonString)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+type mqttProducer struct {
+	cfg    *Config
+	id     uint32
+	c      *paho.Client
+	sent   atomic.Uint64
+	errors atomic.Uint64
+}
+
+func (p *mqttProducer) run(ctx context.Context, n int, d time.Duration, rate float64) {
+	var deadline time.Time
+	if n == 0 {
+		deadline = time.Now().Add(d)
+	}
+	// QoS 1 and 2 publishes wait for their acknowledgement; up to Window of
+	// them are in flight at once (the client also honours the server's
+	// receive maximum).
+	window := make(chan struct{}, p.cfg.Window)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := time.Now()
+	for seq := uint64(0); ; seq++ {
+		if n > 0 && seq >= uint64(n) || n == 0 && !time.Now().Before(deadline) || ctx.Err() != nil {
+			return
+		}
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(seq) / rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		payload := make([]byte, p.cfg.Size)
+		putStamp(payload, p.id, seq, time.Now())
+		pub := &paho.Publish{Topic: p.cfg.Address, QoS: p.cfg.QoS, Payload: payload}
+		if p.cfg.QoS == 0 {
+			if _, err := p.c.Publish(ctx, pub); err != nil {
+				p.errors.Add(1)
+				p.sent.Add(1)
+				return
+			}
+			p.sent.Add(1)
+			continue
+		}
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		p.sent.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-window }()
+			if r, err := p.c.Publish(ctx, pub); err != nil || r == nil || r.ReasonCode >= 0x80 {
+				p.errors.Add(1)
+			}
+		}()
+	}
+}
