@@ -10,7 +10,7 @@
 # from Debian's libqpid-proton11-dev-examples (apt-get install
 # libqpid-proton11-dev libqpid-proton11-dev-examples) when present.
 #
-# Bounds: ROUNDS (default 3), COUNT (messages per throughput run, default
+# SCENARIOS (a regex) selects scenarios. Bounds: ROUNDS (default 3), COUNT (messages per throughput run, default
 # 100000), FILL (fill-then-drain backlog, default 200000); every run has a
 # 300 s timeout. Loopback only. Prints a markdown table: median received
 # msg/s with server CPU seconds per 100k messages, latency p50/p99 at 1,000
@@ -95,6 +95,7 @@ scenarios=(
 for round in $(seq "$ROUNDS"); do
   for sc in "${scenarios[@]}"; do
     name=${sc%%=*}; args=${sc#*=}
+    [[ "$name" =~ ${SCENARIOS:-.} ]] || continue   # SCENARIOS: a regex selecting scenarios
     for s in "${servers[@]}"; do
       IFS== read -r sname saddr spid sprefix <<<"$s"
       [ "$sname:$name" = "proton-c:multicast-1x10" ] && continue   # no fan-out in the example broker
