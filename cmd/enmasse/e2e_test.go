@@ -154,6 +154,23 @@ func waitAllActive(t *testing.T, bin, server string, n int) {
 	t.Fatalf("not all %d addresses Active:\n%s", n, out)
 }
 
+// adminConfigYAML is a config file with the address space myspace and its
+// administrator.
+const adminConfigYAML = `resources:
+- apiVersion: enmasse.io/v1beta1
+  kind: AddressSpace
+  metadata: {name: myspace}
+  spec: {type: standard, plan: standard-unlimited}
+- apiVersion: user.enmasse.io/v1beta1
+  kind: MessagingUser
+  metadata: {name: myspace.admin}
+  spec:
+    username: admin
+    authentication: {type: password, password: YWRtaW4=}
+    authorization:
+    - operations: ["manage"]
+`
+
 // TestEndToEndEnMasseExample builds the binary, applies EnMasse's example
 // resources, waits for every address to be Active, exchanges messages on
 // each with go-amqp as the MessagingUser, restarts the server and checks
@@ -161,7 +178,15 @@ func waitAllActive(t *testing.T, bin, server string, n int) {
 func TestEndToEndEnMasseExample(t *testing.T) {
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
-	cmd, amqpAddr, httpAddr := startServeHTTP(t, bin, dataDir, "--allow-anonymous=false")
+	// With anonymous access off the API wants a MessagingUser: the
+	// space's administrator comes from the config file.
+	cfg := filepath.Join(t.TempDir(), "enmasse.yaml")
+	if err := os.WriteFile(cfg, []byte(adminConfigYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ENMASSE_USER", "admin@myspace")
+	t.Setenv("ENMASSE_PASSWORD", "admin")
+	cmd, amqpAddr, httpAddr := startServeHTTP(t, bin, dataDir, "--allow-anonymous=false", "--config", cfg)
 	server := "http://" + httpAddr
 	file := filepath.Join(t.TempDir(), "example.yaml")
 	if err := os.WriteFile(file, []byte(exampleYAML), 0o600); err != nil {
@@ -221,7 +246,7 @@ func TestEndToEndEnMasseExample(t *testing.T) {
 	// Restart (SIGTERM, then start again over the same data dir).
 	must(t, cmd.Process.Signal(os.Interrupt))
 	cmd.Wait()
-	_, amqpAddr, httpAddr = startServeHTTP(t, bin, dataDir, "--allow-anonymous=false")
+	_, amqpAddr, httpAddr = startServeHTTP(t, bin, dataDir, "--allow-anonymous=false", "--config", cfg)
 	server = "http://" + httpAddr
 	waitAllActive(t, bin, server, 6)
 	if out := enmasse(t, bin, "get", "messagingusers", "--server", server); !strings.Contains(out, "myspace.app") {

@@ -29,6 +29,8 @@ type apiFlags struct {
 	server    string
 	namespace string
 	timeout   time.Duration
+	// user and password are HTTP basic credentials of a MessagingUser.
+	user, password string
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
@@ -40,10 +42,29 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.namespace, "namespace", model.DefaultNamespace, "`NAMESPACE` of the resources")
 	fs.StringVar(&f.namespace, "n", model.DefaultNamespace, "short for --namespace")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the server after this long")
+	fs.StringVar(&f.user, "user", os.Getenv("ENMASSE_USER"),
+		"MessagingUser `NAME` (user or user@addressspace) when anonymous access is off (env ENMASSE_USER)")
+	fs.StringVar(&f.password, "password", os.Getenv("ENMASSE_PASSWORD"), "the user's `PASSWORD` (env ENMASSE_PASSWORD)")
 }
 
 func (f *apiFlags) client() *client.Client {
-	return client.New(f.server, &http.Client{Timeout: f.timeout})
+	hc := &http.Client{Timeout: f.timeout}
+	if f.user != "" {
+		hc.Transport = basicAuth{user: f.user, password: f.password, base: http.DefaultTransport}
+	}
+	return client.New(f.server, hc)
+}
+
+// basicAuth adds HTTP basic credentials to every request.
+type basicAuth struct {
+	user, password string
+	base           http.RoundTripper
+}
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	return b.base.RoundTrip(r)
 }
 
 // parseInterspersed parses flags that may come before, between or after

@@ -72,7 +72,17 @@ func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*co
 	if dp != nil {
 		r, b = dp.router, dp.broker
 	}
-	cp := &controlPlane{reg: reg, api: api.New(api.Options{Registry: reg, Logger: logger}),
+	apiOpts := api.Options{Registry: reg, Logger: logger}
+	if !opts.anonymous {
+		// HTTP basic credentials of a MessagingUser (SPEC §2, §4).
+		users, fails := &messagingUsers{}, newAuthFailures()
+		users.reg.Store(reg)
+		if dp != nil {
+			fails = dp.fails // one backoff per address for AMQP and HTTP
+		}
+		apiOpts.Authenticate = newAPIAuth(users, fails, logger).authenticate
+	}
+	cp := &controlPlane{reg: reg, api: api.New(apiOpts),
 		resources: docs, config: opts.configFile, logger: logger}
 	cp.agent = agent.New(agent.Options{
 		Registry: reg, DataPlane: routerPlane{r, b}, Logger: logger,

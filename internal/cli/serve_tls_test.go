@@ -315,7 +315,7 @@ func (s *testServe) logsContainAnonymousOn() bool {
 func TestServeAMQPSClientCertificate(t *testing.T) {
 	clients := newTestCA(t, "client CA")
 	s := startServe(t, "--tls-self-signed", "--amqps", "127.0.0.1:0", "--tls-client-ca", clients.file,
-		"--allow-anonymous=false", "--log-level", "debug")
+		"--allow-anonymous=false", "--log-level", "debug", "--config", adminConfig(t))
 	_, pool := s.caPool(t)
 	alice := clients.clientCert(t, "alice")
 	// The certificate's identity is a MessagingUser whose rules apply.
@@ -330,7 +330,8 @@ spec:
   - addresses: ["alice-*"]
     operations: ["send", "recv"]
 `)
-	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", "http://"+s.addrs["http"].String()); code != 0 {
+	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", "http://"+s.addrs["http"].String(),
+		"--user", "admin", "--password", "admin"); code != 0 {
 		t.Fatalf("apply: %d %s%s", code, out, errOut)
 	}
 

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"crypto/rand"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
@@ -25,18 +27,34 @@ func (u *messagingUsers) Lookup(user string) (sasl.Credentials, bool) {
 	if reg == nil {
 		return nil, false
 	}
-	name, space, ns := user, "default", "default"
+	name, space, ns, ok := splitUser(user)
+	if !ok {
+		return nil, false
+	}
+	return credentials.Store{Registry: reg}.Users(ns, space).Lookup(name)
+}
+
+// splitUser splits `user@{space}` or `user@{space}.{namespace}`; a bare
+// `user` is of the `default` space in namespace `default`.
+func splitUser(user string) (name, space, ns string, ok bool) {
+	name, space, ns = user, "default", "default"
 	if i := strings.LastIndexByte(user, '@'); i >= 0 {
 		name, space = user[:i], user[i+1:]
 		if j := strings.IndexByte(space, '.'); j >= 0 {
 			space, ns = space[:j], space[j+1:]
 		}
 	}
-	if name == "" || space == "" || ns == "" {
-		return nil, false
-	}
-	return credentials.Store{Registry: reg}.Users(ns, space).Lookup(name)
+	return name, space, ns, name != "" && space != "" && ns != ""
 }
+
+// decoyCredentials are checked instead of an unknown user's, so that a
+// failed HTTP login takes as long whether or not the user exists.
+var decoyCredentials = sync.OnceValue(func() sasl.Credentials {
+	c, _ := sasl.NewPasswordCredentials(rand.Text())
+	return c
+})
+
+func decoyVerify(password string) { decoyCredentials().VerifyPassword(password) }
 
 // messagingUserAuthz enforces MessagingUser spec.authorization (SPEC §4):
 // `send`/`recv` per address pattern, where a pattern ending in `*` matches

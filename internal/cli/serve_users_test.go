@@ -27,13 +27,7 @@ spec:
 // MessagingUser created through the API logs in with PLAIN and SCRAM;
 // a wrong password and unknown users are refused alike.
 func TestServeMessagingUserAuthenticates(t *testing.T) {
-	srv := startServe(t, "--allow-anonymous=false")
-	server := "http://" + srv.addrs["http"].String()
-	file := filepath.Join(t.TempDir(), "user.yaml")
-	writeFile(t, file, userYAML)
-	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", server); code != 0 {
-		t.Fatalf("apply: %d %s%s", code, out, errOut)
-	}
+	srv := startServeWithUsers(t, userYAML)
 	url := srv.addrs["amqp"].String()
 	if code, _, errOut := runCLI(t, "send", "q", "--url", url, "--user", "alice", "--password", "secret", "--body", "hi"); code != 0 {
 		t.Fatalf("PLAIN as alice: %s", errOut)
@@ -80,13 +74,7 @@ spec:
 // messages outside a user's rights are refused with
 // amqp:unauthorized-access, the same way whether the address exists.
 func TestServeMessagingUserAuthorization(t *testing.T) {
-	srv := startServe(t, "--allow-anonymous=false")
-	server := "http://" + srv.addrs["http"].String()
-	file := filepath.Join(t.TempDir(), "user.yaml")
-	writeFile(t, file, limitedUserYAML)
-	if code, out, errOut := runCLI(t, "apply", "-f", file, "--server", server); code != 0 {
-		t.Fatalf("apply: %d %s%s", code, out, errOut)
-	}
+	srv := startServeWithUsers(t, limitedUserYAML)
 	url := srv.addrs["amqp"].String()
 	tests := map[string]struct {
 		args []string
@@ -110,4 +98,26 @@ func TestServeMessagingUserAuthorization(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startServeWithUsers starts serve with anonymous access off and the
+// given resources (YAML documents) applied from its --config file, since
+// nobody may use the API before a MessagingUser exists.
+func startServeWithUsers(t *testing.T, docs ...string) *testServe {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("resources:\n")
+	for _, d := range docs {
+		for i, line := range strings.Split(strings.TrimSpace(d), "\n") {
+			if i == 0 {
+				b.WriteString("- ")
+			} else {
+				b.WriteString("  ")
+			}
+			b.WriteString(line + "\n")
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "enmasse.yaml")
+	writeFile(t, cfg, b.String())
+	return startServe(t, "--allow-anonymous=false", "--config", cfg)
 }

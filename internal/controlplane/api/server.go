@@ -25,6 +25,9 @@ const MaxBodyBytes = 4 << 20
 type Options struct {
 	Registry *registry.Registry
 	Logger   *slog.Logger
+	// Authenticate, if set, is asked about every /apis request; nil
+	// leaves the API open (anonymous access).
+	Authenticate Authenticator
 }
 
 // Server serves the REST API (SPEC §3) from a registry.
@@ -32,6 +35,7 @@ type Server struct {
 	reg   *registry.Registry
 	log   *slog.Logger
 	audit *slog.Logger // resource changes, with audit=true
+	authn Authenticator
 }
 
 // New returns a Server.
@@ -39,7 +43,8 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{reg: opts.Registry, log: opts.Logger, audit: opts.Logger.With("audit", true)}
+	return &Server{reg: opts.Registry, log: opts.Logger, audit: opts.Logger.With("audit", true),
+		authn: opts.Authenticate}
 }
 
 // Register adds the API's routes (/apis and below) to mux.
@@ -63,6 +68,10 @@ type route struct {
 //	/apis/{group}/{version}/{plural}                   list in all namespaces
 //	/apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}]
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/apis"), "/"), "/")
 	if len(parts) == 1 && parts[0] == "" {
 		parts = nil
@@ -105,6 +114,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, errorf(http.StatusBadRequest, model.ReasonBadRequest, "invalid namespace %q in the path", rt.namespace), k, rt.name)
 			return
 		}
+	}
+	a := Access{Verb: verbOf(r, rt), Kind: k, Namespace: rt.namespace, Name: rt.name}
+	if !allowed(r, a) {
+		writeError(w, r, forbidden(r, a), k, rt.name)
+		return
 	}
 	s.serveResource(w, r, rt)
 }
@@ -191,6 +205,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, rt route) {
 	if err != nil {
 		writeError(w, r, err, rt.kind, "")
 		return
+	}
+	if c := callerFrom(r.Context()); c != nil {
+		// A caller sees only what it may read one by one.
+		verb, sel := verbOf(r, rt), match
+		match = func(o model.Object) bool {
+			m := o.GetMeta()
+			return c.Allowed(Access{Verb: verb, Kind: rt.kind, Namespace: m.Namespace, Name: m.Name}) && (sel == nil || sel(o))
+		}
 	}
 	if v := q.Get("watch"); v == "true" || v == "1" {
 		s.watch(w, r, rt, match)
@@ -316,6 +338,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, rt route) {
 	obj, err := decodeFor(js, rt)
 	if err != nil {
 		writeError(w, r, err, rt.kind, "")
+		return
+	}
+	if a := (Access{Verb: "create", Kind: rt.kind, Namespace: rt.namespace, Name: obj.GetMeta().Name}); !allowed(r, a) {
+		writeError(w, r, forbidden(r, a), rt.kind, a.Name)
 		return
 	}
 	created, err := s.Create(r.Context(), obj)

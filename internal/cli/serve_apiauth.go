@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/controlplane/api"
+	"github.com/enmasse-go/enmasse/internal/controlplane/model"
+)
+
+// apiAuth authenticates REST API requests with HTTP basic credentials of
+// a MessagingUser (SPEC §2, §4) when anonymous access is off. Failures are
+// audited and slowed down per source address like SASL failures.
+type apiAuth struct {
+	users *messagingUsers
+	fails *authFailures
+	audit *slog.Logger
+	sleep func(time.Duration)
+}
+
+func newAPIAuth(users *messagingUsers, fails *authFailures, logger *slog.Logger) *apiAuth {
+	return &apiAuth{users: users, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
+}
+
+// authenticate implements api.Authenticator.
+func (a *apiAuth) authenticate(r *http.Request) (api.Caller, bool) {
+	user, pass, ok := r.BasicAuth()
+	if ok {
+		if c, found := a.caller(user, pass); found {
+			a.fails.succeeded(remoteIP(tcpAddr(r.RemoteAddr)))
+			return c, true
+		}
+	}
+	reason := "no credentials"
+	if ok {
+		reason = "wrong user name or password"
+	}
+	d := a.fails.failed(remoteIP(tcpAddr(r.RemoteAddr)))
+	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
+		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "basic"),
+		slog.String("user", user), slog.String("reason", reason), slog.Duration("delay", d))
+	if ok { // a client without credentials is asked for them at once
+		a.sleep(d)
+	}
+	return nil, false
+}
+
+func tcpAddr(hostport string) net.Addr {
+	ap, err := net.ResolveTCPAddr("tcp", hostport)
+	if err != nil {
+		return nil
+	}
+	return ap
+}
+
+// caller checks user's password and returns its rights.
+func (a *apiAuth) caller(user, pass string) (*apiCaller, bool) {
+	creds, ok := a.users.Lookup(user)
+	if !ok {
+		decoyVerify(pass)
+		return nil, false
+	}
+	if !creds.VerifyPassword(pass) {
+		return nil, false
+	}
+	name, space, ns, ok := splitUser(user)
+	if !ok {
+		return nil, false
+	}
+	reg := a.users.reg.Load()
+	o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+name)
+	if !ok {
+		return nil, false
+	}
+	c := &apiCaller{user: user, space: space, namespace: ns}
+	for _, rule := range o.(*model.MessagingUser).Spec.Authorization {
+		c.view = c.view || slices.Contains(rule.Operations, "view")
+		c.manage = c.manage || slices.Contains(rule.Operations, "manage")
+	}
+	c.view = c.view || c.manage // who may change resources may read them
+	return c, true
+}
+
+// apiCaller is an authenticated MessagingUser of space in namespace.
+type apiCaller struct {
+	user             string
+	space, namespace string
+	view, manage     bool
+}
+
+func (c *apiCaller) Name() string { return c.user }
+
+// Allowed implements api.Caller: reads need view, writes manage; a user
+// sees and changes only its own address space, the Addresses and
+// MessagingUsers named `{space}.…` in its namespace, and reads plans
+// (which nobody changes while anonymous access is off).
+func (c *apiCaller) Allowed(a api.Access) bool {
+	if a.IsWrite() && !c.manage || !a.IsWrite() && !c.view {
+		return false
+	}
+	if a.Kind == model.AddressSpacePlanKind || a.Kind == model.AddressPlanKind {
+		return !a.IsWrite()
+	}
+	if a.Namespace != c.namespace {
+		// Only reads of a collection across all namespaces, filtered
+		// object by object.
+		return a.Namespace == "" && a.Name == "" && !a.IsWrite()
+	}
+	if a.Name == "" {
+		return true // the collection; each object is checked by name
+	}
+	if a.Kind == model.AddressSpaceKind {
+		return a.Name == c.space
+	}
+	return strings.HasPrefix(a.Name, c.space+".")
+}
