@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,9 @@ import (
 type connState struct {
 	space *space
 	user  string // authenticated user ("" for anonymous)
+	// limitUser and host count the connection for the per-user and
+	// per-host limits until OnClose.
+	limitUser, host string
 
 	mu        sync.Mutex // leaf lock
 	sessions  int
@@ -48,19 +52,36 @@ func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
 		return frames.Errorf(frames.ErrNotFound, "no address space for hostname %q", o.Hostname)
 	}
 	s.mu.RLock()
-	limit := s.cfg().Limits.MaxConnections
+	lim := s.cfg().Limits
 	s.mu.RUnlock()
+	limit := lim.MaxConnections
 	if n := s.conns.Add(1); limit > 0 && n > int64(limit) {
 		s.conns.Add(-1)
 		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg().Name, limit)
 	}
 	id := c.Identity()
-	cs := &connState{space: s}
+	cs := &connState{space: s, limitUser: "anonymous", host: remoteHost(c.RemoteAddr())}
 	if !id.Anonymous && id.User != "" {
-		cs.user = id.User
+		cs.user, cs.limitUser = id.User, id.User
+	}
+	if err := s.admit(cs.limitUser, cs.host, lim); err != nil {
+		s.conns.Add(-1)
+		return err
 	}
 	c.Context = cs
 	return nil
+}
+
+// remoteHost is the IP of a remote address (the whole address if it has
+// no port), the key of maxConnectionsPerHost.
+func remoteHost(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
 }
 
 // allowed checks the connection user's right op on address.
@@ -343,6 +364,7 @@ func (r *Router) OnClose(c *transport.Conn, err error) {
 	cs.temps = nil
 	cs.mu.Unlock()
 	cs.space.conns.Add(-1)
+	cs.space.release(cs.limitUser, cs.host)
 	for _, a := range temps {
 		cs.space.mu.Lock()
 		if cs.space.addrs[a.name] == a {

@@ -40,7 +40,12 @@ func (t Type) Valid() bool { return t == Anycast || t == Multicast || t.Brokered
 // Limits are an address space's router policy (EnMasse names). Zero means
 // unlimited.
 type Limits struct {
-	MaxConnections            int
+	MaxConnections int
+	// MaxConnectionsPerUser bounds one user's connections to the space
+	// (anonymous clients count as one user, "anonymous");
+	// MaxConnectionsPerHost bounds the connections from one remote IP.
+	MaxConnectionsPerUser     int
+	MaxConnectionsPerHost     int
 	MaxSessionsPerConnection  int
 	MaxSendersPerConnection   int
 	MaxReceiversPerConnection int
@@ -149,6 +154,42 @@ type space struct {
 	mu    sync.RWMutex
 	addrs map[string]*address
 	conns atomic.Int64
+
+	// Connections per user and per remote IP, for the per-user and
+	// per-host limits; guarded by cmu (a leaf lock).
+	cmu     sync.Mutex
+	perUser map[string]int
+	perHost map[string]int
+}
+
+// admit counts a connection of user from host, unless that exceeds lim;
+// it returns the refusal, or nil. release undoes it.
+func (s *space) admit(user, host string, lim Limits) *frames.Error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.perUser == nil {
+		s.perUser, s.perHost = map[string]int{}, map[string]int{}
+	}
+	if lim.MaxConnectionsPerUser > 0 && s.perUser[user] >= lim.MaxConnectionsPerUser {
+		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections per user", s.cfg().Name, lim.MaxConnectionsPerUser)
+	}
+	if lim.MaxConnectionsPerHost > 0 && s.perHost[host] >= lim.MaxConnectionsPerHost {
+		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections per host", s.cfg().Name, lim.MaxConnectionsPerHost)
+	}
+	s.perUser[user]++
+	s.perHost[host]++
+	return nil
+}
+
+func (s *space) release(user, host string) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.perUser[user]--; s.perUser[user] <= 0 {
+		delete(s.perUser, user)
+	}
+	if s.perHost[host]--; s.perHost[host] <= 0 {
+		delete(s.perHost, host)
+	}
 }
 
 // SetSpace creates or updates an address space.

@@ -602,3 +602,99 @@ func TestRouterAnycastConsumerDetachModifies(t *testing.T) {
 		t.Fatalf("producer got %#v, want modified{delivery-failed}", st)
 	}
 }
+
+// TestRouterConnectionLimitsPerUserAndHost: maxConnectionsPerUser counts
+// each user's connections to the space, maxConnectionsPerHost those from
+// one remote IP; a refused connection is closed with
+// amqp:resource-limit-exceeded, and a closed one frees its place.
+func TestRouterConnectionLimitsPerUserAndHost(t *testing.T) {
+	r := router.New(router.Options{Broker: broker.New(broker.Options{})})
+	r.SetSpace(router.SpaceConfig{Name: "u", Limits: router.Limits{MaxConnectionsPerUser: 1}})
+	r.SetSpace(router.SpaceConfig{Name: "h", Limits: router.Limits{MaxConnectionsPerHost: 2}})
+	users := sasl.MemoryUsers{}
+	for _, u := range []string{"alice", "bob"} {
+		c, err := sasl.NewPasswordCredentials("pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[u] = c
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := transport.NewServer(ln, transport.Options{
+		Handler: r, OnOpen: r.OnOpen,
+		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true, Users: users}),
+	})
+	go srv.Serve(context.Background())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	addr := ln.Addr().String()
+	// connect dials space as user ("" for anonymous) and returns the
+	// connection, or the error of its first session.
+	connect := func(space, user string) (*amqp.Conn, error) {
+		t.Helper()
+		auth := amqp.SASLTypeAnonymous()
+		if user != "" {
+			auth = amqp.SASLTypePlain(user, "pw")
+		}
+		c, err := amqp.Dial(ctxT(t, 5*time.Second), "amqp://"+addr, &amqp.ConnOptions{HostName: space, SASLType: auth})
+		if err == nil {
+			_, err = c.NewSession(ctxT(t, 5*time.Second), nil)
+		}
+		if err != nil {
+			if c != nil {
+				c.Close()
+			}
+			return nil, err
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, nil
+	}
+	refused := func(err error) bool {
+		var ce *amqp.ConnError
+		return errors.As(err, &ce) && ce.RemoteErr != nil && ce.RemoteErr.Condition == amqp.ErrCondResourceLimitExceeded
+	}
+
+	a1, err := connect("u", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connect("u", "alice"); !refused(err) {
+		t.Fatalf("alice's second connection: %v, want resource-limit-exceeded", err)
+	}
+	if _, err := connect("u", "bob"); err != nil {
+		t.Fatalf("bob next to alice: %v", err)
+	}
+	a1.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := connect("u", "alice")
+		if err == nil {
+			break
+		}
+		if !refused(err) || time.Now().After(deadline) {
+			t.Fatalf("alice after closing her connection: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Per host: every client here is 127.0.0.1, whoever it is.
+	if _, err := connect("h", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connect("h", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connect("h", "bob"); !refused(err) {
+		t.Fatalf("third connection from 127.0.0.1: %v, want resource-limit-exceeded", err)
+	}
+	// Space u has no per-host limit: it still takes connections.
+	if _, err := connect("u", ""); err != nil {
+		t.Fatalf("space u: %v", err)
+	}
+}
