@@ -37,7 +37,8 @@
 // `{space}.{namespace}`, by a username of the form `user@{space}`, else by
 // the listener's default space; a name that matches no space (the server's
 // own host name, say) falls through to the next rule. Each space has its own table and limits (EnMasse router policy:
-// maxConnections, maxSessionsPerConnection, maxSendersPerConnection,
+// maxConnections, maxConnectionsPerUser, maxConnectionsPerHost,
+// maxSessionsPerConnection, maxSendersPerConnection,
 // maxReceiversPerConnection, maxMessageSize); nothing is ever looked up
 // across spaces, so two spaces may both have an address `orders`.
 //
