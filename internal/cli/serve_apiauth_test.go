@@ -82,7 +82,7 @@ func TestServeAPIAuthentication(t *testing.T) {
 	if code != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") || !strings.Contains(body, `"kind":"Status"`) {
 		t.Fatalf("no credentials: %d %q %s", code, h.Get("WWW-Authenticate"), body)
 	}
-	if code, body, _ := do("GET", addrs, "viewer", "wrong", ""); code != 401 {
+	if code, body, _ := do("GET", addrs, "viewer", "Xyzzy-wrong", ""); code != 401 {
 		t.Fatalf("wrong password: %d %s", code, body)
 	}
 	if code, body, _ := do("GET", addrs, "nobody", "view", ""); code != 401 {
@@ -97,6 +97,14 @@ func TestServeAPIAuthentication(t *testing.T) {
 	code, body, _ = do("GET", "/apis/enmasse.io/v1beta1/addressspaces", "viewer", "view", "")
 	if code != 200 || !strings.Contains(body, `"name":"default"`) || strings.Contains(body, `"name":"other"`) {
 		t.Fatalf("viewer lists address spaces: %d %s", code, body)
+	}
+	code, body, _ = do("GET", addrs+"?watch=true&timeoutSeconds=1", "viewer", "view", "")
+	if code != 200 || !strings.Contains(body, "default.orders") || strings.Contains(body, "other.secret") {
+		t.Fatalf("viewer watches addresses: %d %s", code, body)
+	}
+	code, body, _ = do("GET", "/apis/enmasse.io/v1beta1/addresses?watch=true&timeoutSeconds=1", "viewer", "view", "")
+	if code != 200 || !strings.Contains(body, "default.orders") || strings.Contains(body, "other.secret") {
+		t.Fatalf("viewer watches addresses in all namespaces: %d %s", code, body)
 	}
 	for path, want := range map[string]int{
 		addrs + "/default.orders": 200,
@@ -139,6 +147,20 @@ func TestServeAPIAuthentication(t *testing.T) {
 	plan := "apiVersion: admin.enmasse.io/v1beta2\nkind: AddressPlan\nmetadata: {name: p1}\nspec: {addressType: queue, resources: {broker: 0.1}}\n"
 	if code, body, _ := do("POST", "/apis/admin.enmasse.io/v1beta2/namespaces/default/addressplans", "admin", "admin", plan); code != 403 {
 		t.Fatalf("admin creates a plan: %d %s", code, body)
+	}
+
+	logs := srv.logs.String()
+	for _, want := range []string{
+		`msg="resource create" component=controlplane audit=true verb=create kind=Address namespace=default name=default.a1 user=admin`,
+		`msg="resource delete" component=controlplane audit=true verb=delete kind=Address namespace=default name=default.a1 user=admin`,
+		`msg="authentication failed" component=controlplane audit=true protocol=http`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+	if strings.Contains(logs, "Xyzzy") {
+		t.Errorf("a password in the logs")
 	}
 
 	// The CLI sends --user/--password, or ENMASSE_USER/ENMASSE_PASSWORD.
