@@ -44,8 +44,9 @@ type Config struct {
 	Fanout bool
 	// MQTT only (RunMQTT): QoS of publishes and subscriptions, and the
 	// filter subscribers subscribe to (empty: Address).
-	QoS    byte
-	Filter string
+	QoS         byte
+	Filter      string
+	MQTTVersion byte // 5 (default) or 4 (3.1.1)
 }
 
 func (c *Config) defaults() error {
@@ -358,8 +359,11 @@ func startConsumer(ctx context.Context, cfg *Config, tr *Tracker, count *atomic.
 				continue
 			}
 			if p, seq, sentAt, err := readStamp(body[len(body)-cfg.Size:]); err == nil {
-				tr.Observe(p, seq, now.Sub(sentAt))
-				count.Add(1)
+				// Only new messages count towards the end of the run:
+				// duplicates must not stand in for lost ones.
+				if tr.Observe(p, seq, now.Sub(sentAt)) {
+					count.Add(1)
+				}
 			}
 		}
 	}()

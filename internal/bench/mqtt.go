@@ -19,8 +19,9 @@ import (
 // cfg.Address). MQTT subscriptions are always fan-out, so every consumer
 // is tracked separately (cfg.Fanout is forced).
 //
-// The client is github.com/eclipse/paho.golang, a maintained MQTT v5
-// client; it does not speak 3.1.1.
+// The MQTT 5 client is github.com/eclipse/paho.golang, a maintained MQTT
+// v5 client; it does not speak 3.1.1, so cfg.MQTTVersion 4 uses client311,
+// a small client on the project's own codec (internal/mqtt/packets).
 func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
@@ -31,49 +32,52 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.DrainOnly {
 		return Result{}, errors.New("--drain-only is for AMQP queues")
 	}
+	switch cfg.MQTTVersion {
+	case 0:
+		cfg.MQTTVersion = 5
+	case 4, 5:
+	default:
+		return Result{}, fmt.Errorf("MQTT version must be 5 or 3.1.1 (4)")
+	}
 	cfg.Fanout = true
 	if cfg.Filter == "" {
 		cfg.Filter = cfg.Address
 	}
 	var trackers []*Tracker
 	var recvCount atomic.Uint64
-	var clients []*paho.Client
+	var clients []mqttClient
 	defer func() {
 		for _, c := range clients {
-			c.Disconnect(&paho.Disconnect{})
-			<-c.Done()
+			c.close()
 		}
 	}()
 	for i := range cfg.Consumers {
 		tr := NewTracker()
 		trackers = append(trackers, tr)
 		size := cfg.Size
-		c, err := mqttConnect(ctx, &cfg, fmt.Sprintf("bench-c%d-%d", i, time.Now().UnixNano()), func(pr paho.PublishReceived) (bool, error) {
+		c, err := mqttDial(ctx, &cfg, fmt.Sprintf("bench-c%d-%d", i, time.Now().UnixNano()), func(b []byte) {
 			now := time.Now()
-			b := pr.Packet.Payload
 			if len(b) >= size {
 				if p, seq, sentAt, err := readStamp(b[len(b)-size:]); err == nil {
-					tr.Observe(p, seq, now.Sub(sentAt))
-					recvCount.Add(1)
+					// Only new messages count towards the end of the
+					// run: duplicates must not stand in for lost ones.
+					if tr.Observe(p, seq, now.Sub(sentAt)) {
+						recvCount.Add(1)
+					}
 				}
 			}
-			return true, nil
 		})
 		if err != nil {
 			return Result{}, fmt.Errorf("consumer: %w", err)
 		}
 		clients = append(clients, c)
-		sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: cfg.Filter, QoS: cfg.QoS}}})
-		if err != nil {
+		if err := c.subscribe(ctx, cfg.Filter, cfg.QoS); err != nil {
 			return Result{}, fmt.Errorf("subscribe %q: %w", cfg.Filter, err)
-		}
-		if len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80 {
-			return Result{}, fmt.Errorf("subscribe %q refused: %v", cfg.Filter, sa.Reasons)
 		}
 	}
 	producers := make([]*mqttProducer, cfg.Producers)
 	for i := range producers {
-		c, err := mqttConnect(ctx, &cfg, fmt.Sprintf("bench-p%d-%d", i, time.Now().UnixNano()), nil)
+		c, err := mqttDial(ctx, &cfg, fmt.Sprintf("bench-p%d-%d", i, time.Now().UnixNano()), nil)
 		if err != nil {
 			return Result{}, fmt.Errorf("producer: %w", err)
 		}
@@ -116,7 +120,24 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 	return summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers)), nil
 }
 
-func mqttConnect(ctx context.Context, cfg *Config, id string, onPublish func(paho.PublishReceived) (bool, error)) (*paho.Client, error) {
+// mqttClient is one MQTT connection: paho for MQTT 5, client311 for 3.1.1.
+type mqttClient interface {
+	subscribe(ctx context.Context, filter string, qos byte) error
+	// publish returns once the publish is sent (QoS 0) or acknowledged.
+	publish(ctx context.Context, topic string, qos byte, payload []byte) error
+	close()
+}
+
+func mqttDial(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (mqttClient, error) {
+	if cfg.MQTTVersion == 4 {
+		return dial311(ctx, cfg, id, onMsg)
+	}
+	return dialPaho(ctx, cfg, id, onMsg)
+}
+
+type pahoClient struct{ c *paho.Client }
+
+func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (*pahoClient, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(cfg.URL, "mqtt://"))
 	if err != nil {
@@ -124,8 +145,11 @@ func mqttConnect(ctx context.Context, cfg *Config, id string, onPublish func(pah
 	}
 	cc := paho.ClientConfig{ClientID: id, Conn: conn, PacketTimeout: cfg.Drain + 10*time.Second,
 		OnClientError: func(error) {}}
-	if onPublish != nil {
-		cc.OnPublishReceived = []func(paho.PublishReceived) (bool, error){onPublish}
+	if onMsg != nil {
+		cc.OnPublishReceived = []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			onMsg(pr.Packet.Payload)
+			return true, nil
+		}}
 	}
 	c := paho.NewClient(cc)
 	cp := &paho.Connect{ClientID: id, KeepAlive: 60, CleanStart: true}
@@ -141,13 +165,37 @@ func mqttConnect(ctx context.Context, cfg *Config, id string, onPublish func(pah
 		}
 		return nil, err
 	}
-	return c, nil
+	return &pahoClient{c}, nil
+}
+
+func (p *pahoClient) subscribe(ctx context.Context, filter string, qos byte) error {
+	sa, err := p.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
+	if err != nil {
+		return err
+	}
+	if len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80 {
+		return fmt.Errorf("refused: %v", sa.Reasons)
+	}
+	return nil
+}
+
+func (p *pahoClient) publish(ctx context.Context, topic string, qos byte, payload []byte) error {
+	r, err := p.c.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: payload})
+	if err == nil && (r == nil || r.ReasonCode >= 0x80) {
+		err = fmt.Errorf("publish refused")
+	}
+	return err
+}
+
+func (p *pahoClient) close() {
+	p.c.Disconnect(&paho.Disconnect{})
+	<-p.c.Done()
 }
 
 type mqttProducer struct {
 	cfg    *Config
 	id     uint32
-	c      *paho.Client
+	c      mqttClient
 	sent   atomic.Uint64
 	errors atomic.Uint64
 }
@@ -176,9 +224,8 @@ func (p *mqttProducer) run(ctx context.Context, n int, d time.Duration, rate flo
 		}
 		payload := make([]byte, p.cfg.Size)
 		putStamp(payload, p.id, seq, time.Now())
-		pub := &paho.Publish{Topic: p.cfg.Address, QoS: p.cfg.QoS, Payload: payload}
 		if p.cfg.QoS == 0 {
-			if _, err := p.c.Publish(ctx, pub); err != nil {
+			if err := p.c.publish(ctx, p.cfg.Address, 0, payload); err != nil {
 				p.errors.Add(1)
 				p.sent.Add(1)
 				return
@@ -196,7 +243,7 @@ func (p *mqttProducer) run(ctx context.Context, n int, d time.Duration, rate flo
 		go func() {
 			defer wg.Done()
 			defer func() { <-window }()
-			if r, err := p.c.Publish(ctx, pub); err != nil || r == nil || r.ReasonCode >= 0x80 {
+			if err := p.c.publish(ctx, p.cfg.Address, p.cfg.QoS, payload); err != nil {
 				p.errors.Add(1)
 			}
 		}()

@@ -56,8 +56,9 @@ type Tracker struct {
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker { return &Tracker{seen: map[uint32]*bitset{}} }
 
-// Observe records one received message.
-func (t *Tracker) Observe(producer uint32, seq uint64, latency time.Duration) {
+// Observe records one received message and reports whether it was new
+// (not a duplicate).
+func (t *Tracker) Observe(producer uint32, seq uint64, latency time.Duration) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.seen[producer]
@@ -67,10 +68,11 @@ func (t *Tracker) Observe(producer uint32, seq uint64, latency time.Duration) {
 	}
 	if !b.set(seq) {
 		t.dups++
-		return
+		return false
 	}
 	t.received++
 	t.latencies = append(t.latencies, latency)
+	return true
 }
 
 // Lost counts sequence numbers below sent[p] that never arrived, per the

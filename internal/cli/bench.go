@@ -18,9 +18,10 @@ func benchCommand() command {
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fs := newFlagSet("bench")
 			var cfg bench.Config
-			protocol := fs.String("protocol", "amqp", "amqp (any AMQP 1.0 server) or mqtt (any MQTT 5 server)")
+			protocol := fs.String("protocol", "amqp", "amqp (any AMQP 1.0 server) or mqtt (any MQTT 5 or 3.1.1 server)")
 			fs.StringVar(&cfg.URL, "url", "", "server HOST:PORT (default $ENMASSE_AMQP_URL or 127.0.0.1:5672; MQTT: $ENMASSE_MQTT_URL or 127.0.0.1:1883)")
 			qos := fs.Uint("qos", 0, "MQTT: QoS of publishes and subscriptions (0, 1 or 2)")
+			mqttVersion := fs.String("mqtt-version", "5", "MQTT: protocol version, 5 or 311 (3.1.1)")
 			fs.StringVar(&cfg.Filter, "filter", "", "MQTT: topic filter consumers subscribe to (default: --address)")
 			fs.StringVar(&cfg.Address, "address", "bench", "address (MQTT: topic) to send to and receive from")
 			fs.IntVar(&cfg.Producers, "producers", 1, "number of producers, each on its own connection")
@@ -42,7 +43,7 @@ func benchCommand() command {
 			quiet := fs.Bool("quiet", false, "no progress line")
 			relay := fs.Bool("relay", false, "measure a plain TCP relay of --count messages of --size bytes on loopback instead (this machine's ceiling)")
 			if err := parseFlags(fs, args, "enmasse bench [flags]",
-				"Runs producers and consumers against an AMQP 1.0 or MQTT 5 server and reports throughput, latency percentiles (from timestamps carried in the messages), errors, lost and duplicated messages.",
+				"Runs producers and consumers against an AMQP 1.0 or MQTT (5 or 3.1.1) server and reports throughput, latency percentiles (from timestamps carried in the messages), errors, lost and duplicated messages.",
 				stdout, false); err != nil {
 				return err
 			}
@@ -86,6 +87,14 @@ func benchCommand() command {
 				}
 				if cfg.DrainOnly {
 					return usageErrorf("--drain-only is for AMQP")
+				}
+				switch *mqttVersion {
+				case "5":
+					cfg.MQTTVersion = 5
+				case "311", "3.1.1", "4":
+					cfg.MQTTVersion = 4
+				default:
+					return usageErrorf("--mqtt-version must be 5 or 311")
 				}
 				run = bench.RunMQTT
 			default:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -25,23 +26,30 @@ func TestBenchMQTTCountsMatch(t *testing.T) {
 		"qos1 wildcard":    {Address: "b/w/x", Filter: "b/+/x", Count: 500, Consumers: 2, QoS: 1, Size: 1024},
 	}
 	for name, cfg := range tests {
-		t.Run(name, func(t *testing.T) {
-			cfg.URL = addr
-			cfg.Drain = 5 * time.Second
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			res, err := bench.RunMQTT(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := uint64(cfg.Count) * uint64(cfg.Consumers)
-			if res.Sent != uint64(cfg.Count) || res.Received != want || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
-				t.Fatalf("result %+v, want %d sent, %d received, nothing lost", res, cfg.Count, want)
-			}
-			if res.P50 <= 0 || res.Max < res.P99 {
-				t.Fatalf("latencies %+v", res)
-			}
-		})
+		for _, v := range []byte{5, 4} {
+			t.Run(fmt.Sprintf("%s v%d", name, v), func(t *testing.T) {
+				cfg.URL = addr
+				cfg.MQTTVersion = v
+				cfg.Address += fmt.Sprint(v)
+				if cfg.Filter != "" {
+					cfg.Filter += fmt.Sprint(v)
+				}
+				cfg.Drain = 5 * time.Second
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				res, err := bench.RunMQTT(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := uint64(cfg.Count) * uint64(cfg.Consumers)
+				if res.Sent != uint64(cfg.Count) || res.Received != want || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
+					t.Fatalf("result %+v, want %d sent, %d received, nothing lost", res, cfg.Count, want)
+				}
+				if res.P50 <= 0 || res.Max < res.P99 {
+					t.Fatalf("latencies %+v", res)
+				}
+			})
+		}
 	}
 }
 
@@ -114,7 +122,7 @@ func TestBenchMQTTBrokenServerLossAndDuplicates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := bench.RunMQTT(ctx, bench.Config{URL: ln.Addr().String(), Address: "x", Count: 700, Consumers: 1,
-		QoS: 0, Rate: 10000, Drain: 300 * time.Millisecond})
+		QoS: 0, Rate: 2000, Drain: 300 * time.Millisecond, MQTTVersion: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +136,7 @@ func TestBenchCommandMQTT(t *testing.T) {
 	s := startServe(t)
 	var out, errb bytes.Buffer
 	code := Run(context.Background(), []string{"bench", "--protocol", "mqtt", "--url", s.addrs["mqtt"].String(),
-		"--address", "cmd/t", "--qos", "1", "--count", "300", "--consumers", "2", "--json"}, &out, &errb)
+		"--address", "cmd/t", "--qos", "1", "--count", "300", "--consumers", "2", "--mqtt-version", "311", "--json"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
