@@ -83,7 +83,9 @@ command line override the file.
 Anonymous clients are allowed while every listener is on loopback, and a
 warning says so at start; once any listener binds another address they are
 refused unless --allow-anonymous is given. --allow-anonymous=false refuses
-them on loopback too.
+them on loopback too. Without anonymous access the REST API wants HTTP basic
+credentials of a MessagingUser (view to read, manage to write, own address
+space only), so create the first users with the config file's resources.
 
 TLS: --tls-cert and --tls-key name PEM files, re-read when they change (a
 renewed certificate is served to new connections within seconds, without a

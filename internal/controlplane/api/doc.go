@@ -26,6 +26,13 @@
 // and Conflict (stale resourceVersion, plan in use), 422 Invalid with one
 // cause per field.
 //
+// Authentication (auth.go): with Options.Authenticate set, every request
+// needs credentials (401 with WWW-Authenticate: Basic otherwise) and the
+// Caller decides each Access; a refused one is 403 Forbidden, and lists
+// and watches leave out the objects the caller may not read. Every change
+// is an audit log line (audit=true) with verb, kind, namespace, name and
+// user.
+//
 // Admission (admission.go) is shared by the API, the config file and the
 // first-start defaults: static validation, defaults (a missing plan is the
 // space plan's first plan of the type), existence of the address space
