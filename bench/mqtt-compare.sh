@@ -15,7 +15,8 @@
 # 5000), TIMEOUT (seconds per run, default 120). Loopback only. Prints a
 # markdown table: median received msg/s (deliveries for fan-out) with the
 # server's CPU seconds per 100k deliveries, p50/p99 at 1,000 msg/s,
-# enmasse ÷ peer, and each server's peak RSS.
+# enmasse ÷ peer (enmasse driven with the same MQTT version and client as
+# the peer), and each server's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -37,7 +38,11 @@ ENMASSE=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve.log" | sed 's/.*addr=//' |
 
 has311=
 ./bin/enmasse bench --help 2>&1 | grep -q -- '-mqtt-version' && has311=1
-servers=("enmasse=$ENMASSE=$SERVE_PID=5")
+# Server names end in the MQTT version they are driven with (-5: paho.golang,
+# -311: enmasse bench's own 3.1.1 client): the two clients differ in cost,
+# so each peer is compared with enmasse driven the same way.
+servers=("enmasse-5=$ENMASSE=$SERVE_PID=5")
+[ -n "$has311" ] && servers+=("enmasse-311=$ENMASSE=$SERVE_PID=311")
 if [ -s "$PEERS_ENV" ]; then
   . "$PEERS_ENV"
   for p in mosquitto rabbitmq nats activemq; do
@@ -45,7 +50,7 @@ if [ -s "$PEERS_ENV" ]; then
     pid=$(eval echo "\${PEER_${up}_PID:-}") addr=$(eval echo "\${PEER_${up}_MQTT:-}") ver=$(eval echo "\${PEER_${up}_MQTT_VERSION:-5}")
     [ -n "$addr" ] && kill -0 "$pid" 2>/dev/null || continue
     if [ "$ver" = 311 ] && [ -z "$has311" ]; then echo "skipping $p: MQTT 3.1.1 only, and enmasse bench has no --mqtt-version 311" >&2; continue; fi
-    servers+=("$p=$addr=$pid=$ver")
+    servers+=("$p-$ver=$addr=$pid=$ver")
   done
 fi
 
@@ -76,7 +81,7 @@ done
 for s in "${servers[@]}"; do
   IFS== read -r sname saddr spid sver <<<"$s"
   rss=$( [ -r "/proc/$spid/status" ] && awk '/VmHWM/{print $2}' "/proc/$spid/status" || echo 0)
-  echo "$sname rss 0 0 {\"rss_kb\": ${rss:-0}}" >>"$OUT/results"
+  echo "$sname rss 0 0 {\"rss_kb\": ${rss:-0}}" >>"$OUT/results"  # enmasse: one process for both versions
 done
 
 python3 - "$OUT/results" "$(getconf CLK_TCK)" <<'PY'
@@ -97,8 +102,9 @@ servers = []
 for _, s in rows:
     if s not in servers:
         servers.append(s)
-peers = [s for s in servers if s != "enmasse"]
-print("| scenario | " + " | ".join(servers) + "".join(" | enmasse ÷ " + p for p in peers) + " |")
+peers = [s for s in servers if not s.startswith("enmasse-")]
+base = lambda p: "enmasse-" + p.rsplit("-", 1)[1]  # enmasse driven by the same client
+print("| scenario | " + " | ".join(servers) + "".join(" | %s ÷ %s" % (base(p), p) for p in peers) + " |")
 print("|---|" + "---|" * (len(servers) + len(peers)))
 for sc, fan in [("qos0-1x1", 1), ("qos1-1x1", 1), ("qos0-1x10", 10)]:
     cells, meds = [], {}
@@ -117,7 +123,7 @@ for sc, fan in [("qos0-1x1", 1), ("qos1-1x1", 1), ("qos0-1x10", 10)]:
         if lost:
             cell += ", %.1f%% lost" % lost
         cells.append(cell)
-    ratios = ["%.2f×" % (meds["enmasse"] / meds[p]) if meds.get("enmasse") and meds.get(p) else "–" for p in peers]
+    ratios = ["%.2f×" % (meds[base(p)] / meds[p]) if meds.get(base(p)) and meds.get(p) else "–" for p in peers]
     print("| %s | %s |%s" % (sc, " | ".join(cells), "".join(" %s |" % r for r in ratios)))
 cells, p99s = [], {}
 for s in servers:
@@ -125,7 +131,7 @@ for s in servers:
     p50, p99 = med([r.get("p50_ms") for r in runs]), med([r.get("p99_ms") for r in runs])
     p99s[s] = p99
     cells.append("–" if p50 is None else "%.2f / %.2f ms" % (p50, p99))
-ratios = ["%.2f×" % (p99s["enmasse"] / p99s[p]) if p99s.get("enmasse") and p99s.get(p) else "–" for p in peers]
+ratios = ["%.2f×" % (p99s[base(p)] / p99s[p]) if p99s.get(base(p)) and p99s.get(p) else "–" for p in peers]
 print("| p50 / p99 at 1,000 msg/s, QoS 1 (ratio of p99) | %s |%s" % (" | ".join(cells), "".join(" %s |" % r for r in ratios)))
 rss = [med([r.get("rss_kb") for r, _ in rows.get(("rss", s), [])]) for s in servers]
 print("| peak RSS (server process, whole life) | %s |%s" % (" | ".join("%.0f MB" % (k / 1024) if k else "–" for k in rss), " |" * len(peers)))
