@@ -5,8 +5,9 @@
 #   bench/amqp-compare.sh                          # enmasse (+ the Qpid Proton C example broker when buildable)
 #   RABBIT=127.0.0.1:25672 bench/amqp-compare.sh   # also RabbitMQ's AMQP 1.0 plugin
 #
-# RabbitMQ is started by ../shared/bench/peers-up.sh rabbitmq (Debian's
-# rabbitmq-server with rabbitmq_amqp1_0). The Proton C broker is compiled
+# RabbitMQ (Debian's rabbitmq-server with rabbitmq_amqp1_0) is started by
+# bench/peers.sh up rabbitmq; its address is then read from
+# $ENMASSE_PEERS_DIR/peers.env when RABBIT is not set. The Proton C broker is compiled
 # from Debian's libqpid-proton11-dev-examples (apt-get install
 # libqpid-proton11-dev libqpid-proton11-dev-examples) when present.
 #
@@ -49,8 +50,14 @@ ENMASSE=$(grep -o 'proto=amqp addr=[^ ]*' "$OUT/serve.log" | sed 's/.*addr=//')
 [ -n "$ENMASSE" ] || { echo "enmasse serve did not start" >&2; cat "$OUT/serve.log" >&2; exit 1; }
 
 servers=("enmasse=$ENMASSE=$SERVE_PID=q")
+# A RabbitMQ started by bench/peers.sh is picked up from its peers.env.
+PEERS_ENV=${ENMASSE_PEERS_DIR:-/tmp/enmasse-peers}/peers.env
+if [ -z "${RABBIT:-}" ] && [ -s "$PEERS_ENV" ]; then
+  . "$PEERS_ENV"
+  RABBIT=${PEER_RABBITMQ_AMQP:-} RABBIT_PID=${PEER_RABBITMQ_PID:-}
+fi
 if [ -n "${RABBIT:-}" ]; then
-  rpid=$(cat /var/lib/bench-peers/rabbitmq/rabbitmq.pid 2>/dev/null || true)
+  rpid=${RABBIT_PID:-$(cat /var/lib/bench-peers/rabbitmq/rabbitmq.pid 2>/dev/null || true)}
   servers+=("rabbitmq=$RABBIT=$rpid=/queue/q")
 fi
 if [ -f /usr/share/proton/examples/c/broker.c ] && gcc -O2 /usr/share/proton/examples/c/broker.c -o "$OUT/proton-broker" -lqpid-proton 2>/dev/null; then
