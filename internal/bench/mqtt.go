@@ -75,6 +75,9 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, fmt.Errorf("subscribe %q: %w", cfg.Filter, err)
 		}
 	}
+	if len(trackers) == 0 { // --consumers 0: send only
+		trackers = append(trackers, NewTracker())
+	}
 	producers := make([]*mqttProducer, cfg.Producers)
 	for i := range producers {
 		c, err := mqttDial(ctx, &cfg, fmt.Sprintf("bench-p%d-%d", i, time.Now().UnixNano()), nil)

@@ -53,6 +53,21 @@ func TestBenchMQTTCountsMatch(t *testing.T) {
 	}
 }
 
+func TestBenchMQTTSendOnly(t *testing.T) {
+	s := startServe(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, v := range []byte{5, 4} {
+		res, err := bench.RunMQTT(ctx, bench.Config{URL: s.addrs["mqtt"].String(), Address: "only/send", Count: 200, QoS: 1, MQTTVersion: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sent != 200 || res.Errors != 0 || res.Received != 0 || res.Lost != 0 {
+			t.Fatalf("v%d: %+v", v, res)
+		}
+	}
+}
+
 // A filter that matches nothing: everything is reported lost.
 func TestBenchMQTTFilterLoss(t *testing.T) {
 	s := startServe(t)
