@@ -13,7 +13,6 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/router"
-	"github.com/enmasse-go/enmasse/internal/store"
 )
 
 // node runs a router with a journaled broker over dir until stop is called.
@@ -31,39 +30,7 @@ func startNode(t *testing.T, dir string) *node {
 // startNodeWith is startNode with addresses defined by setup.
 func startNodeWith(t *testing.T, dir string, setup func(*router.Router)) *node {
 	t.Helper()
-	log, err := store.Open(store.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.Open(broker.Options{Store: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := router.New(router.Options{Broker: b})
-	r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
-	for _, q := range b.Queues() {
-		r.SetAddress(q.Space, q.Name, router.Type(q.Type))
-	}
-	if setup != nil {
-		setup(r)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := transport.NewServer(ln, transport.Options{Handler: r, OnOpen: r.OnOpen,
-		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true})})
-	go srv.Serve(context.Background())
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			srv.Shutdown(context.Background())
-			log.Close()
-		}
-	}
-	t.Cleanup(stop)
-	return &node{addr: ln.Addr().String(), stop: stop, b: b}
+	return startNodeOpts(t, dir, broker.Options{}, setup)
 }
 
 // serveBroker serves b behind a router with the auto-creating default
