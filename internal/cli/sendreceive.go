@@ -56,6 +56,18 @@ func (c *clientFlags) dial(ctx context.Context) (*transport.Conn, *transport.Ses
 	return conn, s, nil
 }
 
+// addressArg returns the ADDRESS given before the flags, or else the first
+// argument after them.
+func addressArg(leading string, fs *flag.FlagSet) (string, error) {
+	if leading != "" {
+		return leading, nil
+	}
+	if fs.NArg() == 0 {
+		return "", usageErrorf("missing ADDRESS")
+	}
+	return fs.Arg(0), nil
+}
+
 // splitAddress takes the leading ADDRESS argument so flags may follow it.
 func splitAddress(args []string) (string, []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -82,11 +94,9 @@ func sendCommand() command {
 				stdout, true); err != nil {
 				return err
 			}
-			if address == "" {
-				if fs.NArg() == 0 {
-					return usageErrorf("missing ADDRESS")
-				}
-				address = fs.Arg(0)
+			address, err := addressArg(address, fs)
+			if err != nil {
+				return err
 			}
 			if *count < 1 {
 				return usageErrorf("--count must be at least 1")
@@ -177,11 +187,9 @@ func receiveCommand() command {
 				stdout, true); err != nil {
 				return err
 			}
-			if address == "" {
-				if fs.NArg() == 0 {
-					return usageErrorf("missing ADDRESS")
-				}
-				address = fs.Arg(0)
+			address, err := addressArg(address, fs)
+			if err != nil {
+				return err
 			}
 			if *count < 0 {
 				return usageErrorf("--count must not be negative")
