@@ -158,39 +158,11 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 		producers[i] = p
 	}
 
-	start := time.Now()
-	stopProgress := progress(cfg.Progress, start, func() (n uint64) {
-		for _, p := range producers {
-			n += p.sent.Load()
-		}
-		return n
-	}, &recvCount)
-	var wg sync.WaitGroup
+	ps := make([]producer, len(producers))
 	for i, p := range producers {
-		n := 0
-		if cfg.Count > 0 {
-			n = cfg.Count / cfg.Producers
-			if i < cfg.Count%cfg.Producers {
-				n++
-			}
-		}
-		rate := 0.0
-		if cfg.Rate > 0 {
-			rate = float64(cfg.Rate) / float64(cfg.Producers)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); p.run(ctx, n, cfg.Duration, rate) }()
+		ps[i] = p
 	}
-	wg.Wait()
-	sendEnd := time.Now()
-
-	sent := map[uint32]uint64{}
-	var total, errs uint64
-	for _, p := range producers {
-		sent[p.id] = p.sent.Load()
-		total += p.sent.Load()
-		errs += p.errors.Load()
-	}
+	start, sendEnd, sent, total, errs, stopProgress := runProducers(ctx, &cfg, ps, &recvCount)
 	if cfg.DrainOnly {
 		total = uint64(cfg.Count)
 	}
@@ -432,4 +404,52 @@ func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent 
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	res.P50, res.P90, res.P99, res.P999, res.Max = ms(ps[0]), ms(ps[1]), ms(ps[2]), ms(ps[3]), ms(max)
 	return res
+}
+
+// producer is what runProducers drives: an AMQP or MQTT producer.
+type producer interface {
+	run(ctx context.Context, n int, d time.Duration, rate float64)
+	counts() (id uint32, sent, errors uint64)
+}
+
+func (p *producerRun) counts() (uint32, uint64, uint64) { return p.id, p.sent.Load(), p.errors.Load() }
+
+// runProducers runs the producers with their share of Count and Rate, with
+// the progress line, and returns when all have finished: the start and end
+// of sending, messages sent per producer id, totals, and the function that
+// stops the progress line.
+func runProducers(ctx context.Context, cfg *Config, producers []producer, recvCount *atomic.Uint64) (start, sendEnd time.Time, sent map[uint32]uint64, total, errs uint64, stopProgress func()) {
+	start = time.Now()
+	stopProgress = progress(cfg.Progress, start, func() (n uint64) {
+		for _, p := range producers {
+			_, s, _ := p.counts()
+			n += s
+		}
+		return n
+	}, recvCount)
+	var wg sync.WaitGroup
+	for i, p := range producers {
+		n := 0
+		if cfg.Count > 0 {
+			n = cfg.Count / cfg.Producers
+			if i < cfg.Count%cfg.Producers {
+				n++
+			}
+		}
+		rate := 0.0
+		if cfg.Rate > 0 {
+			rate = float64(cfg.Rate) / float64(cfg.Producers)
+		}
+		wg.Go(func() { p.run(ctx, n, cfg.Duration, rate) })
+	}
+	wg.Wait()
+	sendEnd = time.Now()
+	sent = map[uint32]uint64{}
+	for _, p := range producers {
+		id, s, e := p.counts()
+		sent[id] = s
+		total += s
+		errs += e
+	}
+	return start, sendEnd, sent, total, errs, stopProgress
 }

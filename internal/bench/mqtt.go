@@ -88,38 +88,11 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 		producers[i] = &mqttProducer{cfg: &cfg, id: uint32(i), c: c}
 	}
 
-	start := time.Now()
-	stopProgress := progress(cfg.Progress, start, func() (n uint64) {
-		for _, p := range producers {
-			n += p.sent.Load()
-		}
-		return n
-	}, &recvCount)
-	var wg sync.WaitGroup
+	ps := make([]producer, len(producers))
 	for i, p := range producers {
-		n := 0
-		if cfg.Count > 0 {
-			n = cfg.Count / cfg.Producers
-			if i < cfg.Count%cfg.Producers {
-				n++
-			}
-		}
-		rate := 0.0
-		if cfg.Rate > 0 {
-			rate = float64(cfg.Rate) / float64(cfg.Producers)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); p.run(ctx, n, cfg.Duration, rate) }()
+		ps[i] = p
 	}
-	wg.Wait()
-	sendEnd := time.Now()
-	sent := map[uint32]uint64{}
-	var total, errs uint64
-	for _, p := range producers {
-		sent[p.id] = p.sent.Load()
-		total += p.sent.Load()
-		errs += p.errors.Load()
-	}
+	start, sendEnd, sent, total, errs, stopProgress := runProducers(ctx, &cfg, ps, &recvCount)
 	return summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers)), nil
 }
 
@@ -202,6 +175,8 @@ type mqttProducer struct {
 	sent   atomic.Uint64
 	errors atomic.Uint64
 }
+
+func (p *mqttProducer) counts() (uint32, uint64, uint64) { return p.id, p.sent.Load(), p.errors.Load() }
 
 func (p *mqttProducer) run(ctx context.Context, n int, d time.Duration, rate float64) {
 	var deadline time.Time
