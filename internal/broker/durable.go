@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
-	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 )
 
@@ -138,7 +137,7 @@ func Open(opts Options) (*Broker, error) {
 			payload := append([]byte(nil), rec.payload...)
 			q := b.replayQueue(rec.space, rec.name, "queue")
 			q.mu.Lock()
-			m := q.addLocked(payload, key, rec.attempts, false)
+			m := q.addLocked(payload, key, rec.attempts, nil)
 			m.expires = rec.expires // the original expiry, not a new TTL
 			q.mu.Unlock()
 			maxMsg = max(maxMsg, key)
@@ -221,14 +220,17 @@ func (q *queue) accept(d *transport.Delivery) {
 		return
 	}
 	defer q.page()
-	if b.opts.Store == nil || !isDurable(payload) {
-		q.enqueue(payload)
+	md := inspect(payload)
+	if b.opts.Store == nil || !md.durable {
+		q.mu.Lock()
+		q.addLocked(payload, 0, 0, &md)
+		q.mu.Unlock()
 		d.Settle(frames.Accepted{})
 		return
 	}
 	k := b.nextKey.Add(1)
 	q.mu.Lock()
-	m := q.enqueueLocked(payload, 0, 0)
+	m := q.addLocked(payload, 0, 0, &md)
 	m.key = k
 	m.writing++
 	rec := messageRecord(q, m, payload)
@@ -300,11 +302,4 @@ func (b *Broker) persistAttempts(q *queue, m *msg) {
 }
 
 // isDurable reports whether a message's header asks for durability.
-func isDurable(payload []byte) bool {
-	raw, err := message.Parse(payload)
-	if err != nil {
-		return false
-	}
-	h, ok, err := raw.Header()
-	return err == nil && ok && h.Durable
-}
+func isDurable(payload []byte) bool { return inspect(payload).durable }

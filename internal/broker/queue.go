@@ -134,18 +134,44 @@ func (q *queue) enqueue(payload []byte) *msg {
 }
 
 func (q *queue) enqueueLocked(payload []byte, key uint64, attempts uint32) *msg {
-	return q.addLocked(payload, key, attempts, true)
+	md := inspect(payload)
+	return q.addLocked(payload, key, attempts, &md)
 }
 
-// addLocked appends a message; expires selects whether its TTL applies
-// (dead-lettered and expired messages moved here do not expire again).
-func (q *queue) addLocked(payload []byte, key uint64, attempts uint32, expires bool) *msg {
+// meta is what the broker reads from a message's header and properties, in
+// one parse per message whatever the number of queues it goes to.
+type meta struct {
+	durable   bool
+	ttl       time.Duration // header.ttl; 0 = none
+	absExpiry int64         // properties.absolute-expiry-time, Unix ms; 0 = none
+}
+
+func inspect(payload []byte) meta {
+	var md meta
+	raw, err := message.Parse(payload)
+	if err != nil {
+		return md
+	}
+	if h, ok, err := raw.Header(); err == nil && ok {
+		md.durable = h.Durable
+		md.ttl = time.Duration(h.TTL) * time.Millisecond
+	}
+	if at, ok, err := raw.AbsoluteExpiry(); err == nil && ok {
+		md.absExpiry = int64(at)
+	}
+	return md
+}
+
+// addLocked appends a message. md gives its TTL; nil means it does not
+// expire (dead-lettered and expired messages moved here, replayed messages
+// whose deadline comes from the journal).
+func (q *queue) addLocked(payload []byte, key uint64, attempts uint32, md *meta) *msg {
 	q.seq++
 	q.enqueued++
 	t := now()
 	m := &msg{seq: q.seq, payload: payload, size: int64(len(payload)), key: key, attempts: attempts, stored: key != 0, arrived: t}
-	if expires {
-		m.expires = q.expiryOf(payload, t)
+	if md != nil {
+		m.expires = q.expiryOf(md, t)
 	}
 	q.msgs = append(q.msgs, m)
 	q.addBytesLocked(m, 1)
@@ -155,18 +181,13 @@ func (q *queue) addLocked(payload []byte, key uint64, attempts uint32, expires b
 
 // expiryOf computes when a message expires (AMQP 1.0 §3.2.1 ttl, §3.2.4
 // absolute-expiry-time), clamped by the policy's TTL bounds.
-func (q *queue) expiryOf(payload []byte, arrived int64) int64 {
+func (q *queue) expiryOf(md *meta, arrived int64) int64 {
 	p := &q.policy
-	var ttl time.Duration
-	raw, err := message.Parse(payload)
-	if err == nil {
-		if h, ok, err := raw.Header(); err == nil && ok && h.TTL > 0 {
-			ttl = time.Duration(h.TTL) * time.Millisecond
-		} else if at, ok, err := raw.AbsoluteExpiry(); err == nil && ok && at > 0 {
-			ttl = time.Duration(int64(at)*int64(time.Millisecond) - arrived)
-			if ttl <= 0 {
-				ttl = 1 // already expired
-			}
+	ttl := md.ttl
+	if ttl == 0 && md.absExpiry > 0 {
+		ttl = time.Duration(md.absExpiry*int64(time.Millisecond) - arrived)
+		if ttl <= 0 {
+			ttl = 1 // already expired
 		}
 	}
 	if ttl > 0 && p.MinTTL > 0 && ttl < p.MinTTL {
@@ -431,7 +452,7 @@ func (q *queue) moveTo(dest string, m *msg) {
 	if m.key != 0 && q.b.opts.Store != nil && isDurable(body) {
 		k := q.b.nextKey.Add(1)
 		target.mu.Lock()
-		nm := target.addLocked(payload, 0, m.attempts, false)
+		nm := target.addLocked(payload, 0, m.attempts, nil)
 		nm.key = k
 		nm.writing++
 		target.mu.Unlock()
@@ -439,7 +460,7 @@ func (q *queue) moveTo(dest string, m *msg) {
 		target.write(nm, rec)
 	} else {
 		target.mu.Lock()
-		target.addLocked(payload, 0, m.attempts, false)
+		target.addLocked(payload, 0, m.attempts, nil)
 		target.mu.Unlock()
 	}
 	q.mu.Lock()

@@ -138,7 +138,8 @@ func (t *topic) subscription(q *queue) *subscription {
 func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	payload := d.Payload()
 	subj := levels(subject)
-	journal := b.opts.Store != nil && isDurable(payload)
+	md := inspect(payload)
+	journal := b.opts.Store != nil && md.durable
 	t.mu.Lock()
 	var copies []*msg
 	var queues []*queue
@@ -148,7 +149,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 			continue
 		}
 		s.q.mu.Lock()
-		m := s.q.enqueueLocked(payload, 0, 0)
+		m := s.q.addLocked(payload, 0, 0, &md)
 		if journal && s.durable {
 			m.key = b.nextKey.Add(1)
 			m.writing++
