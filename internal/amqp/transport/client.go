@@ -228,8 +228,9 @@ func (r *Receiver) Close(ctx context.Context) error { return r.l.Detach(ctx, nil
 
 // SenderOptions configure NewSender.
 type SenderOptions struct {
-	// SettleMode: frames.SndMixed (default), SndSettled or SndUnsettled.
-	SettleMode frames.SenderSettleMode
+	// SettleMode: SndSettled or SndUnsettled; nil is SndMixed, where each
+	// send chooses (SendOptions.Settled).
+	SettleMode *frames.SenderSettleMode
 	// RcvSettleMode requested from the receiver.
 	RcvSettleMode frames.ReceiverSettleMode
 	// Target overrides the target terminus; the address argument is used
@@ -253,13 +254,13 @@ func (s *Session) NewSender(ctx context.Context, addr string, o SenderOptions) (
 	a := frames.Attach{
 		Name:          o.Name,
 		Role:          frames.RoleSender,
-		SndSettleMode: o.SettleMode,
+		SndSettleMode: frames.SndMixed,
 		RcvSettleMode: o.RcvSettleMode,
 		Source:        &frames.Source{},
 		Target:        tgt,
 	}
-	if o.SettleMode == 0 && o.Name == "" && o.Target == nil {
-		a.SndSettleMode = frames.SndMixed
+	if o.SettleMode != nil {
+		a.SndSettleMode = *o.SettleMode
 	}
 	sn := &Sender{}
 	l, err := s.attachWithContext(ctx, a, sn)

@@ -185,3 +185,26 @@ func TestAMQPTransportSASLOwnClient(t *testing.T) {
 		})
 	}
 }
+
+// A sender with its own target still defaults to mixed settlement, so a
+// pre-settled send stays pre-settled; SettleMode forces a mode.
+func TestAMQPTransportSenderSettleModeDefault(t *testing.T) {
+	addr := serveTest(t, Options{Handler: newTestNode()})
+	_, s := dialTest(t, addr, Options{})
+	ctx := ctxT(t)
+	snd, err := s.NewSender(ctx, "q", SenderOptions{Target: &frames.Target{Address: "q", Durable: frames.DurableUnsettled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := snd.Link().SenderSettleMode(); m != frames.SndMixed {
+		t.Fatalf("settle mode %d, want mixed", m)
+	}
+	unsettled := frames.SndUnsettled
+	snd2, err := s.NewSender(ctx, "q", SenderOptions{SettleMode: &unsettled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := snd2.Link().SenderSettleMode(); m != frames.SndUnsettled {
+		t.Fatalf("settle mode %d, want unsettled", m)
+	}
+}
