@@ -22,7 +22,9 @@ const (
 	defaultAMQPAddr        = "127.0.0.1:5672"
 	defaultHTTPAddr        = "127.0.0.1:8080"
 	defaultMQTTAddr        = "127.0.0.1:1883"
-	defaultAMQPSAddr       = ":5671" // only with TLS configured
+	defaultAMQPSAddr       = ":5671"          // only with TLS configured
+	defaultMQTTSAddr       = ":8883"          // only with TLS configured
+	loopbackMQTTSAddr      = "127.0.0.1:8883" // instead, when every other listener is on loopback
 	defaultDataDir         = "./enmasse-data"
 	defaultShutdownTimeout = 10 * time.Second
 )
@@ -34,6 +36,7 @@ type serveOptions struct {
 	amqpsAddr string // AMQP over TLS listener; "" without TLS or when disabled
 	httpAddr  string // HTTP listener HOST:PORT; "" disables it
 	mqttAddr  string // MQTT listener HOST:PORT; "" disables it
+	mqttsAddr string // MQTT over TLS listener; "" without TLS or when disabled
 	dataDir   string // everything durable; locked while serve runs
 	logFormat string // "text" or "json"
 	logLevel  string // "debug", "info", "warn" or "error"
@@ -69,11 +72,11 @@ type serveOptions struct {
 
 // listeners returns every configured listen address, enabled or not.
 func (o *serveOptions) listeners() []string {
-	return []string{o.amqpAddr, o.amqpsAddr, o.httpAddr, o.mqttAddr}
+	return []string{o.amqpAddr, o.amqpsAddr, o.httpAddr, o.mqttAddr, o.mqttsAddr}
 }
 
 const serveDescription = `Runs the platform in one process on embedded defaults. The HTTP endpoint
-serves /healthz and /readyz.
+serves /healthz and /readyz, and MQTT over WebSocket on /mqtt.
 
 Each listener takes HOST:PORT; port 0 picks a free port and the empty string
 disables the listener. --config FILE reads YAML with the flag names as keys
@@ -93,9 +96,11 @@ restart); --tls-self-signed instead creates a development CA and server
 certificate in DATA-DIR/tls and prints the CA's path for clients to trust.
 With TLS, --amqps listens on :5671 (all interfaces, so anonymous access is
 off unless --allow-anonymous; use --amqps 127.0.0.1:5671 to stay on
-loopback), the --amqp listener also offers the in-band TLS upgrade, and
---http-tls serves the --http listener as HTTPS. --tls-client-ca lets clients
-present a certificate from those CAs and authenticate with SASL EXTERNAL.
+loopback) and --mqtts on :8883 (127.0.0.1:8883 when every other listener is
+on loopback), the --amqp listener also offers the in-band TLS upgrade, and
+--http-tls serves the --http listener (and its /mqtt WebSocket) as HTTPS. --tls-client-ca lets clients present a
+certificate from those CAs: AMQP clients authenticate with SASL EXTERNAL,
+MQTT clients that give no username as the certificate's user.
 
 SIGINT or SIGTERM stops every component (at most 10 s) and exits 0.`
 
@@ -120,6 +125,7 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	amqpsAddr := listenAddr("")
 	httpAddr := listenAddr(defaultHTTPAddr)
 	mqttAddr := listenAddr(defaultMQTTAddr)
+	mqttsAddr := listenAddr("")
 	logFormat := choice{value: "text", allowed: telemetry.LogFormats}
 	logLevel := choice{value: "info", allowed: telemetry.LogLevels}
 	var opts serveOptions
@@ -129,6 +135,8 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	fs.Var(&amqpsAddr, "amqps", "AMQP over TLS listener `HOST:PORT` (default \":5671\" when TLS is configured, "+
 		"which binds every interface and so turns anonymous access off unless --allow-anonymous)")
 	fs.Var(&mqttAddr, "mqtt", "MQTT 3.1.1 and 5.0 listener `HOST:PORT`")
+	fs.Var(&mqttsAddr, "mqtts", "MQTT over TLS listener `HOST:PORT` (default \":8883\" when TLS is configured, "+
+		"or \"127.0.0.1:8883\" when every other listener is on loopback)")
 	fs.Var(&httpAddr, "http", "HTTP listener `HOST:PORT` (health, readiness)")
 	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM), reloaded when it changes; needs --tls-key")
 	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
@@ -161,10 +169,10 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	}
 	opts.amqpAddr, opts.httpAddr = string(amqpAddr), string(httpAddr)
 	opts.amqpsAddr = string(amqpsAddr)
-	opts.mqttAddr = string(mqttAddr)
-	amqpsGiven := false
-	fs.Visit(func(f *flag.Flag) { amqpsGiven = amqpsGiven || f.Name == "amqps" })
-	if err := checkTLSOptions(&opts, amqpsGiven); err != nil {
+	opts.mqttAddr, opts.mqttsAddr = string(mqttAddr), string(mqttsAddr)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := checkTLSOptions(&opts, given["amqps"], given["mqtts"]); err != nil {
 		return serveOptions{}, err
 	}
 	opts.logFormat, opts.logLevel = logFormat.value, logLevel.value
@@ -236,6 +244,13 @@ func startComponents(ctx context.Context, comps []component, logger *slog.Logger
 		addrs[c.Name()] = c.Addr()
 		if a := c.Addr(); a != nil {
 			logger.Info("listening", "proto", c.Name(), "addr", a.String())
+		}
+		if x, ok := c.(interface{ extraAddrs() map[string]net.Addr }); ok {
+			// A component with a second listener (mqtt and mqtts).
+			for name, a := range x.extraAddrs() {
+				addrs[name] = a
+				logger.Info("listening", "proto", name, "addr", a.String())
+			}
 		}
 	}
 	return addrs, started, nil

@@ -17,7 +17,7 @@ import (
 func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) ([]component, error) {
 	var comps []component
 	var dp *dataPlane
-	if opts.amqpAddr != "" || opts.amqpsAddr != "" || opts.mqttAddr != "" {
+	if opts.amqpAddr != "" || opts.amqpsAddr != "" || opts.mqttAddr != "" || opts.mqttsAddr != "" {
 		var err error
 		if dp, err = openDataPlane(opts, logger); err != nil {
 			return nil, err
@@ -32,10 +32,21 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 		}
 		return nil, err
 	}
+	// The MQTT gateway runs with the data plane: on --mqtt, --mqtts and
+	// the HTTP listener's /mqtt (WebSocket).
+	var mq *mqttComponent
+	if dp != nil {
+		// Stops before the AMQP listeners; closes the journal when there
+		// is none.
+		mq = newMQTTComponent(opts, dp, opts.amqpAddr == "" && opts.amqpsAddr == "", logger)
+	}
 	if opts.httpAddr != "" {
 		mux := http.NewServeMux()
 		addBaseRoutes(mux, ready)
 		cp.addRoutes(mux)
+		if mq != nil {
+			mq.addRoutes(mux)
+		}
 		comps = append(comps, newHTTPComponent(opts.httpAddr, mux, logger).withTLS(opts.httpTLSConfig()))
 	}
 	comps = append(comps, cp)
@@ -48,10 +59,8 @@ func buildComponents(opts serveOptions, logger *slog.Logger, ready *readiness) (
 		// without one, amqps closes it.
 		comps = append(comps, newAMQPSComponent(opts, dp, opts.amqpAddr == "", logger))
 	}
-	if dp != nil && opts.mqttAddr != "" {
-		// Stops before the AMQP listeners; closes the journal when there
-		// is none.
-		comps = append(comps, newMQTTComponent(opts, dp, opts.amqpAddr == "" && opts.amqpsAddr == "", logger))
+	if mq != nil {
+		comps = append(comps, mq)
 	}
 	return comps, nil
 }

@@ -2,74 +2,128 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt"
 )
 
-// mqttComponent is the MQTT listener of serve: the MQTT gateway, whose
-// clients become AMQP connections to the router through in-process pipes
-// (no socket), accepted with the same options as the AMQP listener, so
-// authentication and address-space placement are the AMQP ones.
+// mqttComponent is the MQTT gateway of serve with its listeners: MQTT on
+// --mqtt, MQTT over TLS on --mqtts, and MQTT over WebSocket on the HTTP
+// listener's /mqtt (routed by addRoutes). One gateway serves all three, so
+// a client identifier is one client whatever its transport (takeover).
+// Its clients become AMQP connections to the router through in-process
+// pipes (no socket), accepted with the same options as the AMQP listener,
+// so authentication and address-space placement are the AMQP ones.
 type mqttComponent struct {
-	addr    string
+	addrs   map[string]string // listener name ("mqtt", "mqtts") → HOST:PORT
+	tls     *tls.Config       // of mqtts
 	dp      *dataPlane
 	closeDP bool // Shutdown closes the journal (no AMQP listener does)
 	logger  *slog.Logger
 	backend *mqttBackend
 	gw      *mqtt.Server
-	ln      net.Listener
-	done    chan struct{}
+	started atomic.Bool             // the WebSocket route serves once Start ran
+	lns     map[string]net.Listener // by name, set by Start
+	done    sync.WaitGroup
 }
 
 func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *slog.Logger) *mqttComponent {
 	logger = logger.With("component", "mqtt")
 	amqpOpts := newAMQPComponent(opts, dp, logger).opts
 	amqpOpts.TLSConfig = nil // the pipe is in process
-	b := &mqttBackend{dp: dp, opts: amqpOpts, ctx: context.Background()}
-	return &mqttComponent{
-		addr: opts.mqttAddr, dp: dp, closeDP: closeDP, logger: logger, backend: b,
+	b := &mqttBackend{dp: dp, opts: amqpOpts}
+	m := &mqttComponent{
+		addrs: map[string]string{}, dp: dp, closeDP: closeDP, logger: logger, backend: b,
 		gw: mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger}),
 	}
+	if opts.mqttAddr != "" {
+		m.addrs["mqtt"] = opts.mqttAddr
+	}
+	if opts.mqttsAddr != "" {
+		m.addrs["mqtts"] = opts.mqttsAddr
+		m.tls = opts.amqpTLSConfig()
+	}
+	return m
+}
+
+// addRoutes serves MQTT over WebSocket on /mqtt (MQTT 5.0 §6): 503 until
+// the component has started.
+func (m *mqttComponent) addRoutes(mux *http.ServeMux) {
+	ws := m.gw.WebSocketHandler()
+	mux.HandleFunc("GET /mqtt", func(w http.ResponseWriter, r *http.Request) {
+		if !m.started.Load() {
+			writeText(w, http.StatusServiceUnavailable, "MQTT gateway not started\n")
+			return
+		}
+		ws.ServeHTTP(w, r)
+	})
 }
 
 func (m *mqttComponent) Name() string { return "mqtt" }
 
-func (m *mqttComponent) Addr() net.Addr {
-	if m.ln == nil {
-		return nil
+// Addr is the address of the mqtt listener, nil without one.
+func (m *mqttComponent) Addr() net.Addr { return m.addr("mqtt") }
+
+func (m *mqttComponent) addr(name string) net.Addr {
+	if ln := m.lns[name]; ln != nil {
+		return ln.Addr()
 	}
-	return m.ln.Addr()
+	return nil
+}
+
+// extraAddrs names the listener Addr does not: mqtts.
+func (m *mqttComponent) extraAddrs() map[string]net.Addr {
+	if a := m.addr("mqtts"); a != nil {
+		return map[string]net.Addr{"mqtts": a}
+	}
+	return nil
 }
 
 func (m *mqttComponent) Start(ctx context.Context) error {
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", m.addr)
-	if err != nil {
-		return err
-	}
-	m.ln = ln
-	m.backend.ctx = ctx
-	m.done = make(chan struct{})
-	go func() {
-		defer close(m.done)
-		if err := m.gw.Serve(ln); err != nil {
-			m.logger.Error("mqtt listener stopped", "err", err)
+	m.lns = map[string]net.Listener{}
+	for _, name := range []string{"mqtt", "mqtts"} {
+		addr, ok := m.addrs[name]
+		if !ok {
+			continue
 		}
-	}()
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			for _, l := range m.lns {
+				l.Close()
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if name == "mqtts" {
+			ln = tls.NewListener(ln, m.tls) // the gateway finishes the handshake
+		}
+		m.lns[name] = ln
+	}
+	for _, ln := range m.lns {
+		m.done.Add(1)
+		go func() {
+			defer m.done.Done()
+			if err := m.gw.Serve(ln); err != nil {
+				m.logger.Error("mqtt listener stopped", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	m.started.Store(true)
 	return nil
 }
 
 func (m *mqttComponent) Shutdown(ctx context.Context) error {
-	var err error
-	if m.ln != nil {
-		err = m.gw.Shutdown(ctx)
-		<-m.done
-	}
+	err := m.gw.Shutdown(ctx) // also ends the WebSocket connections
+	m.done.Wait()
 	if m.closeDP {
 		err = errors.Join(err, m.dp.Close())
 	}
@@ -80,22 +134,31 @@ func (m *mqttComponent) Shutdown(ctx context.Context) error {
 type mqttBackend struct {
 	dp   *dataPlane
 	opts transport.Options // the AMQP listener's
-	ctx  context.Context   // lives as long as the component
 }
 
 // Connect opens an AMQP connection over net.Pipe: the server side is
 // accepted as if it came from the AMQP listener, the client side
-// authenticates with SASL PLAIN (MQTT username and password) or ANONYMOUS.
+// authenticates with SASL PLAIN (MQTT username and password), EXTERNAL
+// (no username, a verified TLS client certificate) or ANONYMOUS. The
+// server side's authenticator sees the MQTT client's address and TLS
+// state instead of the pipe's, so PLAIN is offered as it would be to that
+// client over AMQP (TLS or loopback), EXTERNAL maps the certificate to a
+// user as for AMQP, and failures count against the client's address.
 func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*transport.Conn, error) {
 	serverSide, clientSide := net.Pipe()
+	opts := b.opts
+	opts.Authenticator = mqttClientAuthenticator{inner: b.opts.Authenticator, remote: cred.RemoteAddr, tls: cred.TLS}
 	go func() {
-		if _, err := transport.Accept(b.ctx, serverSide, b.opts); err != nil {
+		if _, err := transport.Accept(context.Background(), serverSide, opts); err != nil {
 			b.opts.Logger.Debug("MQTT client's AMQP connection refused", "client_id", cred.ClientID, "err", err)
 		}
 	}()
 	mech := sasl.NewAnonymousClient(cred.ClientID)
-	if cred.HasUsername {
+	switch {
+	case cred.HasUsername:
 		mech = sasl.NewPlainClient("", cred.Username, string(cred.Password))
+	case cred.TLS != nil && len(cred.TLS.VerifiedChains) > 0:
+		mech = sasl.NewExternalClient("")
 	}
 	c, err := transport.NewClientConn(ctx, clientSide, transport.Options{
 		ContainerID: "mqtt:" + cred.ClientID,
@@ -106,6 +169,32 @@ func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tran
 		return nil, err
 	}
 	return c, nil
+}
+
+// mqttClientAuthenticator is the AMQP listener's authenticator for the
+// pipe of one MQTT client: it sees the MQTT client's address and TLS state.
+type mqttClientAuthenticator struct {
+	inner  sasl.Authenticator
+	remote net.Addr
+	tls    *tls.ConnectionState
+}
+
+func (a mqttClientAuthenticator) info(info sasl.ConnInfo) sasl.ConnInfo {
+	if a.remote != nil {
+		info.RemoteAddr = a.remote
+	}
+	info.TLS = a.tls
+	return info
+}
+
+// Mechanisms implements sasl.Authenticator.
+func (a mqttClientAuthenticator) Mechanisms(info sasl.ConnInfo) []string {
+	return a.inner.Mechanisms(a.info(info))
+}
+
+// Start implements sasl.Authenticator.
+func (a mqttClientAuthenticator) Start(mech string, info sasl.ConnInfo) (sasl.ServerMech, error) {
+	return a.inner.Start(mech, a.info(info))
 }
 
 // EnsureTopic creates the first level of name as a topic in an

@@ -216,7 +216,7 @@ func TestServeConfigFileValues(t *testing.T) {
 		"null disables":  {"http:\n", func(o serveOptions) bool { return o.httpAddr == "" }, ""},
 		"empty disables": {`amqp: ""`, func(o serveOptions) bool { return o.amqpAddr == "" }, ""},
 		"bool key":       {"allow-anonymous: false\n", func(o serveOptions) bool { return !o.anonymous }, ""},
-		"unknown key":    {"amqp: 127.0.0.1:1\nmqtts: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtts" (known keys: allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
+		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtts, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
 		"config key":     {"config: other.yaml\n", nil, `unknown key "config"`},
 		"bad value":      {"log-level: loud\n", nil, `line 1: invalid value "loud" for key "log-level": want one of debug, info, warn, error`},
 		"bad listener":   {"http: nope\n", nil, `invalid value "nope" for key "http"`},
@@ -253,9 +253,9 @@ func TestServeConfigFileValues(t *testing.T) {
 
 func TestServeConfigUnknownKeyExitCode(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	writeFile(t, cfg, "mqtts: :8883\n")
+	writeFile(t, cfg, "mqtt-ws: :8883\n")
 	code, _, stderr := runCLI(t, "serve", "--config", cfg)
-	if code != 2 || !strings.Contains(stderr, `unknown key "mqtts"`) || strings.Count(stderr, "\n") != 1 {
+	if code != 2 || !strings.Contains(stderr, `unknown key "mqtt-ws"`) || strings.Count(stderr, "\n") != 1 {
 		t.Fatalf("code %d stderr %q", code, stderr)
 	}
 }

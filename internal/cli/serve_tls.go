@@ -25,10 +25,11 @@ func (o *serveOptions) tlsConfigured() bool {
 
 // checkTLSOptions applies the TLS flag rules once flags and config file are
 // parsed: cert and key go together, exclude --tls-self-signed, and every
-// TLS-only flag needs one of them. amqpsGiven says whether --amqps was set
-// (on the command line or in the file); otherwise it defaults to :5671
-// with TLS and stays off without.
-func checkTLSOptions(o *serveOptions, amqpsGiven bool) error {
+// TLS-only flag needs one of them. amqpsGiven (mqttsGiven) says whether
+// --amqps (--mqtts) was set, on the command line or in the file; otherwise
+// it defaults to :5671 (:8883, or 127.0.0.1:8883 when every other listener
+// is on loopback) with TLS and stays off without.
+func checkTLSOptions(o *serveOptions, amqpsGiven, mqttsGiven bool) error {
 	const need = "give --tls-cert and --tls-key, or --tls-self-signed"
 	switch {
 	case (o.tlsCert == "") != (o.tlsKey == ""):
@@ -40,16 +41,27 @@ func checkTLSOptions(o *serveOptions, amqpsGiven bool) error {
 		switch {
 		case amqpsGiven && o.amqpsAddr != "":
 			return usageErrorf("--amqps needs a TLS certificate: %s", need)
+		case mqttsGiven && o.mqttsAddr != "":
+			return usageErrorf("--mqtts needs a TLS certificate: %s", need)
 		case o.tlsClientCA != "":
 			return usageErrorf("--tls-client-ca needs a TLS certificate: %s", need)
 		case o.httpTLS:
 			return usageErrorf("--http-tls needs a TLS certificate: %s", need)
 		}
-		o.amqpsAddr = ""
+		o.amqpsAddr, o.mqttsAddr = "", ""
 		return nil
 	}
 	if !amqpsGiven {
 		o.amqpsAddr = defaultAMQPSAddr
+	}
+	if !mqttsGiven {
+		// Like amqps, unless the other listeners (amqps included) are all
+		// on loopback: then a default mqtts must not be what opens the
+		// server to the network.
+		o.mqttsAddr = defaultMQTTSAddr
+		if allLoopback([]string{o.amqpAddr, o.amqpsAddr, o.httpAddr, o.mqttAddr}) {
+			o.mqttsAddr = loopbackMQTTSAddr
+		}
 	}
 	return nil
 }
@@ -95,7 +107,7 @@ func selfSignedHosts(opts serveOptions) []string {
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
-	for _, l := range []string{opts.amqpsAddr, opts.amqpAddr, opts.httpAddr} {
+	for _, l := range []string{opts.amqpsAddr, opts.amqpAddr, opts.httpAddr, opts.mqttAddr, opts.mqttsAddr} {
 		if host, _, err := net.SplitHostPort(l); err == nil && host != "" {
 			hosts = append(hosts, host)
 		}
@@ -103,8 +115,8 @@ func selfSignedHosts(opts serveOptions) []string {
 	return hosts
 }
 
-// amqpTLSConfig is the TLS configuration of the amqps listener and of the
-// in-band upgrade on the plain AMQP listener; nil without TLS.
+// amqpTLSConfig is the TLS configuration of the amqps and mqtts listeners
+// and of the in-band upgrade on the plain AMQP listener; nil without TLS.
 func (o *serveOptions) amqpTLSConfig() *tls.Config {
 	if o.tls == nil {
 		return nil

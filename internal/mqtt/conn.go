@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,9 +30,10 @@ const (
 // conn is one MQTT client connection and the AMQP connection that serves
 // it. See the package documentation for its goroutines.
 type conn struct {
-	s   *Server
-	nc  net.Conn
-	log *slog.Logger
+	s        *Server
+	nc       net.Conn
+	log      *slog.Logger
+	tlsState *tls.ConnectionState // nil without TLS
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -192,6 +194,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	amqpConn, err := c.s.opts.Backend.Connect(ctx, Credentials{
 		ClientID: c.clientID, Username: cp.Username, HasUsername: cp.HasUsername,
 		Password: cp.Password, HasPassword: cp.HasPassword,
+		RemoteAddr: c.nc.RemoteAddr(), TLS: c.tlsState,
 	})
 	if err != nil {
 		c.log.Debug("AMQP connection refused", "err", err)

@@ -8,9 +8,11 @@
 // Every MQTT connection gets its own AMQP connection from the Backend
 // (in `enmasse serve`: a net.Pipe whose server side the AMQP listener's
 // transport options accept, so authentication — SASL PLAIN with the MQTT
-// username and password, else ANONYMOUS — and address-space placement
-// (`user@space`) are exactly the AMQP ones). On it the gateway opens one
-// session with:
+// username and password, else EXTERNAL for a verified TLS client
+// certificate, else ANONYMOUS — and address-space placement
+// (`user@space`) are exactly the AMQP ones; the server side's
+// authenticator sees the MQTT client's address and TLS state, passed in
+// Credentials). On it the gateway opens one session with:
 //
 //   - one anonymous-relay sender (null target) for every PUBLISH and the
 //     will: each message carries its topic name in properties.to;
@@ -23,8 +25,23 @@
 // addresses, Backend.EnsureTopic creates `a` as a topic on first use (the
 // router's EnsureTopic; SPEC §4: MQTT auto-creates topics where AMQP
 // auto-creates queues). Package mqtt imports only packets and the AMQP
-// transport, message, types and frames packages; the router is behind the
-// Backend interface.
+// transport, message, types and frames packages (and gorilla/websocket);
+// the router is behind the Backend interface.
+//
+// # Transports
+//
+// Server.Serve takes any listener: plain TCP, or a tls.Listener (mqtts),
+// whose handshake ServeConn finishes within Options.ConnectTimeout before
+// anything else. Server.WebSocketHandler serves MQTT over WebSocket (MQTT
+// 5.0 §6, RFC 6455) with github.com/gorilla/websocket: the subprotocol
+// "mqtt" is required [MQTT-6.0.0-3] (else HTTP 400, before the upgrade)
+// and answered [MQTT-6.0.0-4]; wsConn turns the binary messages into the
+// byte stream ServeConn reads, so a packet may span messages and a message
+// may hold several packets [MQTT-6.0.0-2]; a text message closes the
+// connection with 1003 [MQTT-6.0.0-1]. Every packet written is one binary
+// message. gorilla keeps a timed-out read fatal but writes working, so a
+// keep-alive expiry can still send its DISCONNECT. DialWebSocket is the
+// client side (tests, tools).
 //
 // # Threading
 //
@@ -135,7 +152,7 @@
 //   - A message from an AMQP sender without properties.to (or subject)
 //     reaching a wildcard subscription is given the filter's levels
 //     before the first wildcard as topic name.
-//   - TLS (mqtts), WebSocket (/mqtt), client certificates, per-address
-//     publish/subscribe rights beyond what the router enforces on attach,
-//     the `$lwt` service, and the separate `enmasse mqtt-gateway` process.
+//   - Per-address publish/subscribe rights beyond what the router
+//     enforces on attach, the `$lwt` service, and the separate
+//     `enmasse mqtt-gateway` process.
 package mqtt

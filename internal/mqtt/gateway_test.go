@@ -31,6 +31,12 @@ func (b *testBackend) EnsureTopic(user, name string) error { return b.r.EnsureTo
 // startGateway returns the address of a gateway on a random port.
 func startGateway(t *testing.T) string {
 	t.Helper()
+	_, addr := startGatewayServer(t)
+	return addr
+}
+
+func startGatewayServer(t *testing.T) (*Server, string) {
+	t.Helper()
 	br, err := broker.Open(broker.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +58,7 @@ func startGateway(t *testing.T) string {
 		defer cancel()
 		gw.Shutdown(ctx)
 	})
-	return ln.Addr().String()
+	return gw, ln.Addr().String()
 }
 
 // rawClient speaks MQTT with the codec, to send what real clients won't.

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,14 +19,22 @@ type Credentials struct {
 	HasUsername bool
 	Password    []byte
 	HasPassword bool
+	// RemoteAddr is the client's address (of the TCP connection, also
+	// under TLS or WebSocket).
+	RemoteAddr net.Addr
+	// TLS is the state of the client's TLS connection (mqtts, or wss on
+	// the HTTPS listener), nil without TLS. A verified client certificate
+	// (VerifiedChains) identifies the client when it gives no username.
+	TLS *tls.ConnectionState
 }
 
 // Backend is the messaging layer the gateway is a client of.
 type Backend interface {
 	// Connect opens an AMQP connection for one MQTT client connection,
-	// authenticated with the client's credentials (SASL PLAIN with the
-	// username and password, or ANONYMOUS without a username). An error
-	// refuses the MQTT connection.
+	// authenticated with the client's credentials: SASL PLAIN with the
+	// username and password; without a username, EXTERNAL when the TLS
+	// connection has a verified client certificate, else ANONYMOUS. An
+	// error refuses the MQTT connection.
 	Connect(ctx context.Context, cred Credentials) (*transport.Conn, error)
 	// EnsureTopic prepares name (a topic name or filter) for a client
 	// authenticated as user: when nothing in the client's address space
@@ -109,9 +118,27 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// ServeConn serves one client connection until it ends.
+// ServeConn serves one client connection until it ends. A *tls.Conn
+// (from a TLS listener) is handshaken first, within
+// Options.ConnectTimeout; a connection with a TLSState method (the
+// WebSocket of an HTTPS request) reports its TLS state that way.
 func (s *Server) ServeConn(nc net.Conn) {
 	c := newConn(s, nc)
+	switch tc := nc.(type) {
+	case *tls.Conn:
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			c.log.Debug("TLS handshake failed", "err", err)
+			nc.Close()
+			return
+		}
+		st := tc.ConnectionState()
+		c.tlsState = &st
+	case interface{ TLSState() *tls.ConnectionState }:
+		c.tlsState = tc.TLSState()
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
