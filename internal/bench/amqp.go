@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +17,9 @@ import (
 
 // Config describes one benchmark run.
 type Config struct {
-	URL        string        // HOST:PORT of the AMQP server
+	// URL of the server: HOST:PORT or SCHEME://[USER[:PASSWORD]@]HOST[:PORT]
+	// with SCHEME amqp, amqps, mqtt or mqtts (the s: TLS).
+	URL        string
 	Address    string        // address to send to and receive from
 	Producers  int           // default 1
 	Consumers  int           // default 1; 0 runs producers only
@@ -30,10 +31,18 @@ type Config struct {
 	Durable    bool          // header.durable
 	Credit     uint32        // consumer credit window; default 1000
 	Window     int           // unsettled messages in flight per producer; default 1000
-	User       string        // SASL PLAIN user; empty: ANONYMOUS
+	User       string        // SASL PLAIN (MQTT: CONNECT) user; empty: ANONYMOUS (none); default: the URL's
 	Password   string
-	Drain      time.Duration // how long consumers may go without a message once sending ended; default 10 s
-	Progress   io.Writer     // a progress line every second; nil: none
+	TLS        bool   // TLS from the first byte even when the URL says amqp:// or mqtt://
+	CAFile     string // PEM CA certificates that verify the server (default: the system's); implies TLS
+	Insecure   bool   // TLS without verifying the server's certificate; implies TLS
+	// TimeLimit bounds the whole run: producers stop sending when it has
+	// passed, and consumers are not waited for beyond it; what has not
+	// arrived by then counts as lost and Result.TimeLimited is set. 0: no
+	// limit.
+	TimeLimit time.Duration
+	Drain     time.Duration // how long consumers may go without a message once sending ended; default 10 s
+	Progress  io.Writer     // a progress line every second; nil: none
 	// DrainOnly runs consumers only, until Count messages arrived or
 	// nothing arrives for Drain: the second half of a fill-then-drain run
 	// (fill with Consumers 0).
@@ -47,6 +56,17 @@ type Config struct {
 	QoS         byte
 	Filter      string
 	MQTTVersion byte // 5 (default) or 4 (3.1.1)
+
+	target *target // resolved from URL and the TLS and credential fields
+}
+
+// limit is the end of a run that started at start under TimeLimit; zero
+// without a limit.
+func (c *Config) limit(start time.Time) time.Time {
+	if c.TimeLimit <= 0 {
+		return time.Time{}
+	}
+	return start.Add(c.TimeLimit)
 }
 
 func (c *Config) defaults() error {
@@ -95,14 +115,24 @@ type Result struct {
 	P99        float64 `json:"p99_ms"`
 	P999       float64 `json:"p999_ms"`
 	Max        float64 `json:"max_ms"`
+	// TimeLimited: Config.TimeLimit ended the run before every message
+	// was sent or received.
+	TimeLimited bool `json:"time_limited,omitempty"`
+}
+
+// dialAMQP opens an AMQP connection to the target: TLS first when it wants
+// TLS, SASL PLAIN with its credentials, else ANONYMOUS.
+func (t *target) dialAMQP(ctx context.Context, opts transport.Options) (*transport.Conn, error) {
+	opts.SASL = sasl.NewAnonymousClient("")
+	if t.user != "" {
+		opts.SASL = sasl.NewPlainClient("", t.user, t.password)
+	}
+	opts.TLSConfig = t.tls
+	return transport.Dial(ctx, t.addr, opts)
 }
 
 func (c *Config) dial(ctx context.Context) (*transport.Conn, *transport.Session, error) {
-	opts := transport.Options{SASL: sasl.NewAnonymousClient("")}
-	if c.User != "" {
-		opts.SASL = sasl.NewPlainClient("", c.User, c.Password)
-	}
-	conn, err := transport.Dial(ctx, strings.TrimPrefix(c.URL, "amqp://"), opts)
+	conn, err := c.target.dialAMQP(ctx, transport.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,6 +147,10 @@ func (c *Config) dial(ctx context.Context) (*transport.Conn, *transport.Session,
 // RunAMQP runs the benchmark described by cfg.
 func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
+		return Result{}, err
+	}
+	var err error
+	if cfg.target, err = resolveTarget(&cfg, "amqp"); err != nil {
 		return Result{}, err
 	}
 	trackers := []*Tracker{NewTracker()}
@@ -232,11 +266,7 @@ func newProducer(ctx context.Context, cfg *Config, id uint32) (*producerRun, err
 
 func (p *producerRun) close() { p.conn.Close(context.Background(), nil) }
 
-func (p *producerRun) run(ctx context.Context, n int, d time.Duration, rate float64) {
-	var deadline time.Time
-	if n == 0 {
-		deadline = time.Now().Add(d)
-	}
+func (p *producerRun) run(ctx context.Context, n int, deadline time.Time, rate float64) {
 	// Outcomes are collected in order by a second goroutine so the
 	// producer keeps up to Window messages in flight.
 	inflight := make(chan *transport.Delivery, p.cfg.Window)
@@ -260,7 +290,7 @@ func (p *producerRun) run(ctx context.Context, n int, d time.Duration, rate floa
 	start := time.Now()
 	body := len(p.tmpl) - p.cfg.Size
 	for seq := uint64(0); ; seq++ {
-		if n > 0 && seq >= uint64(n) || n == 0 && !time.Now().Before(deadline) || ctx.Err() != nil {
+		if sendDone(n, seq, deadline) || ctx.Err() != nil {
 			return
 		}
 		if rate > 0 {
@@ -355,10 +385,16 @@ func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent 
 	if cfg.Fanout {
 		expected *= uint64(cfg.Consumers)
 	}
-	// Wait for consumers to catch up or stall.
+	// Wait for consumers to catch up or stall, at most until the time limit.
+	limit := cfg.limit(start)
+	timeLimited := !limit.IsZero() && !sendEnd.Before(limit) && (cfg.Count == 0 || total < uint64(cfg.Count))
 	if cfg.Consumers > 0 {
 		last, lastChange := recvCount.Load(), time.Now()
 		for recvCount.Load() < expected && time.Since(lastChange) < cfg.Drain && ctx.Err() == nil {
+			if !limit.IsZero() && !time.Now().Before(limit) {
+				timeLimited = true
+				break
+			}
 			time.Sleep(5 * time.Millisecond)
 			if n := recvCount.Load(); n != last {
 				last, lastChange = n, time.Now()
@@ -374,11 +410,12 @@ func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent 
 		received, dups = received+r, dups+d
 	}
 	res := Result{
-		Sent:       total,
-		Received:   received,
-		Duplicates: dups,
-		Errors:     errs,
-		Seconds:    end.Sub(start).Seconds(),
+		Sent:        total,
+		Received:    received,
+		Duplicates:  dups,
+		Errors:      errs,
+		Seconds:     end.Sub(start).Seconds(),
+		TimeLimited: timeLimited,
 	}
 	if cfg.Consumers > 0 {
 		for _, tr := range trackers {
@@ -406,9 +443,17 @@ func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent 
 	return res
 }
 
+// sendDone reports whether a producer has sent its n messages (n > 0) or
+// reached its deadline (non-zero).
+func sendDone(n int, seq uint64, deadline time.Time) bool {
+	return n > 0 && seq >= uint64(n) || !deadline.IsZero() && !time.Now().Before(deadline)
+}
+
 // producer is what runProducers drives: an AMQP or MQTT producer.
 type producer interface {
-	run(ctx context.Context, n int, d time.Duration, rate float64)
+	// run sends n messages (0: until deadline) at rate per second (0: as
+	// fast as possible), stopping early at a non-zero deadline.
+	run(ctx context.Context, n int, deadline time.Time, rate float64)
 	counts() (id uint32, sent, errors uint64)
 }
 
@@ -427,6 +472,13 @@ func runProducers(ctx context.Context, cfg *Config, producers []producer, recvCo
 		}
 		return n
 	}, recvCount)
+	var deadline time.Time
+	if cfg.Count == 0 {
+		deadline = start.Add(cfg.Duration)
+	}
+	if limit := cfg.limit(start); !limit.IsZero() && (deadline.IsZero() || limit.Before(deadline)) {
+		deadline = limit
+	}
 	var wg sync.WaitGroup
 	for i, p := range producers {
 		n := 0
@@ -440,7 +492,7 @@ func runProducers(ctx context.Context, cfg *Config, producers []producer, recvCo
 		if cfg.Rate > 0 {
 			rate = float64(cfg.Rate) / float64(cfg.Producers)
 		}
-		wg.Go(func() { p.run(ctx, n, cfg.Duration, rate) })
+		wg.Go(func() { p.run(ctx, n, deadline, rate) })
 	}
 	wg.Wait()
 	sendEnd = time.Now()

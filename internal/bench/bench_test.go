@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +111,92 @@ func TestBenchRelay(t *testing.T) {
 	}
 	if rate <= 0 {
 		t.Fatalf("rate %v", rate)
+	}
+}
+
+func TestBenchResolveTarget(t *testing.T) {
+	tests := map[string]struct {
+		cfg                  Config
+		proto                string
+		addr, user, password string
+		tls                  bool
+		err                  string
+	}{
+		"host port":           {cfg: Config{URL: "127.0.0.1:5672"}, proto: "amqp", addr: "127.0.0.1:5672"},
+		"amqp url":            {cfg: Config{URL: "amqp://h:1"}, proto: "amqp", addr: "h:1"},
+		"amqps default port":  {cfg: Config{URL: "amqps://h"}, proto: "amqp", addr: "h:5671", tls: true},
+		"amqp default port":   {cfg: Config{URL: "amqp://h"}, proto: "amqp", addr: "h:5672"},
+		"mqtts default port":  {cfg: Config{URL: "mqtts://h"}, proto: "mqtt", addr: "h:8883", tls: true},
+		"mqtt default port":   {cfg: Config{URL: "mqtt://h"}, proto: "mqtt", addr: "h:1883"},
+		"tls flag":            {cfg: Config{URL: "h:9", TLS: true}, proto: "mqtt", addr: "h:9", tls: true},
+		"insecure implies":    {cfg: Config{URL: "h:9", Insecure: true}, proto: "amqp", addr: "h:9", tls: true},
+		"userinfo":            {cfg: Config{URL: "amqp://al%40ice:p%3Aw@h:1"}, proto: "amqp", addr: "h:1", user: "al@ice", password: "p:w"},
+		"flags win":           {cfg: Config{URL: "mqtt://a:b@h:1", User: "c", Password: "d"}, proto: "mqtt", addr: "h:1", user: "c", password: "d"},
+		"ipv6":                {cfg: Config{URL: "amqps://[::1]"}, proto: "amqp", addr: "[::1]:5671", tls: true},
+		"unknown scheme":      {cfg: Config{URL: "http://h:1"}, proto: "amqp", err: "unknown scheme"},
+		"path":                {cfg: Config{URL: "amqp://h:1/x"}, proto: "amqp", err: "want SCHEME"},
+		"no port":             {cfg: Config{URL: "localhost"}, proto: "amqp", err: "missing port"},
+		"ca file missing":     {cfg: Config{URL: "h:1", CAFile: "/nonexistent/ca.pem"}, proto: "amqp", err: "--ca"},
+		"ca file without PEM": {cfg: Config{URL: "h:1", CAFile: "bench_test.go"}, proto: "amqp", err: "no PEM"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := resolveTarget(&tc.cfg, tc.proto)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.addr != tc.addr || got.user != tc.user || got.password != tc.password || (got.tls != nil) != tc.tls {
+				t.Fatalf("%+v", got)
+			}
+			if got.tls != nil && got.tls.ServerName == "" {
+				t.Fatalf("no server name")
+			}
+		})
+	}
+}
+
+// TestBenchTimeLimit: a run that cannot finish within --time-limit ends
+// there, says so, and counts the unreceived messages as lost.
+func TestBenchTimeLimit(t *testing.T) {
+	addr := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := RunAMQP(ctx, Config{URL: addr, Address: "tl", Count: 100000, Rate: 1000, Consumers: 1, TimeLimit: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v", took)
+	}
+	if !res.TimeLimited || res.Sent == 0 || res.Sent > 1000 || res.Errors != 0 || res.Received+res.Lost != res.Sent {
+		t.Fatalf("%+v", res)
+	}
+	// A run that finishes in time is not marked.
+	res, err = RunAMQP(ctx, Config{URL: addr, Address: "tl2", Count: 100, Consumers: 1, TimeLimit: 20 * time.Second})
+	if err != nil || res.TimeLimited || res.Received != 100 {
+		t.Fatalf("%v %+v", err, res)
+	}
+}
+
+// TestBenchIdleAMQP: RunIdle opens and counts idle AMQP connections and
+// reads the server's memory (here: this process).
+func TestBenchIdleAMQP(t *testing.T) {
+	addr := startServer(t)
+	res, err := RunIdle(context.Background(), Config{URL: addr}, "amqp", 40, os.Getpid(), time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Opened != 40 || res.Errors != 0 || res.RSSBefore <= 0 || res.RSSAfter <= 0 || res.Seconds <= 0 {
+		t.Fatalf("%+v", res)
+	}
+	if _, err := RunIdle(context.Background(), Config{URL: addr}, "stomp", 1, 0, 0); err == nil {
+		t.Fatal("unknown protocol accepted")
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +36,10 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 	case 4, 5:
 	default:
 		return Result{}, fmt.Errorf("MQTT version must be 5 or 3.1.1 (4)")
+	}
+	var err error
+	if cfg.target, err = resolveTarget(&cfg, "mqtt"); err != nil {
+		return Result{}, err
 	}
 	cfg.Fanout = true
 	if cfg.Filter == "" {
@@ -114,10 +116,19 @@ func mqttDial(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (
 type pahoClient struct{ c *paho.Client }
 
 func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (*pahoClient, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(cfg.URL, "mqtt://"))
+	conn, err := cfg.target.dialTCP(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.target.tls != nil {
+		// paho writes a packet as several Write calls (net.Buffers) from
+		// more than one goroutine, which stays whole only on a connection
+		// that writes vectors at once (TCP, Unix); on a *tls.Conn the
+		// packets interleave. It gets a loopback TCP connection whose
+		// other end is copied to and from the TLS connection.
+		if conn, err = bridgeTCP(conn); err != nil {
+			return nil, err
+		}
 	}
 	cc := paho.ClientConfig{ClientID: id, Conn: conn, PacketTimeout: cfg.Drain + 10*time.Second,
 		OnClientError: func(error) {}}
@@ -129,9 +140,9 @@ func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (
 	}
 	c := paho.NewClient(cc)
 	cp := &paho.Connect{ClientID: id, KeepAlive: 60, CleanStart: true}
-	if cfg.User != "" {
-		cp.Username, cp.UsernameFlag = cfg.User, true
-		cp.Password, cp.PasswordFlag = []byte(cfg.Password), true
+	if t := cfg.target; t.user != "" {
+		cp.Username, cp.UsernameFlag = t.user, true
+		cp.Password, cp.PasswordFlag = []byte(t.password), true
 	}
 	ca, err := c.Connect(ctx, cp)
 	if err != nil {
@@ -178,11 +189,7 @@ type mqttProducer struct {
 
 func (p *mqttProducer) counts() (uint32, uint64, uint64) { return p.id, p.sent.Load(), p.errors.Load() }
 
-func (p *mqttProducer) run(ctx context.Context, n int, d time.Duration, rate float64) {
-	var deadline time.Time
-	if n == 0 {
-		deadline = time.Now().Add(d)
-	}
+func (p *mqttProducer) run(ctx context.Context, n int, deadline time.Time, rate float64) {
 	// QoS 1 and 2 publishes wait for their acknowledgement; up to Window of
 	// them are in flight at once (the client also honours the server's
 	// receive maximum).
@@ -191,7 +198,7 @@ func (p *mqttProducer) run(ctx context.Context, n int, d time.Duration, rate flo
 	defer wg.Wait()
 	start := time.Now()
 	for seq := uint64(0); ; seq++ {
-		if n > 0 && seq >= uint64(n) || n == 0 && !time.Now().Before(deadline) || ctx.Err() != nil {
+		if sendDone(n, seq, deadline) || ctx.Err() != nil {
 			return
 		}
 		if rate > 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
@@ -32,16 +31,15 @@ type client311 struct {
 }
 
 func dial311(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (*client311, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(cfg.URL, "mqtt://"))
+	conn, err := cfg.target.dialTCP(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := &client311{conn: conn, pending: map[uint16]chan error{}, inQoS2: map[uint16]bool{}, done: make(chan struct{}), onMsg: onMsg}
 	cp := &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: id}
-	if cfg.User != "" {
-		cp.HasUsername, cp.Username = true, cfg.User
-		cp.HasPassword, cp.Password = true, []byte(cfg.Password)
+	if t := cfg.target; t.user != "" {
+		cp.HasUsername, cp.Username = true, t.user
+		cp.HasPassword, cp.Password = true, []byte(t.password)
 	}
 	if err := c.write(cp); err != nil {
 		conn.Close()

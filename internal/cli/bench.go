@@ -19,7 +19,8 @@ func benchCommand() command {
 			fs := newFlagSet("bench")
 			var cfg bench.Config
 			protocol := fs.String("protocol", "amqp", "amqp (any AMQP 1.0 server) or mqtt (any MQTT 5 or 3.1.1 server)")
-			fs.StringVar(&cfg.URL, "url", "", "server HOST:PORT (default $ENMASSE_AMQP_URL or 127.0.0.1:5672; MQTT: $ENMASSE_MQTT_URL or 127.0.0.1:1883)")
+			fs.StringVar(&cfg.URL, "url", "", "server HOST:PORT or SCHEME://[USER[:PASSWORD]@]HOST[:PORT], SCHEME amqp, amqps, mqtt or mqtts "+
+				"(default $ENMASSE_AMQP_URL or 127.0.0.1:5672; MQTT: $ENMASSE_MQTT_URL or 127.0.0.1:1883)")
 			qos := fs.Uint("qos", 0, "MQTT: QoS of publishes and subscriptions (0, 1 or 2)")
 			mqttVersion := fs.String("mqtt-version", "5", "MQTT: protocol version, 5 or 311 (3.1.1)")
 			fs.StringVar(&cfg.Filter, "filter", "", "MQTT: topic filter consumers subscribe to (default: --address)")
@@ -34,8 +35,16 @@ func benchCommand() command {
 			fs.BoolVar(&cfg.Durable, "durable", false, "mark messages durable")
 			credit := fs.Uint("credit", 1000, "consumer credit window")
 			fs.IntVar(&cfg.Window, "window", 1000, "unsettled messages in flight per producer")
-			fs.StringVar(&cfg.User, "user", "", "SASL PLAIN user (empty: ANONYMOUS)")
-			fs.StringVar(&cfg.Password, "password", "", "SASL PLAIN password")
+			fs.StringVar(&cfg.User, "username", "", "user name: AMQP SASL PLAIN, MQTT CONNECT (default: the URL's; empty: anonymous)")
+			fs.StringVar(&cfg.User, "user", "", "the same as --username")
+			fs.StringVar(&cfg.Password, "password", "", "password of --username (default: the URL's)")
+			fs.BoolVar(&cfg.TLS, "tls", false, "TLS from the first byte (implied by amqps:// and mqtts:// URLs, --ca and --insecure)")
+			fs.StringVar(&cfg.CAFile, "ca", "", "PEM `FILE` of CA certificates that verify the server (default: the system's)")
+			fs.BoolVar(&cfg.Insecure, "insecure", false, "TLS without verifying the server's certificate")
+			fs.DurationVar(&cfg.TimeLimit, "time-limit", 0, "end the run after this long whatever is left; unreceived messages count as lost (0: no limit)")
+			idle := fs.Int("idle-conns", 0, "instead of a run: open this many idle connections (MQTT: 3.1.1), hold them for --idle-hold, report")
+			idleHold := fs.Duration("idle-hold", 2*time.Second, "with --idle-conns: how long the connections stay open before the server's memory is read")
+			serverPID := fs.Int("server-pid", 0, "with --idle-conns: a local server process whose resident memory (Linux /proc) is read before and after")
 			fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "stop waiting for consumers after this long without a message")
 			fs.BoolVar(&cfg.Fanout, "fanout", false, "every consumer gets every message (multicast, topics): track each consumer separately (always on for MQTT)")
 			fs.BoolVar(&cfg.DrainOnly, "drain-only", false, "no producers: consumers receive --count messages already queued (fill first with --consumers 0)")
@@ -60,6 +69,9 @@ func benchCommand() command {
 				}
 				fmt.Fprintf(stdout, "plain TCP relay: %.0f msg/s (%d messages of %d bytes)\n", rate, cfg.Count, cfg.Size)
 				return nil
+			}
+			if *idle > 0 {
+				return runIdle(ctx, cfg, *protocol, *idle, *serverPID, *idleHold, *asJSON, stdout)
 			}
 			if cfg.Count == 0 && cfg.Duration == 0 {
 				return usageErrorf("give --count or --duration")
@@ -113,9 +125,44 @@ func benchCommand() command {
 			fmt.Fprintf(stdout, "sent %d (%.0f msg/s), received %d (%.0f msg/s) in %.2fs\n", res.Sent, res.SendRate, res.Received, res.RecvRate, res.Seconds)
 			fmt.Fprintf(stdout, "latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", res.P50, res.P90, res.P99, res.P999, res.Max)
 			fmt.Fprintf(stdout, "errors %d, lost %d, duplicates %d\n", res.Errors, res.Lost, res.Duplicates)
+			if res.TimeLimited {
+				fmt.Fprintf(stdout, "ended by --time-limit %v\n", cfg.TimeLimit)
+			}
 			return nil
 		},
 	}
+}
+
+// runIdle is enmasse bench --idle-conns: memory of idle connections.
+func runIdle(ctx context.Context, cfg bench.Config, protocol string, n, pid int, hold time.Duration, asJSON bool, stdout io.Writer) error {
+	switch protocol {
+	case "amqp":
+		if cfg.URL == "" {
+			cfg.URL = envOr("ENMASSE_AMQP_URL", "127.0.0.1:5672")
+		}
+	case "mqtt":
+		if cfg.URL == "" {
+			cfg.URL = envOr("ENMASSE_MQTT_URL", "127.0.0.1:1883")
+		}
+	default:
+		return usageErrorf("--protocol must be amqp or mqtt")
+	}
+	res, err := bench.RunIdle(ctx, cfg, protocol, n, pid, hold)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "%d of %d idle %s connections open in %.2fs, %d errors", res.Opened, n, protocol, res.Seconds, res.Errors)
+	if res.FirstErr != "" {
+		fmt.Fprintf(stdout, " (first: %s)", res.FirstErr)
+	}
+	fmt.Fprintln(stdout)
+	if pid > 0 {
+		fmt.Fprintf(stdout, "server RSS %d KiB before, %d KiB after: %.1f KiB per connection\n", res.RSSBefore, res.RSSAfter, res.RSSPerConn)
+	}
+	return nil
 }
 
 func envOr(name, def string) string {

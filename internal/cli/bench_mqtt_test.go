@@ -137,7 +137,7 @@ func TestBenchMQTTBrokenServerLossAndDuplicates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := bench.RunMQTT(ctx, bench.Config{URL: ln.Addr().String(), Address: "x", Count: 700, Consumers: 1,
-		QoS: 0, Rate: 2000, Drain: 300 * time.Millisecond, MQTTVersion: 5})
+		QoS: 0, Rate: 2000, Drain: time.Second, MQTTVersion: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
