@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,47 +45,13 @@ func wantAll(t *testing.T, res bench.Result, sent, received uint64) {
 	}
 }
 
-// tlsProxy terminates TLS with the certificate serve's --tls-self-signed
-// wrote into dataDir and forwards the plain bytes to upstream: serve has
-// no MQTT-over-TLS listener yet, and enmasse bench's MQTT TLS is tested
-// through this.
-func tlsProxy(t *testing.T, dataDir, upstream string) string {
-	t.Helper()
-	dir := filepath.Join(dataDir, tlsDirName)
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, tlsconfig.ServerCertFile), filepath.Join(dir, tlsconfig.ServerKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestBenchTLS: enmasse bench over TLS against serve --tls-self-signed:
 // amqps:// with --ca, --tls with a plain HOST:PORT, --insecure; without
-// the CA the certificate is refused. MQTT over TLS (mqtts://) through a
-// TLS-terminating proxy with the same certificate.
+// the CA the certificate is refused; the same for MQTT 5 and 3.1.1 over
+// serve's --mqtts.
 func TestBenchTLS(t *testing.T) {
 	dataDir := t.TempDir()
-	s := startServe(t, "--tls-self-signed", "--amqps", "127.0.0.1:0", "--data-dir", dataDir)
+	s := startServe(t, "--tls-self-signed", "--amqps", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--data-dir", dataDir)
 	ca := filepath.Join(dataDir, tlsDirName, tlsconfig.CACertFile)
 	amqps := s.addrs["amqps"].String()
 	run := []string{"--count", "300", "--quiet"}
@@ -105,10 +69,13 @@ func TestBenchTLS(t *testing.T) {
 		t.Fatalf("missing --ca file: %s", errOut)
 	}
 
-	mqtts := tlsProxy(t, dataDir, s.addrs["mqtt"].String())
+	mqtts := s.addrs["mqtts"].String()
 	for _, v := range []string{"5", "311"} {
 		res, _ = benchJSON(t, false, append(run, "--protocol", "mqtt", "--mqtt-version", v, "--qos", "1",
 			"--url", "mqtts://"+mqtts, "--ca", ca, "--address", "tls/t"+v)...)
+		wantAll(t, res, 300, 300)
+		res, _ = benchJSON(t, false, append(run, "--protocol", "mqtt", "--mqtt-version", v, "--qos", "0", "--rate", "20000",
+			"--url", mqtts, "--tls", "--insecure", "--address", "tls/i"+v)...)
 		wantAll(t, res, 300, 300)
 		if _, errOut := benchJSON(t, true, append(run, "--protocol", "mqtt", "--mqtt-version", v,
 			"--url", "mqtts://"+mqtts, "--address", "tls/u"+v)...); !strings.Contains(errOut, "certificate") {
