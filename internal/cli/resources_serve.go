@@ -86,6 +86,7 @@ func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*co
 		resources: docs, config: opts.configFile, logger: logger}
 	cp.agent = agent.New(agent.Options{
 		Registry: reg, DataPlane: routerPlane{r, b}, Logger: logger,
+		Federated: opts.tokens != nil,
 		Endpoints: func() []model.EndpointStatus {
 			if e := cp.endpoints.Load(); e != nil {
 				return *e

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/enmasse-go/enmasse/internal/oidc"
 	"github.com/enmasse-go/enmasse/internal/telemetry"
 	"github.com/enmasse-go/enmasse/internal/tlsconfig"
 	"github.com/enmasse-go/enmasse/internal/version"
@@ -55,6 +56,13 @@ type serveOptions struct {
 	httpTLS                      bool
 	tls                          *tlsconfig.Reloader
 	tlsReloadInterval            time.Duration // how often the files are checked; zero means 5 s (tests shorten it)
+
+	// oidc is --oidc-*: bearer tokens (SASL OAUTHBEARER/XOAUTH2, HTTP
+	// Authorization: Bearer) checked against an OpenID Connect issuer.
+	oidc oidcOptions
+	// tokens validates bearer tokens when oidc is configured; set by
+	// runServe, shared by AMQP, MQTT and the REST API (one key cache).
+	tokens *oidc.Validator
 
 	configFile string
 	// resources is the raw `resources:` value of the config file (nil
@@ -145,6 +153,13 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	fs.StringVar(&opts.tlsClientCA, "tls-client-ca", "",
 		"CA certificates `FILE` (PEM) for client certificates; a verified one authenticates with SASL EXTERNAL")
 	fs.BoolVar(&opts.httpTLS, "http-tls", false, "serve the --http listener over TLS (HTTPS) with the TLS certificate; default plain HTTP")
+	fs.StringVar(&opts.oidc.issuer, "oidc-issuer", "",
+		"OpenID Connect issuer `URL` (e.g. a Keycloak realm): SASL OAUTHBEARER/XOAUTH2 and HTTP bearer tokens signed by it log MessagingUsers in")
+	fs.StringVar(&opts.oidc.jwks, "oidc-jwks", "", "the issuer's key set as a `FILE-or-URL`, instead of discovery from --oidc-issuer")
+	fs.StringVar(&opts.oidc.audience, "oidc-audience", "", "`AUD` a token must name in its aud claim (required with --oidc-issuer)")
+	fs.StringVar(&opts.oidc.usernameClaim, "oidc-username-claim", "", "token `CLAIM` holding the user name (default preferred_username); sub when it is absent")
+	fs.StringVar(&opts.oidc.provider, "oidc-provider", "",
+		"only federated MessagingUsers with this spec.authentication.`PROVIDER` match tokens by federatedUserid/federatedUsername (default: any)")
 	fs.StringVar(&opts.dataDir, "data-dir", defaultDataDir, "`DIR` for everything durable; one serve process per DIR")
 	fs.Var(&logFormat, "log-format", "log `FORMAT`: text or json")
 	fs.Var(&logLevel, "log-level", "log `LEVEL`: debug, info, warn or error")
@@ -175,6 +190,9 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	if err := checkTLSOptions(&opts, given["amqps"], given["mqtts"]); err != nil {
 		return serveOptions{}, err
 	}
+	if err := opts.oidc.check(); err != nil {
+		return serveOptions{}, err
+	}
 	opts.logFormat, opts.logLevel = logFormat.value, logLevel.value
 	opts.anonymous = anonymousAllowed(opts.allowAnonymous, opts.listeners())
 	return opts, nil
@@ -198,6 +216,12 @@ func runServe(ctx context.Context, opts serveOptions, logOut io.Writer) error {
 	logAnonymous(logger, opts)
 	if opts.tlsConfigured() {
 		if opts.tls, err = setupTLS(opts, logger, logOut); err != nil {
+			return err
+		}
+	}
+
+	if opts.oidc.configured() {
+		if opts.tokens, err = newTokenValidator(ctx, opts.oidc, logger); err != nil {
 			return err
 		}
 	}

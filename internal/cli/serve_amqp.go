@@ -111,15 +111,30 @@ func newAMQPComponent(opts serveOptions, dp *dataPlane, logger *slog.Logger) *am
 			OnOpen:      logOpen(r.OnOpen, logger),
 			// A verified TLS client certificate adds EXTERNAL. Failures
 			// are audited and slowed down per source address.
-			Authenticator: newGuardedAuthenticator(sasl.NewAuthenticator(sasl.Config{
-				AllowAnonymous: opts.anonymous,
-				Users:          &dp.users, // MessagingUsers: PLAIN and SCRAM
-			}), dp.fails, logger),
-			AllowNoSASL: opts.anonymous,
-			TLSConfig:   opts.amqpTLSConfig(), // offers the in-band "AMQP\x02" upgrade
-			Logger:      logger,
+			Authenticator: newGuardedAuthenticator(newSASLAuthenticator(opts, dp, false), dp.fails, logger),
+			AllowNoSASL:   opts.anonymous,
+			TLSConfig:     opts.amqpTLSConfig(), // offers the in-band "AMQP\x02" upgrade
+			Logger:        logger,
 		},
 	}
+}
+
+// newSASLAuthenticator is the SASL policy of serve: MessagingUsers with
+// PLAIN and SCRAM, OIDC bearer tokens with OAUTHBEARER and XOAUTH2 when
+// --oidc-issuer is set, EXTERNAL for verified client certificates and
+// ANONYMOUS where allowed. plainAnywhere offers PLAIN and the token
+// mechanisms whatever the transport (the MQTT gateway's in-process pipe:
+// the MQTT client already sent its password or token).
+func newSASLAuthenticator(opts serveOptions, dp *dataPlane, plainAnywhere bool) sasl.Authenticator {
+	cfg := sasl.Config{
+		AllowAnonymous:       opts.anonymous,
+		Users:                &dp.users, // MessagingUsers: PLAIN and SCRAM
+		AllowPlainWithoutTLS: plainAnywhere,
+	}
+	if tu := newTokenUsers(opts, &dp.users); tu != nil {
+		cfg.Tokens, cfg.TokenDiscoveryURL = tu, opts.tokens.DiscoveryURL()
+	}
+	return sasl.NewAuthenticator(cfg)
 }
 
 // newAMQPSComponent returns the amqps listener: TLS from the first byte,

@@ -109,15 +109,16 @@ func auditLogger(logger *slog.Logger) *slog.Logger { return logger.With("audit",
 // the password) and its outcome is delayed by the source address's
 // failure backoff. The transport stays unaware of both.
 type guardedAuthenticator struct {
-	inner sasl.Authenticator
-	fails *authFailures
-	audit *slog.Logger
+	protocol string // for the audit line: "amqp" or "mqtt"
+	inner    sasl.Authenticator
+	fails    *authFailures
+	audit    *slog.Logger
 	// sleep waits d; tests replace it.
 	sleep func(d time.Duration)
 }
 
 func newGuardedAuthenticator(inner sasl.Authenticator, fails *authFailures, logger *slog.Logger) *guardedAuthenticator {
-	return &guardedAuthenticator{inner: inner, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
+	return &guardedAuthenticator{protocol: "amqp", inner: inner, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
 }
 
 // Mechanisms implements sasl.Authenticator.
@@ -144,7 +145,7 @@ func (g *guardedAuthenticator) failed(remote net.Addr, mech, user string, err er
 		rs = remote.String()
 	}
 	g.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
-		slog.String("protocol", "amqp"), slog.String("remote", rs), slog.String("mechanism", mech),
+		slog.String("protocol", g.protocol), slog.String("remote", rs), slog.String("mechanism", mech),
 		slog.String("user", user), slog.String("reason", err.Error()), slog.Duration("delay", d))
 	g.sleep(d)
 }
@@ -179,8 +180,9 @@ func (m *guardedMech) Step(response []byte) ([]byte, bool, error) {
 func (m *guardedMech) Identity() sasl.Identity { return m.inner.Identity() }
 
 // saslUser is the user name a mechanism's first client message claims,
-// for the audit log: PLAIN's authcid (RFC 4616) and SCRAM's n= (RFC 5802);
-// "" for the others. It never returns the password.
+// for the audit log: PLAIN's authcid (RFC 4616), SCRAM's n= (RFC 5802),
+// OAUTHBEARER's a= (RFC 7628) and XOAUTH2's user=; "" for the others. It
+// never returns the password or token.
 func saslUser(mech string, first []byte) string {
 	const maxUser = 256
 	var user string
@@ -189,6 +191,18 @@ func saslUser(mech string, first []byte) string {
 		parts := bytes.SplitN(first, []byte{0}, 3)
 		if len(parts) == 3 {
 			user = string(parts[1])
+		}
+	case sasl.OAuthBearer:
+		// gs2-header "n,a=authzid," then the key/value pairs.
+		if _, rest, ok := strings.Cut(string(first), ","); ok {
+			az, _, _ := strings.Cut(rest, ",")
+			if v, ok := strings.CutPrefix(az, "a="); ok {
+				user = strings.NewReplacer("=2C", ",", "=3D", "=").Replace(v)
+			}
+		}
+	case sasl.XOAuth2:
+		if v, ok := strings.CutPrefix(string(first), "user="); ok {
+			user, _, _ = strings.Cut(v, "\x01")
 		}
 	case sasl.ScramSHA256, sasl.ScramSHA512:
 		// gs2-header "n,," then "n=user,r=nonce".

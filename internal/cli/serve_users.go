@@ -62,20 +62,20 @@ func decoyVerify(password string) { decoyCredentials().VerifyPassword(password) 
 type messagingUserAuthz struct{ users *messagingUsers }
 
 // Allowed implements router.Authorizer. user is the SASL name
-// (`user@space` or `user`); space is where the connection was placed.
+// (`user@space[.namespace]` or `user`); space is the data-plane space the
+// connection was placed in. A user has rights only in its own space: one
+// placed elsewhere (by SNI or the open hostname) has none there, so a
+// user of space A never gets the rights of B's user of the same name.
 func (a messagingUserAuthz) Allowed(user, space, address, op string) bool {
 	reg := a.users.reg.Load()
 	if reg == nil {
 		return false
 	}
-	name, ns := user, "default"
-	if i := strings.LastIndexByte(user, '@'); i >= 0 {
-		name = user[:i]
-		if j := strings.IndexByte(user[i+1:], '.'); j >= 0 {
-			ns = user[i+1+j+1:]
-		}
+	name, uspace, ns, ok := splitUser(user)
+	if !ok || model.DataPlaneSpace(ns, uspace) != space {
+		return false
 	}
-	o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+name)
+	o, ok := reg.Get(model.MessagingUserKind, ns, uspace+"."+name)
 	if !ok {
 		return false
 	}

@@ -105,6 +105,12 @@ func TestServeMessagingUserAuthorization(t *testing.T) {
 // nobody may use the API before a MessagingUser exists.
 func startServeWithUsers(t *testing.T, docs ...string) *testServe {
 	t.Helper()
+	return startServeWithUsersArgs(t, nil, docs...)
+}
+
+// startServeWithUsersArgs is startServeWithUsers with extra serve flags.
+func startServeWithUsersArgs(t *testing.T, args []string, docs ...string) *testServe {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("resources:\n")
 	for _, d := range docs {
@@ -119,5 +125,5 @@ func startServeWithUsers(t *testing.T, docs ...string) *testServe {
 	}
 	cfg := filepath.Join(t.TempDir(), "enmasse.yaml")
 	writeFile(t, cfg, b.String())
-	return startServe(t, "--allow-anonymous=false", "--config", cfg)
+	return startServe(t, append([]string{"--allow-anonymous=false", "--config", cfg}, args...)...)
 }

@@ -1,7 +1,9 @@
 // Package sasl implements the SASL mechanisms of enmasse's AMQP 1.0 engine,
 // server and client side, at the byte level: ANONYMOUS (RFC 4505), PLAIN
-// (RFC 4616), EXTERNAL (RFC 4422 Appendix A) and SCRAM-SHA-256/-512 (RFC
-// 5802, RFC 7677). It knows nothing of AMQP framing; the transport package
+// (RFC 4616), EXTERNAL (RFC 4422 Appendix A), SCRAM-SHA-256/-512 (RFC
+// 5802, RFC 7677), OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's bearer
+// token mechanism, which Keycloak-era EnMasse offered). It knows nothing of
+// AMQP framing; the transport package
 // carries the SASL frames and calls in here for their contents.
 //
 // # The AMQP 1.0 exchange
@@ -57,6 +59,25 @@
 //	               empty; the identity itself comes from the verified TLS
 //	               client certificate. Offered only when there is one and
 //	               Config.ExternalUser maps it to a user.
+//	OAUTHBEARER    sasl-init carries gs2-header ("n,a=authzid,") kvsep
+//	               "auth=Bearer " token kvsep kvsep (RFC 7628 §3.1);
+//	XOAUTH2        sasl-init carries "user=" user kvsep "auth=Bearer "
+//	               token kvsep kvsep (kvsep is 0x01). Config.Tokens checks
+//	               the token (for serve: JWT validation, internal/oidc,
+//	               and the MessagingUser mapping). Offered only with
+//	               Config.Tokens, and where PLAIN would be (RFC 7628 §5).
+//	               Success is outcome ok at once. A refused token is
+//	               answered with a sasl-challenge carrying the error JSON
+//	               (RFC 7628 §3.2.2: {"status":"invalid_token",
+//	               "openid-configuration":URL}; XOAUTH2:
+//	               {"status":"401","schemes":"bearer"}), the client
+//	               acknowledges it (kvsep, or empty for XOAUTH2) and the
+//	               outcome is auth. The JSON never says why; the Error's
+//	               Reason (expired, bad signature, ...) is for the logs.
+//	               A token that could not be checked (issuer keys
+//	               unavailable) fails at once with sys-temp. The client
+//	               side keeps the error JSON (FailureDetail) and the
+//	               transport puts it in its SASLError.
 //	SCRAM-SHA-*    sasl-init carries the client-first-message, the one
 //	               sasl-challenge the server-first-message, the
 //	               sasl-response the client-final-message, and the
@@ -78,6 +99,9 @@
 // Authorization identities: every mechanism that carries one accepts it only
 // if it is empty or equal to the authenticated user (ErrAuthzDenied
 // otherwise). Acting as someone else is a policy this layer does not have.
+// OAUTHBEARER and XOAUTH2 are the exception: their authorization identity
+// goes to the TokenVerifier, which decides (serve uses it to name the
+// address space, `[user]@space`, as PLAIN's user name does).
 //
 // # SCRAM details
 //

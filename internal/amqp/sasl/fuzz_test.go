@@ -36,9 +36,12 @@ func FuzzServerMechs(f *testing.F) {
 	f.Add(uint8(6), []byte(nil), []byte("alice\x00alice\x00secret"), []byte("again"))
 	f.Add(uint8(2), []byte("device-1"), []byte{}, []byte{0xff})
 	f.Add(uint8(0), []byte("trace@example.com"), []byte(nil), []byte(nil))
+	f.Add(uint8(1), []byte("n,a=alice,\x01auth=Bearer good-token\x01\x01"), []byte("\x01"), []byte(nil))
+	f.Add(uint8(1), []byte("user=alice\x01auth=Bearer bad\x01\x01"), []byte{}, []byte(nil))
+	f.Add(uint8(0), []byte("n,a=a=2Cb=3D,\x01host=x\x01port=5672\x01auth=bearer  down\x01\x01"), []byte(nil), []byte(nil))
 
 	users := MemoryUsers{"alice": cheapCredentials(f, "secret")}
-	a := NewAuthenticator(Config{AllowAnonymous: true, Users: users, AllowPlainWithoutTLS: true}).(*authenticator)
+	a := NewAuthenticator(Config{AllowAnonymous: true, Users: users, AllowPlainWithoutTLS: true, Tokens: fakeTokens{}}).(*authenticator)
 	a.decoy = cheapCredentials(f, "decoy")
 	if !users["alice"].VerifyPassword("secret") || a.decoy.VerifyPassword("secret") {
 		f.Fatal("cheapCredentials do not check passwords")

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"net"
 	"sync"
@@ -44,8 +45,27 @@ func (o only256) Scram(mech string) (scram.StoredCredentials, bool) {
 // testAuth is an Authenticator offering everything, shared by tests that do
 // not depend on the configuration.
 var testAuth = sync.OnceValue(func() Authenticator {
-	return NewAuthenticator(Config{AllowAnonymous: true, Users: testUsers(), AllowPlainWithoutTLS: true})
+	return NewAuthenticator(Config{AllowAnonymous: true, Users: testUsers(), AllowPlainWithoutTLS: true, Tokens: fakeTokens{}})
 })
+
+// fakeTokens accepts the token "good-token" for "alice" (or for whoever the
+// client asks to act as, if that is "alice@space"); "down" is a temporary
+// failure; everything else is refused.
+type fakeTokens struct{}
+
+func (fakeTokens) VerifyToken(token, authzid string, _ ConnInfo) (string, error) {
+	switch {
+	case token == "down":
+		return "", &Error{Code: CodeSysTemp, Reason: "issuer down"}
+	case token != "good-token":
+		return "", errors.New("bad token")
+	case authzid == "" || authzid == "alice":
+		return "alice", nil
+	case authzid == "alice@space":
+		return authzid, nil
+	}
+	return "", refine(ErrAuthzDenied, "alice may not act as %q", authzid)
+}
 
 var loopback = ConnInfo{RemoteAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 

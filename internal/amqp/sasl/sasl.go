@@ -13,6 +13,8 @@ const (
 	External    = "EXTERNAL"      // RFC 4422 Appendix A
 	ScramSHA256 = "SCRAM-SHA-256" // RFC 7677
 	ScramSHA512 = "SCRAM-SHA-512" // RFC 5802 with SHA-512, same construction as RFC 7677
+	OAuthBearer = "OAUTHBEARER"   // RFC 7628
+	XOAuth2     = "XOAUTH2"       // Google's pre-RFC 7628 bearer token mechanism
 )
 
 // MaxMessageSize bounds every client message a server mechanism accepts. No

@@ -28,13 +28,22 @@ type Config struct {
 	// EXTERNAL, or reports false to refuse it. nil uses the Subject
 	// CommonName and refuses certificates without one.
 	ExternalUser func(cert *x509.Certificate) (string, bool)
+	// Tokens checks OAUTHBEARER and XOAUTH2 bearer tokens. nil means
+	// neither is offered; otherwise they are offered where PLAIN would
+	// be (a bearer token is as much a secret as a password, RFC 7628 §5).
+	Tokens TokenVerifier
+	// TokenDiscoveryURL is the issuer's OpenID configuration URL, sent in
+	// OAUTHBEARER error responses (RFC 7628 §3.2.2); "" leaves it out.
+	TokenDiscoveryURL string
 }
 
 // NewAuthenticator returns an Authenticator implementing cfg. It offers, in
 // this order: EXTERNAL (TLS with a verified client certificate that
-// ExternalUser maps), SCRAM-SHA-512 and SCRAM-SHA-256 (Users set), PLAIN
-// (Users set and TLS, loopback or AllowPlainWithoutTLS) and ANONYMOUS
-// (AllowAnonymous). It is safe for concurrent use as long as cfg.Users is.
+// ExternalUser maps), SCRAM-SHA-512 and SCRAM-SHA-256 (Users set),
+// OAUTHBEARER and XOAUTH2 (Tokens set), PLAIN (Users set) — these three
+// only over TLS, from loopback or with AllowPlainWithoutTLS — and ANONYMOUS
+// (AllowAnonymous). It is safe for concurrent use as long as cfg.Users and
+// cfg.Tokens are.
 func NewAuthenticator(cfg Config) Authenticator {
 	if cfg.ExternalUser == nil {
 		cfg.ExternalUser = commonName
@@ -80,11 +89,15 @@ func (a *authenticator) Mechanisms(info ConnInfo) []string {
 	if _, ok := a.externalUser(info); ok {
 		mechs = append(mechs, External)
 	}
+	confidential := isTLS(info) || a.cfg.AllowPlainWithoutTLS || isLoopback(info.RemoteAddr)
 	if a.cfg.Users != nil {
 		mechs = append(mechs, ScramSHA512, ScramSHA256)
-		if isTLS(info) || a.cfg.AllowPlainWithoutTLS || isLoopback(info.RemoteAddr) {
-			mechs = append(mechs, Plain)
-		}
+	}
+	if a.cfg.Tokens != nil && confidential {
+		mechs = append(mechs, OAuthBearer, XOAuth2)
+	}
+	if a.cfg.Users != nil && confidential {
+		mechs = append(mechs, Plain)
 	}
 	if a.cfg.AllowAnonymous {
 		mechs = append(mechs, Anonymous)
@@ -108,6 +121,8 @@ func (a *authenticator) Start(mech string, info ConnInfo) (ServerMech, error) {
 		m = &externalServer{user: user}
 	case ScramSHA256, ScramSHA512:
 		m = &scramServer{mech: mech, conv: a.scram[mech].NewConversation()}
+	case OAuthBearer, XOAuth2:
+		m = &oauthServer{mech: mech, tokens: a.cfg.Tokens, info: info, discovery: a.cfg.TokenDiscoveryURL}
 	}
 	return &guard{mech: m}, nil
 }

@@ -89,7 +89,7 @@ func serverInfo(t testing.TB) ConnInfo {
 	return info
 }
 
-var allMechs = []string{Anonymous, Plain, External, ScramSHA256, ScramSHA512}
+var allMechs = []string{Anonymous, Plain, External, ScramSHA256, ScramSHA512, OAuthBearer, XOAuth2}
 
 // TestServerRobustness checks what every server mechanism must tolerate.
 func TestServerRobustness(t *testing.T) {

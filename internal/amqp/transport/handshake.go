@@ -388,9 +388,17 @@ func (c *Conn) expectHeader(fr *frameReader, id byte) error {
 }
 
 // SASLError is a SASL exchange that ended with a failure outcome.
-type SASLError struct{ Code sasl.Code }
+type SASLError struct {
+	Code sasl.Code
+	// Detail is the server's error response before the outcome, for the
+	// mechanisms that have one (OAUTHBEARER, XOAUTH2); "" otherwise.
+	Detail string
+}
 
 func (e *SASLError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("amqp: SASL authentication failed (outcome %s): %s", e.Code, e.Detail)
+	}
 	return fmt.Sprintf("amqp: SASL authentication failed (outcome %s)", e.Code)
 }
 
@@ -444,7 +452,11 @@ func (c *Conn) clientSASL(fr *frameReader) error {
 			}
 		case *frames.SASLOutcome:
 			if b.Code != 0 {
-				return &SASLError{Code: sasl.Code(b.Code)}
+				se := &SASLError{Code: sasl.Code(b.Code)}
+				if d, ok := mech.(interface{ FailureDetail() string }); ok {
+					se.Detail = d.FailureDetail()
+				}
+				return se
 			}
 			if err := mech.Verify(b.AdditionalData); err != nil {
 				return err

@@ -49,6 +49,9 @@ type Options struct {
 	// Endpoints, if set, gives the endpoint statuses shown on every address
 	// space (where clients connect).
 	Endpoints func() []model.EndpointStatus
+	// Federated says federated MessagingUsers can log in (serve has an
+	// OIDC issuer for their bearer tokens); without it they are Failed.
+	Federated bool
 	Logger    *slog.Logger
 }
 
@@ -581,8 +584,12 @@ func (a *Agent) writeUserStatuses(ref spaceRef, users []registry.Item, spaceRead
 			st.Phase, st.Message = model.PhasePending, why
 		case auth == nil:
 			st.Phase, st.Message = model.PhaseFailed, "spec.authentication is missing"
+		case auth.Type == model.AuthFederated && a.opts.Federated:
+			// Logs in with a bearer token of the OIDC issuer.
+		case auth.Type == model.AuthFederated:
+			st.Phase, st.Message = model.PhaseFailed, "Federated users log in with bearer tokens: start the server with --oidc-issuer"
 		case auth.Type != model.AuthPassword:
-			st.Phase, st.Message = model.PhaseFailed, fmt.Sprintf("Authentication type %s is not supported by this server yet; use password", auth.Type)
+			st.Phase, st.Message = model.PhaseFailed, fmt.Sprintf("Authentication type %s is not supported by this server yet; use password or federated", auth.Type)
 		default:
 			if _, ok := a.reg.Secret(model.MessagingUserKind, ref.ns, u.Metadata.Name); !ok {
 				st.Phase, st.Message = model.PhaseFailed, "No password set: give spec.authentication.password"

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
+	"github.com/enmasse-go/enmasse/internal/controlplane/model"
+	"github.com/enmasse-go/enmasse/internal/oidc"
+)
+
+// oidcOptions are the --oidc-* flags.
+type oidcOptions struct {
+	issuer, jwks, audience, usernameClaim, provider string
+}
+
+func (o oidcOptions) configured() bool { return o.issuer != "" || o.jwks != "" || o.audience != "" }
+
+func (o oidcOptions) check() error {
+	switch {
+	case !o.configured():
+		return nil
+	case o.issuer == "":
+		return usageErrorf("--oidc-jwks and --oidc-audience need --oidc-issuer (the iss every token must carry)")
+	case o.audience == "":
+		return usageErrorf("--oidc-issuer needs --oidc-audience (the aud a token must name to be accepted here)")
+	case !strings.HasPrefix(o.issuer, "https://") && !strings.HasPrefix(o.issuer, "http://"):
+		return usageErrorf("--oidc-issuer %q is not an http(s) URL", o.issuer)
+	}
+	return nil
+}
+
+// tokenTimeout bounds one token check, key set fetch included.
+const tokenTimeout = 10 * time.Second
+
+// tokenUsers validates bearer tokens with an OIDC issuer's keys and maps
+// them to MessagingUsers (docs/configuration.md, Security):
+//
+//  1. the space is the one the client names as authorization identity
+//     (`[name]@{space}[.{namespace}]`: OAUTHBEARER's a=, XOAUTH2's user=),
+//     else `default`;
+//  2. in that space, the user `{space}.{name}` whose spec.username is the
+//     token's user name claim (EnMasse with Keycloak: preferred_username is
+//     the MessagingUser's username), of type password or federated;
+//  3. else the one federated user (spec.authentication.type federated,
+//     provider --oidc-provider if given) whose federatedUserid is the
+//     token's sub or whose federatedUsername is its user name.
+//
+// A name given before `@` must be the user found. The identity is
+// `{spec.username}@{space}[.{namespace}]`, so authorization, limits and
+// audit lines treat it as the same user PLAIN would log in.
+type tokenUsers struct {
+	users    *messagingUsers
+	v        *oidc.Validator
+	provider string
+}
+
+// newTokenValidator builds the validator and loads the issuer's keys in
+// the background, logging whether that worked: a server whose issuer is
+// down starts anyway and fetches the keys at the first token.
+func newTokenValidator(ctx context.Context, o oidcOptions, logger *slog.Logger) (*oidc.Validator, error) {
+	v, err := oidc.New(oidc.Options{Issuer: o.issuer, JWKS: o.jwks, Audience: o.audience, UsernameClaim: o.usernameClaim})
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, tokenTimeout)
+		defer cancel()
+		if err := v.Refresh(ctx); err != nil {
+			logger.Warn("OIDC issuer keys not loaded; bearer tokens fail until they are", "issuer", o.issuer, "err", err)
+			return
+		}
+		logger.Info("OIDC issuer keys loaded", "issuer", o.issuer)
+	}()
+	return v, nil
+}
+
+// newTokenUsers returns nil when opts has no token validator.
+func newTokenUsers(opts serveOptions, users *messagingUsers) *tokenUsers {
+	if opts.tokens == nil {
+		return nil
+	}
+	return &tokenUsers{users: users, v: opts.tokens, provider: opts.oidc.provider}
+}
+
+// VerifyToken implements sasl.TokenVerifier.
+func (t *tokenUsers) VerifyToken(token, authzid string, _ sasl.ConnInfo) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+	defer cancel()
+	id, _, err := t.resolve(ctx, token, authzid)
+	if errors.Is(err, oidc.ErrKeysUnavailable) {
+		return "", &sasl.Error{Code: sasl.CodeSysTemp, Reason: err.Error()}
+	}
+	return id, err
+}
+
+// resolve validates token and finds its MessagingUser; id is the identity
+// `{username}@{space}[.{namespace}]`.
+func (t *tokenUsers) resolve(ctx context.Context, token, authzid string) (id string, mu *model.MessagingUser, err error) {
+	c, err := t.v.Validate(ctx, token)
+	if err != nil {
+		return "", nil, err
+	}
+	reg := t.users.reg.Load()
+	if reg == nil {
+		return "", nil, errors.New("control plane not open yet")
+	}
+	want, space, ns := authzid, "default", "default"
+	if authzid == c.Username {
+		want = ""
+	} else if i := strings.LastIndexByte(authzid, '@'); i >= 0 {
+		want, space = authzid[:i], authzid[i+1:]
+		if j := strings.IndexByte(space, '.'); j >= 0 {
+			space, ns = space[:j], space[j+1:]
+		}
+		if space == "" || ns == "" {
+			return "", nil, fmt.Errorf("authorization identity %q names no address space", authzid)
+		}
+	}
+	if o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+c.Username); ok {
+		u := o.(*model.MessagingUser)
+		if a := u.Spec.Authentication; a != nil && (a.Type == model.AuthPassword || a.Type == model.AuthFederated) && u.Spec.Username == c.Username {
+			mu = u
+		}
+	}
+	if mu == nil {
+		objs, _ := reg.List(model.MessagingUserKind, ns)
+		for _, o := range objs {
+			u := o.(*model.MessagingUser)
+			a := u.Spec.Authentication
+			if !strings.HasPrefix(u.Metadata.Name, space+".") || a == nil || a.Type != model.AuthFederated ||
+				t.provider != "" && a.Provider != t.provider {
+				continue
+			}
+			if a.FederatedUserid != "" && a.FederatedUserid == c.Subject || a.FederatedUsername != "" && a.FederatedUsername == c.Username {
+				if mu != nil {
+					return "", nil, fmt.Errorf("token of %q (sub %q) matches federated users %s and %s", c.Username, c.Subject, mu.Metadata.Name, u.Metadata.Name)
+				}
+				mu = u
+			}
+		}
+	}
+	if mu == nil {
+		return "", nil, fmt.Errorf("token of %q (sub %q) matches no MessagingUser of address space %s/%s", c.Username, c.Subject, ns, space)
+	}
+	if want != "" && want != mu.Spec.Username && want != c.Username {
+		return "", nil, fmt.Errorf("token of %q may not act as %q", c.Username, authzid)
+	}
+	id = mu.Spec.Username + "@" + space
+	if ns != "default" {
+		id += "." + ns
+	}
+	return id, mu, nil
+}
