@@ -153,6 +153,7 @@
 //     reaching a wildcard subscription is given the filter's levels
 //     before the first wildcard as topic name.
 //   - Per-address publish/subscribe rights beyond what the router
-//     enforces on attach, the `$lwt` service, and the separate
-//     `enmasse mqtt-gateway` process.
+//     enforces on attach, and the separate `enmasse mqtt-gateway`
+//     process. (The `$lwt` service for AMQP clients is the router's, see
+//     package router.)
 package mqtt

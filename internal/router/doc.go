@@ -30,6 +30,24 @@
 // lazily from the received bytes; an unknown `to` is rejected with
 // amqp:not-found. Messages are always forwarded as the bytes received.
 //
+// # Last will ($lwt)
+//
+// A sender link to LWTAddress (`$lwt`, in every space) is the last-will
+// service (research/enmasse.md §6): each message on it must name an
+// address in properties.to that the user may send to, and replaces the
+// link's will (subject `will-clear` clears it); it is accepted at once.
+// The will lives in the link's linkState, touched only on the link's
+// connection goroutine (OnMessage, OnDetach). OnDetach publishes it when
+// the link ended with an error — a detach or end with an error, or the
+// connection lost, timed out or closed with an error (every link of a
+// connection gets OnDetach with the connection's error before OnClose) —
+// and drops it after a clean detach, end or close (transport's
+// ErrConnClosed). Publication re-checks the send right and runs on its
+// own goroutine: an in-process connection (net.Pipe) to the router
+// itself, placed in the space by its open hostname, sends the bytes
+// through the anonymous relay and waits for the outcome. Receivers on
+// `$lwt` and relay messages to it are refused (amqp:not-allowed).
+//
 // # Address spaces
 //
 // A connection is placed in an address space, in order, by the TLS server

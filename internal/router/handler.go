@@ -35,6 +35,7 @@ type linkState struct {
 	addr      *address // nil for the anonymous relay and brokered links
 	brokered  bool
 	relay     bool
+	lwt       *lwtWill                         // a sender to LWTAddress (lwt.go)
 	unsettled map[*transport.Delivery]struct{} // forwarded, awaiting outcome (consumers; guarded by addr.mu)
 	mcBuf     [][]byte                         // multicast backlog (guarded by addr.mu)
 	dropped   atomic.Int64
@@ -187,6 +188,9 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 		if a.Source.Dynamic {
 			return r.bindDynamic(l, ls, sp, a.Source)
 		}
+		if a.Source.Address == LWTAddress {
+			return frames.Errorf(frames.ErrNotAllowed, "%s takes wills; there is nothing to receive from it", LWTAddress)
+		}
 		if !r.allowed(ls.conn, a.Source.Address, OpRecv) {
 			return unauthorized("receive from", a.Source.Address)
 		}
@@ -211,6 +215,9 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 	}
 	if a.Target.Dynamic {
 		return frames.Errorf(frames.ErrNotImplemented, "dynamic targets are not supported; use a dynamic source for replies")
+	}
+	if a.Target.Address == LWTAddress {
+		return r.bindLWT(l, ls)
 	}
 	if !r.allowed(ls.conn, a.Target.Address, OpSend) {
 		return unauthorized("send to", a.Target.Address)
@@ -287,6 +294,9 @@ func (r *Router) OnMessage(l *transport.Link, d *transport.Delivery) {
 	case ls.relay:
 		r.relay(ls, d)
 		l.AddCredit(1)
+	case ls.lwt != nil:
+		r.lwtMessage(ls, d)
+		l.AddCredit(1)
 	default:
 		ls.addr.produce(ls, d)
 	}
@@ -302,6 +312,10 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 	to, ok, err := raw.To()
 	if err != nil || !ok || to == "" {
 		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInvalidField, "message has no properties.to for the anonymous relay")})
+		return
+	}
+	if to == LWTAddress {
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrNotAllowed, "wills go on a sender link attached to %s", LWTAddress)})
 		return
 	}
 	if !r.allowed(ls.conn, to, OpSend) {
@@ -344,6 +358,8 @@ func (r *Router) OnDetach(l *transport.Link, err error) {
 		r.opts.Broker.Detach(l, err)
 	case ls.addr != nil:
 		ls.addr.detach(ls)
+	case ls.lwt != nil:
+		r.lwtDetached(ls, err)
 	}
 	ls.release()
 }
