@@ -80,7 +80,9 @@ func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*co
 		if dp != nil {
 			fails = dp.fails // one backoff per address for AMQP and HTTP
 		}
-		apiOpts.Authenticate = newAPIAuth(users, fails, logger).authenticate
+		tokens := newTokenUsers(opts, users)
+		apiOpts.Authenticate = newAPIAuth(users, tokens, fails, logger).authenticate
+		apiOpts.Bearer = tokens != nil
 	}
 	cp := &controlPlane{reg: reg, api: api.New(apiOpts),
 		resources: docs, config: opts.configFile, logger: logger}

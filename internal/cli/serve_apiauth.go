@@ -14,21 +14,26 @@ import (
 )
 
 // apiAuth authenticates REST API requests with HTTP basic credentials of
-// a MessagingUser (SPEC §2, §4) when anonymous access is off. Failures are
+// a MessagingUser (SPEC §2, §4), or a bearer token of the OIDC issuer
+// (RFC 6750) mapped to one, when anonymous access is off. Failures are
 // audited and slowed down per source address like SASL failures.
 type apiAuth struct {
-	users *messagingUsers
-	fails *authFailures
-	audit *slog.Logger
-	sleep func(time.Duration)
+	users  *messagingUsers
+	tokens *tokenUsers // nil without --oidc-issuer
+	fails  *authFailures
+	audit  *slog.Logger
+	sleep  func(time.Duration)
 }
 
-func newAPIAuth(users *messagingUsers, fails *authFailures, logger *slog.Logger) *apiAuth {
-	return &apiAuth{users: users, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
+func newAPIAuth(users *messagingUsers, tokens *tokenUsers, fails *authFailures, logger *slog.Logger) *apiAuth {
+	return &apiAuth{users: users, tokens: tokens, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
 }
 
 // authenticate implements api.Authenticator.
 func (a *apiAuth) authenticate(r *http.Request) (api.Caller, bool) {
+	if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		return a.bearer(r, strings.TrimLeft(token, " "))
+	}
 	user, pass, ok := r.BasicAuth()
 	if ok {
 		if c, found := a.caller(user, pass); found {
@@ -47,6 +52,28 @@ func (a *apiAuth) authenticate(r *http.Request) (api.Caller, bool) {
 	if ok { // a client without credentials is asked for them at once
 		a.sleep(d)
 	}
+	return nil, false
+}
+
+// bearer authenticates a request with a bearer token (RFC 6750 §2.1).
+func (a *apiAuth) bearer(r *http.Request, token string) (api.Caller, bool) {
+	remote := remoteIP(tcpAddr(r.RemoteAddr))
+	reason := "bearer tokens are not accepted: no --oidc-issuer"
+	if a.tokens != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), tokenTimeout)
+		defer cancel()
+		id, mu, err := a.tokens.resolveHTTP(ctx, token)
+		if err == nil {
+			a.fails.succeeded(remote)
+			return newAPICaller(id, mu), true
+		}
+		reason = err.Error()
+	}
+	d := a.fails.failed(remote)
+	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
+		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "bearer"),
+		slog.String("user", ""), slog.String("reason", reason), slog.Duration("delay", d))
+	a.sleep(d)
 	return nil, false
 }
 
@@ -77,13 +104,20 @@ func (a *apiAuth) caller(user, pass string) (*apiCaller, bool) {
 	if !ok {
 		return nil, false
 	}
+	return newAPICaller(user, o.(*model.MessagingUser)), true
+}
+
+// newAPICaller is the caller user (`name[@space[.namespace]]`) with mu's
+// view and manage rights.
+func newAPICaller(user string, mu *model.MessagingUser) *apiCaller {
+	_, space, ns, _ := splitUser(user)
 	c := &apiCaller{user: user, space: space, namespace: ns}
-	for _, rule := range o.(*model.MessagingUser).Spec.Authorization {
+	for _, rule := range mu.Spec.Authorization {
 		c.view = c.view || slices.Contains(rule.Operations, "view")
 		c.manage = c.manage || slices.Contains(rule.Operations, "manage")
 	}
 	c.view = c.view || c.manage // who may change resources may read them
-	return c, true
+	return c
 }
 
 // apiCaller is an authenticated MessagingUser of space in namespace.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,7 +43,8 @@ const tokenTimeout = 10 * time.Second
 //
 //  1. the space is the one the client names as authorization identity
 //     (`[name]@{space}[.{namespace}]`: OAUTHBEARER's a=, XOAUTH2's user=),
-//     else `default`;
+//     else `default` (REST API requests, which have none: the one space
+//     holding a user the token maps to, see resolveHTTP);
 //  2. in that space, the user `{space}.{name}` whose spec.username is the
 //     token's user name claim (EnMasse with Keycloak: preferred_username is
 //     the MessagingUser's username), of type password or federated;
@@ -105,6 +107,12 @@ func (t *tokenUsers) resolve(ctx context.Context, token, authzid string) (id str
 	if err != nil {
 		return "", nil, err
 	}
+	return t.mapClaims(c, authzid)
+}
+
+// mapClaims finds the MessagingUser of validated claims c in the space
+// authzid names (see tokenUsers).
+func (t *tokenUsers) mapClaims(c oidc.Claims, authzid string) (id string, mu *model.MessagingUser, err error) {
 	reg := t.users.reg.Load()
 	if reg == nil {
 		return "", nil, errors.New("control plane not open yet")
@@ -121,22 +129,17 @@ func (t *tokenUsers) resolve(ctx context.Context, token, authzid string) (id str
 			return "", nil, fmt.Errorf("authorization identity %q names no address space", authzid)
 		}
 	}
-	if o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+c.Username); ok {
-		u := o.(*model.MessagingUser)
-		if a := u.Spec.Authentication; a != nil && (a.Type == model.AuthPassword || a.Type == model.AuthFederated) && u.Spec.Username == c.Username {
-			mu = u
-		}
+	if o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+c.Username); ok && t.byUsername(o.(*model.MessagingUser), c) {
+		mu = o.(*model.MessagingUser)
 	}
 	if mu == nil {
 		objs, _ := reg.List(model.MessagingUserKind, ns)
 		for _, o := range objs {
 			u := o.(*model.MessagingUser)
-			a := u.Spec.Authentication
-			if !strings.HasPrefix(u.Metadata.Name, space+".") || a == nil || a.Type != model.AuthFederated ||
-				t.provider != "" && a.Provider != t.provider {
+			if !strings.HasPrefix(u.Metadata.Name, space+".") {
 				continue
 			}
-			if a.FederatedUserid != "" && a.FederatedUserid == c.Subject || a.FederatedUsername != "" && a.FederatedUsername == c.Username {
+			if t.byFederation(u, c) {
 				if mu != nil {
 					return "", nil, fmt.Errorf("token of %q (sub %q) matches federated users %s and %s", c.Username, c.Subject, mu.Metadata.Name, u.Metadata.Name)
 				}
@@ -155,4 +158,54 @@ func (t *tokenUsers) resolve(ctx context.Context, token, authzid string) (id str
 		id += "." + ns
 	}
 	return id, mu, nil
+}
+
+// byUsername: rule 2, u's username is the token's user name.
+func (t *tokenUsers) byUsername(u *model.MessagingUser, c oidc.Claims) bool {
+	a := u.Spec.Authentication
+	return a != nil && (a.Type == model.AuthPassword || a.Type == model.AuthFederated) && u.Spec.Username == c.Username
+}
+
+// byFederation: rule 3, u is federated and its account at the identity
+// provider is the token's subject or user name.
+func (t *tokenUsers) byFederation(u *model.MessagingUser, c oidc.Claims) bool {
+	a := u.Spec.Authentication
+	if a == nil || a.Type != model.AuthFederated || t.provider != "" && a.Provider != t.provider {
+		return false
+	}
+	return a.FederatedUserid != "" && a.FederatedUserid == c.Subject || a.FederatedUsername != "" && a.FederatedUsername == c.Username
+}
+
+// resolveHTTP validates a REST API bearer token. HTTP has no
+// authorization identity, so the address space is the one space (of any
+// namespace) with a MessagingUser the token maps to; a token that maps to
+// users of several spaces is refused as ambiguous.
+func (t *tokenUsers) resolveHTTP(ctx context.Context, token string) (id string, mu *model.MessagingUser, err error) {
+	c, err := t.v.Validate(ctx, token)
+	if err != nil {
+		return "", nil, err
+	}
+	reg := t.users.reg.Load()
+	if reg == nil {
+		return "", nil, errors.New("control plane not open yet")
+	}
+	objs, _ := reg.List(model.MessagingUserKind, "")
+	var spaces []string // "space.namespace"
+	for _, o := range objs {
+		u := o.(*model.MessagingUser)
+		space, _, ok := strings.Cut(u.Metadata.Name, ".")
+		if !ok || !t.byUsername(u, c) && !t.byFederation(u, c) {
+			continue
+		}
+		if s := space + "." + u.Metadata.Namespace; !slices.Contains(spaces, s) {
+			spaces = append(spaces, s)
+		}
+	}
+	switch len(spaces) {
+	case 0:
+		return "", nil, fmt.Errorf("token of %q (sub %q) matches no MessagingUser", c.Username, c.Subject)
+	case 1:
+		return t.mapClaims(c, "@"+spaces[0])
+	}
+	return "", nil, fmt.Errorf("token of %q matches users of several address spaces (%s)", c.Username, strings.Join(spaces, ", "))
 }

@@ -6,7 +6,10 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +254,76 @@ func TestServeOIDCFlags(t *testing.T) {
 	o := mustParseServe(t, "--oidc-issuer", "https://kc.example/realms/r", "--oidc-audience", "enmasse")
 	if o.oidc.usernameClaim != "" || !o.oidc.configured() {
 		t.Errorf("parsed %+v", o.oidc)
+	}
+}
+
+// TestServeOAuthREST: the REST API takes `Authorization: Bearer` tokens;
+// view and manage come from the mapped MessagingUser, and a bad token is
+// 401 with a Bearer challenge naming invalid_token (RFC 6750 §3).
+func TestServeOAuthREST(t *testing.T) {
+	iss := oidctest.New(t)
+	srv := startServeOIDC(t, iss)
+	const fredURL = "/apis/user.enmasse.io/v1beta1/namespaces/default/messagingusers/default.fred"
+	do := func(method, path, token, body string) (int, string, http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.url(path), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		req.Header.Set("Content-Type", "application/yaml")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	fred := iss.Token(t, iss.Claims("fred.external", oidcAudience))
+	// fred (view) reads his own user; the agent marks a federated user
+	// Active once an issuer is configured.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body, _ := do("GET", fredURL, fred, "")
+		if code != http.StatusOK {
+			t.Fatalf("fred GET: %d %s", code, body)
+		}
+		if strings.Contains(body, `"phase":"Active"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fred never Active: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// fred has no manage: writes are 403.
+	addr := "apiVersion: enmasse.io/v1beta1\nkind: Address\nmetadata: {name: default.fredq}\nspec: {address: fredq, type: queue, plan: standard-small-queue}\n"
+	if code, body, _ := do("POST", "/apis/enmasse.io/v1beta1/namespaces/default/addresses", fred, addr); code != http.StatusForbidden {
+		t.Fatalf("fred POST: %d %s, want 403", code, body)
+	}
+	// alice has neither view nor manage.
+	if code, _, _ := do("GET", fredURL, iss.Token(t, iss.Claims("alice", oidcAudience)), ""); code != http.StatusForbidden {
+		t.Fatalf("alice GET: %d, want 403", code)
+	}
+	expired := iss.Claims("fred.external", oidcAudience)
+	expired["exp"] = time.Now().Add(-time.Hour).Unix()
+	code, _, h := do("GET", fredURL, iss.Token(t, expired), "")
+	if code != http.StatusUnauthorized || !slices.Contains(h.Values("WWW-Authenticate"), `Bearer realm="enmasse", error="invalid_token"`) {
+		t.Fatalf("expired token: %d %q", code, h.Values("WWW-Authenticate"))
+	}
+	code, _, h = do("GET", fredURL, "", "")
+	if code != http.StatusUnauthorized || !slices.Equal(h.Values("WWW-Authenticate"), []string{`Basic realm="enmasse", charset="UTF-8"`, `Bearer realm="enmasse"`}) {
+		t.Fatalf("no credentials: %d %q", code, h.Values("WWW-Authenticate"))
+	}
+	logs := srv.logs.String()
+	if !strings.Contains(logs, "protocol=http") || !strings.Contains(logs, "mechanism=bearer") || !strings.Contains(logs, "invalid token: expired") {
+		t.Errorf("no audit line for the expired bearer token")
+	}
+	// Still served.
+	if code, _, _ := do("GET", fredURL, fred, ""); code != http.StatusOK {
+		t.Fatalf("fred after failures: %d", code)
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/enmasse-go/enmasse/internal/controlplane/model"
 )
@@ -38,7 +39,8 @@ type Caller interface {
 }
 
 // Authenticator checks the credentials of a request. ok false answers 401
-// with WWW-Authenticate: Basic. nil Options.Authenticate leaves the API
+// with WWW-Authenticate: Basic (and Bearer with Options.Bearer, with
+// error="invalid_token" when the request carried a token, RFC 6750 §3). nil Options.Authenticate leaves the API
 // open to everyone.
 type Authenticator func(r *http.Request) (c Caller, ok bool)
 
@@ -58,8 +60,16 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Req
 	c, ok := s.authn(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="enmasse", charset="UTF-8"`)
-		writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
-			"authentication required: send HTTP basic credentials of a MessagingUser (user or user@addressspace)"), nil, "")
+		msg := "authentication required: send HTTP basic credentials of a MessagingUser (user or user@addressspace)"
+		if s.bearer {
+			ch := `Bearer realm="enmasse"`
+			if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+				ch += `, error="invalid_token"`
+			}
+			w.Header().Add("WWW-Authenticate", ch)
+			msg += " or a bearer token of the OIDC issuer"
+		}
+		writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized", "%s", msg), nil, "")
 		return r, false
 	}
 	ctx := context.WithValue(WithUser(r.Context(), c.Name()), callerKey{}, c)

@@ -27,7 +27,8 @@
 // cause per field.
 //
 // Authentication (auth.go): with Options.Authenticate set, every request
-// needs credentials (401 with WWW-Authenticate: Basic otherwise) and the
+// needs credentials (401 with WWW-Authenticate: Basic otherwise, plus
+// Bearer with Options.Bearer, RFC 6750 §3) and the
 // Caller decides each Access; a refused one is 403 Forbidden, and lists
 // and watches leave out the objects the caller may not read. Every change
 // is an audit log line (audit=true) with verb, kind, namespace, name and

@@ -28,14 +28,18 @@ type Options struct {
 	// Authenticate, if set, is asked about every /apis request; nil
 	// leaves the API open (anonymous access).
 	Authenticate Authenticator
+	// Bearer says Authenticate also takes `Authorization: Bearer` tokens
+	// (RFC 6750): a 401 then offers both schemes.
+	Bearer bool
 }
 
 // Server serves the REST API (SPEC §3) from a registry.
 type Server struct {
-	reg   *registry.Registry
-	log   *slog.Logger
-	audit *slog.Logger // resource changes, with audit=true
-	authn Authenticator
+	reg    *registry.Registry
+	log    *slog.Logger
+	audit  *slog.Logger // resource changes, with audit=true
+	authn  Authenticator
+	bearer bool
 }
 
 // New returns a Server.
@@ -44,7 +48,7 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{reg: opts.Registry, log: opts.Logger, audit: opts.Logger.With("audit", true),
-		authn: opts.Authenticate}
+		authn: opts.Authenticate, bearer: opts.Bearer}
 }
 
 // Register adds the API's routes (/apis and below) to mux.
