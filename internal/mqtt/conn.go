@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
@@ -47,6 +48,7 @@ type conn struct {
 	will            *packets.Publish
 	clientMaxPacket int // 0: no limit
 	window          uint32
+	noProblemInfo   bool // v5 Request Problem Information 0 [MQTT-3.1.2-29]
 	amqp            *transport.Conn
 	sess            *transport.Session
 	sender          *transport.Sender
@@ -173,6 +175,11 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	c.version = cp.ProtocolVersion
 	v5 := c.version == packets.Version5
 	ack := &packets.Connack{}
+	if w := cp.Will; w != nil && !validPayload(&w.Properties, w.Payload) {
+		ack.ReasonCode = packets.ReasonPayloadFormatInvalid // MQTT 5.0 §3.1.3.2.3
+		c.write(ack)
+		return false
+	}
 	c.clientID = cp.ClientID
 	if c.clientID == "" {
 		if !v5 && !cp.CleanStart {
@@ -243,6 +250,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		ack.Properties.SharedSubscriptionAvailable, ack.Properties.HasSharedSubscriptionAvailable = 0, true
 		ack.Properties.SubscriptionIdentifierAvailable, ack.Properties.HasSubscriptionIdentifierAvailable = 0, true
 		ack.Properties.TopicAliasMaximum = 16
+		c.connackV5(cp, ack)
 		if cp.Properties.SessionExpiryInterval > 0 {
 			// Sessions are not kept after the connection: say so
 			// (MQTT 5.0 §3.2.2.3.2).
@@ -376,6 +384,9 @@ func (c *conn) protocolError(rc packets.ReasonCode, format string, args ...any) 
 func (c *conn) write(p packets.Packet) error { return c.writeV(p, c.version) }
 
 func (c *conn) writeV(p packets.Packet, version byte) error {
+	if c.noProblemInfo {
+		stripProblemInfo(p)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	buf, err := packets.Append(c.wbuf[:0], p, version)
@@ -470,7 +481,12 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 		c.mu.Unlock()
 	}
 	var d *transport.Delivery
-	err := c.ensureRoot(p.Topic)
+	var err error
+	if !validPayload(&p.Properties, p.Payload) {
+		err = packets.ReasonPayloadFormatInvalid // MQTT 5.0 §3.3.2.3.2
+	} else {
+		err = c.ensureRoot(p.Topic)
+	}
 	if err == nil {
 		var body []byte
 		if body, err = toAMQP(nil, p); err == nil {
@@ -570,8 +586,11 @@ func errString(e *frames.Error) string {
 	return e.Error()
 }
 
-// codeFor maps an AMQP error to a reason code.
+// codeFor maps an AMQP error (or a reason code) to a reason code.
 func codeFor(err error) packets.ReasonCode {
+	if rc, ok := err.(packets.ReasonCode); ok {
+		return rc
+	}
 	var fe *frames.Error
 	if err == nil || !errors.As(err, &fe) || fe == nil {
 		return packets.ReasonUnspecifiedError
@@ -599,6 +618,13 @@ func (c *conn) ensureRoot(name string) error {
 	}
 	c.roots[root] = true
 	return nil
+}
+
+// validPayload reports whether a payload marked UTF-8 by its Payload
+// Format Indicator is valid UTF-8 (the server may check it; MQTT 5.0
+// §3.3.2.3.2).
+func validPayload(pr *packets.Properties, payload []byte) bool {
+	return pr.PayloadFormatIndicator != 1 || utf8.Valid(payload)
 }
 
 func randomHex(n int) string {

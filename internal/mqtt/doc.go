@@ -94,6 +94,14 @@
 //	message expiry interval (v5) header.ttl (seconds ↔ milliseconds, rounded up)
 //	user properties (v5)         application-properties (a repeated name keeps
 //	                             its last value; values from AMQP formatted as text)
+//	payload format indicator 1   annotation x-opt-mqtt-payload-format = 1, payload
+//	(v5, UTF-8)                  still a data section; from AMQP also a string
+//	                             amqp-value. Never set on a payload that is not
+//	                             UTF-8 [MQTT-3.3.2-4]; a PUBLISH marked UTF-8 that
+//	                             is not gets PUBACK/PUBREC 0x99 (QoS 0: dropped),
+//	                             a will, CONNACK 0x99
+//
+// A will is mapped like a PUBLISH with its will properties.
 //
 // # CONNECT and connection rules
 //
@@ -121,6 +129,11 @@
 //     connection, v5 with DISCONNECT carrying the codec's reason code
 //     [MQTT-4.13.1-1]. A PUBLISH from a client with a subscription
 //     identifier is a protocol error [MQTT-3.3.4-6].
+//   - Request Problem Information 0: no reason string or user property
+//     on anything but PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29].
+//     Request Response Information 1: CONNACK carries Response
+//     Information Options.ResponseTopicRoot/<client identifier> ("response"
+//     by default; none when the identifier holds `/`, `+` or `#`).
 //   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
 //     (client-to-server aliases are resolved [MQTT-3.3.2-9]), no shared
 //     subscriptions, no subscription identifiers, and Session Expiry 0
@@ -139,14 +152,12 @@
 //     Retain As Published); nothing is stored or delivered on subscribe;
 //     Retain Handling is ignored. CONNACK does not announce Retain
 //     Available 0, so retained publications are accepted.
-//   - v5: will delay interval (the will is published at once), will
-//     properties other than those of the mapping, server-to-client topic
-//     aliases, shared subscriptions `$share/...` (refused with 0x9E; 0x80
-//     in 3.1.1), subscription identifiers (DISCONNECT 0xA1), No Local
-//     (ignored), enhanced authentication (AUTH is a protocol error),
-//     request/response information, server keep-alive, payload format
-//     indicator (not mapped), problem information requests (reason strings
-//     are always sent).
+//   - v5: will delay interval (the will is published at once),
+//     server-to-client topic aliases, shared subscriptions `$share/...`
+//     (refused with 0x9E; 0x80 in 3.1.1), subscription identifiers
+//     (DISCONNECT 0xA1), No Local (ignored), enhanced authentication
+//     (AUTH is a protocol error), Server Keep Alive (the client's
+//     keep-alive is used as given).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled
 //     link (messages stay at QoS 0 until it is resubscribed).
 //   - A message from an AMQP sender without properties.to (or subject)

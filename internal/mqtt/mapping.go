@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
@@ -17,6 +18,10 @@ const (
 	// annotationQoS carries the MQTT QoS the message was published with, so
 	// that a QoS 2 publication reaches QoS 2 subscribers at QoS 2.
 	annotationQoS types.Symbol = "x-opt-mqtt-qos"
+	// annotationPayloadFormat carries a v5 Payload Format Indicator of 1
+	// (the payload is UTF-8 text); the payload stays a data section, so
+	// AMQP receivers reading bytes are unaffected.
+	annotationPayloadFormat types.Symbol = "x-opt-mqtt-payload-format"
 )
 
 // toAMQP encodes an MQTT PUBLISH (or a Will, as a PUBLISH) as an AMQP
@@ -44,13 +49,16 @@ func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
 	if pr.CorrelationData != nil {
 		m.Properties.CorrelationID = slices.Clone(pr.CorrelationData)
 	}
-	if p.Retain || p.QoS > 0 {
+	if p.Retain || p.QoS > 0 || pr.PayloadFormatIndicator == 1 {
 		m.MessageAnnotations = types.Map{}
 		if p.Retain {
 			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationRetain, Value: true})
 		}
 		if p.QoS > 0 {
 			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationQoS, Value: p.QoS})
+		}
+		if pr.PayloadFormatIndicator == 1 {
+			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationPayloadFormat, Value: uint8(1)})
 		}
 	}
 	if len(pr.User) > 0 {
@@ -76,7 +84,9 @@ type fromAMQP struct {
 
 // decodeAMQP maps an AMQP message to MQTT (SPEC §5). The payload is the
 // concatenated data sections, or a string or binary amqp-value; other
-// bodies are formatted as text.
+// bodies are formatted as text. The Payload Format Indicator is 1 (UTF-8)
+// for a string amqp-value and for a message published with it (the
+// x-opt-mqtt-payload-format annotation), when the payload is valid UTF-8.
 func decodeAMQP(b []byte) (fromAMQP, error) {
 	var f fromAMQP
 	m, err := message.Unmarshal(b)
@@ -92,6 +102,7 @@ func decodeAMQP(b []byte) (fromAMQP, error) {
 		switch v := m.Value.(type) {
 		case string:
 			f.payload = []byte(v)
+			f.properties.PayloadFormatIndicator = 1
 		case []byte:
 			f.payload = v
 		case nil:
@@ -109,9 +120,16 @@ func decodeAMQP(b []byte) (fromAMQP, error) {
 			if q, ok := kv.Value.(uint8); ok && q <= 2 {
 				f.qos, f.hasQoS = q, true
 			}
+		case annotationPayloadFormat:
+			if v, ok := kv.Value.(uint8); ok && v == 1 {
+				f.properties.PayloadFormatIndicator = 1
+			}
 		}
 	}
 	pr := &f.properties
+	if pr.PayloadFormatIndicator == 1 && !utf8.Valid(f.payload) {
+		pr.PayloadFormatIndicator = 0 // [MQTT-3.3.2-4] would not hold
+	}
 	if m.Header != nil && (m.Header.HasTTL || m.Header.TTL > 0) {
 		pr.MessageExpiryInterval, pr.HasMessageExpiryInterval = (m.Header.TTL+999)/1000, true
 	}

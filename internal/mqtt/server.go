@@ -56,7 +56,11 @@ type Options struct {
 	// MaxInflight caps the QoS 1 and 2 messages sent to one client and not
 	// yet acknowledged, whatever its receive maximum. Default 256.
 	MaxInflight int
-	Logger      *slog.Logger
+	// ResponseTopicRoot is the first level of the Response Information
+	// given to v5 clients that request it: ROOT/<client identifier>.
+	// Default "response"; "-" sends none.
+	ResponseTopicRoot string
+	Logger            *slog.Logger
 }
 
 // Server is the MQTT gateway: it serves MQTT 3.1.1 and 5.0 clients and
@@ -82,6 +86,12 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.MaxInflight <= 0 {
 		opts.MaxInflight = 256
+	}
+	switch opts.ResponseTopicRoot {
+	case "":
+		opts.ResponseTopicRoot = "response"
+	case "-":
+		opts.ResponseTopicRoot = ""
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

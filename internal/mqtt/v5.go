@@ -1,0 +1,60 @@
+package mqtt
+
+import (
+	"strings"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// connackV5 applies the CONNECT properties that only shape the v5
+// exchange: Request Problem Information [MQTT-3.1.2-29] and Request
+// Response Information (MQTT 5.0 §3.1.2.11.7).
+func (c *conn) connackV5(cp *packets.Connect, ack *packets.Connack) {
+	pr := &cp.Properties
+	c.noProblemInfo = pr.HasRequestProblemInformation && pr.RequestProblemInformation == 0
+	if pr.RequestResponseInformation == 1 {
+		if info := c.s.responseInformation(c.clientID); info != "" {
+			ack.Properties.ResponseInformation = info
+		}
+	}
+}
+
+// responseInformation is the Response Information for a client: the
+// topic Options.ResponseTopicRoot/<client identifier>, under which the
+// client may build its response topics; "" (none is sent) when the
+// client identifier cannot be a topic level.
+func (s *Server) responseInformation(clientID string) string {
+	root := s.opts.ResponseTopicRoot
+	if root == "" || clientID == "" || strings.ContainsAny(clientID, "/+#") {
+		return ""
+	}
+	t := root + "/" + clientID
+	if packets.ValidTopicName(t) != nil {
+		return ""
+	}
+	return t
+}
+
+// stripProblemInfo removes the Reason String and User Properties from
+// packets other than PUBLISH, CONNACK and DISCONNECT, for a client that
+// set Request Problem Information to 0 [MQTT-3.1.2-29].
+func stripProblemInfo(p packets.Packet) {
+	var pr *packets.Properties
+	switch p := p.(type) {
+	case *packets.Puback:
+		pr = &p.Properties
+	case *packets.Pubrec:
+		pr = &p.Properties
+	case *packets.Pubrel:
+		pr = &p.Properties
+	case *packets.Pubcomp:
+		pr = &p.Properties
+	case *packets.Suback:
+		pr = &p.Properties
+	case *packets.Unsuback:
+		pr = &p.Properties
+	default:
+		return
+	}
+	pr.ReasonString, pr.User = "", nil
+}
