@@ -40,6 +40,12 @@ func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *sl
 	logger = logger.With("component", "mqtt")
 	amqpOpts := newAMQPComponent(opts, dp, logger).opts
 	amqpOpts.TLSConfig = nil // the pipe is in process
+	// MQTT logins fail through the same per-address backoff as AMQP and
+	// HTTP (mqttClientAuthenticator gives it the MQTT client's address);
+	// their audit lines say protocol=mqtt.
+	guard := newGuardedAuthenticator(newSASLAuthenticator(opts, dp, false), dp.fails, logger)
+	guard.protocol = "mqtt"
+	amqpOpts.Authenticator = guard
 	b := &mqttBackend{dp: dp, opts: amqpOpts}
 	m := &mqttComponent{
 		addrs: map[string]string{}, dp: dp, closeDP: closeDP, logger: logger, backend: b,
