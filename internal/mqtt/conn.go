@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -49,6 +50,8 @@ type conn struct {
 	clientMaxPacket int // 0: no limit
 	window          uint32
 	noProblemInfo   bool // v5 Request Problem Information 0 [MQTT-3.1.2-29]
+	cleanStart      bool
+	cred            Credentials // for a delayed will's own connection (will.go)
 	amqp            *transport.Conn
 	sess            *transport.Session
 	sender          *transport.Sender
@@ -198,11 +201,13 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	c.user = cp.Username
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.ConnectTimeout)
 	defer cancel()
-	amqpConn, err := c.s.opts.Backend.Connect(ctx, Credentials{
+	c.cleanStart = cp.CleanStart
+	c.cred = Credentials{
 		ClientID: c.clientID, Username: cp.Username, HasUsername: cp.HasUsername,
-		Password: cp.Password, HasPassword: cp.HasPassword,
+		Password: bytes.Clone(cp.Password), HasPassword: cp.HasPassword, // cp aliases the read buffer
 		RemoteAddr: c.nc.RemoteAddr(), TLS: c.tlsState,
-	})
+	}
+	amqpConn, err := c.s.opts.Backend.Connect(ctx, c.cred)
 	if err != nil {
 		c.log.Debug("AMQP connection refused", "err", err)
 		ack.ReasonCode = packets.ReasonNotAuthorized
@@ -263,6 +268,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	if old := c.s.register(c); old != nil {
 		old.takeOver()
 	}
+	c.s.reconnected(c.clientID, cp.CleanStart) // a delayed will [MQTT-3.1.3-9]
 	// Clean start or not, no session state is kept: session present is
 	// always 0 [MQTT-3.2.2-2] [MQTT-3.2.2-3].
 	if err := c.write(ack); err != nil {
@@ -301,7 +307,7 @@ func (c *conn) shutdown() {
 // teardown runs after the packet loop: the will, then the AMQP side.
 func (c *conn) teardown() {
 	if c.will != nil && !c.normalDC {
-		c.publishWill()
+		c.sendWill()
 	}
 	c.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -312,7 +318,11 @@ func (c *conn) teardown() {
 	// the link (at-least-once).
 }
 
-// publishWill publishes the will message [MQTT-3.1.2-8].
+// sessionExpiry is how long the session outlives the connection, in
+// seconds: sessions end with their connection.
+func (c *conn) sessionExpiry() uint32 { return 0 }
+
+// publishWill publishes the will message now [MQTT-3.1.2-8].
 func (c *conn) publishWill() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()

@@ -122,7 +122,15 @@
 //   - Keep-alive: a connection silent for 1.5 × keep-alive is closed
 //     [MQTT-3.1.2-24] (v5 with DISCONNECT 0x8D), and its will published.
 //   - Will: published on every end of the connection except a DISCONNECT
-//     with reason 0x00 [MQTT-3.14.4-3] (v5 0x04 keeps it).
+//     with reason 0x00 [MQTT-3.14.4-3] (v5 0x04 keeps it). v5 Will Delay
+//     Interval (will.go): the will waits min(delay, session expiry)
+//     [MQTT-3.1.3-9] in Server.wills (a timer per client identifier,
+//     under Server.mu); a new connection with the same identifier drops
+//     it, or publishes it at once when it starts clean (the old session
+//     ends); so does a connection that took the identifier over before
+//     the old one ended. A delayed will is published over an AMQP
+//     connection of its own, authenticated with the client's credentials
+//     (kept in memory for it); Shutdown drops pending wills.
 //   - Bad input: every decode error (Malformed 0x81, Protocol Error 0x82,
 //     Topic Name invalid 0x90 for wildcards in a PUBLISH topic, Packet too
 //     large 0x95 beyond Options.MaxPacketSize, ...) closes only that
@@ -152,8 +160,7 @@
 //     Retain As Published); nothing is stored or delivered on subscribe;
 //     Retain Handling is ignored. CONNACK does not announce Retain
 //     Available 0, so retained publications are accepted.
-//   - v5: will delay interval (the will is published at once),
-//     server-to-client topic aliases, shared subscriptions `$share/...`
+//   - v5: server-to-client topic aliases, shared subscriptions `$share/...`
 //     (refused with 0x9E; 0x80 in 3.1.1), subscription identifiers
 //     (DISCONNECT 0xA1), No Local (ignored), enhanced authentication
 //     (AUTH is a protocol error), Server Keep Alive (the client's

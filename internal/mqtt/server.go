@@ -71,7 +71,8 @@ type Server struct {
 	mu      sync.Mutex
 	ln      []net.Listener
 	conns   map[*conn]struct{}
-	clients map[string]*conn // by client identifier, for takeover
+	clients map[string]*conn        // by client identifier, for takeover
+	wills   map[string]*pendingWill // by client identifier (will.go)
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -96,7 +97,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[string]*conn{}}
+	return &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[string]*conn{}, wills: map[string]*pendingWill{}}
 }
 
 // Serve accepts connections on ln until it is closed or Shutdown is called.
@@ -191,6 +192,7 @@ func (s *Server) ConnCount() int {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	s.stopWillsLocked()
 	for _, ln := range s.ln {
 		ln.Close()
 	}

@@ -1,0 +1,110 @@
+package mqtt
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// TestWillDelayTable: a delayed will is published once its delay passed,
+// dropped when the client reconnects first, published at once when the
+// reconnection starts clean (the session ends), and dropped at shutdown
+// [MQTT-3.1.3-9].
+func TestWillDelayTable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewServer(Options{})
+		c := &conn{s: s, clientID: "dev", log: slog.New(slog.DiscardHandler)}
+		var published atomic.Int32
+		publish := func() { published.Add(1) }
+
+		// Delay passes.
+		s.scheduleWill(c, 5*time.Second, publish)
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if published.Load() != 0 || s.PendingWills() != 1 {
+			t.Fatalf("after 4 s of 5: published %d, pending %d", published.Load(), s.PendingWills())
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if published.Load() != 1 || s.PendingWills() != 0 {
+			t.Fatalf("after 5 s: published %d, pending %d", published.Load(), s.PendingWills())
+		}
+
+		// Reconnected within the delay: never published.
+		s.scheduleWill(c, 5*time.Second, publish)
+		time.Sleep(2 * time.Second)
+		s.reconnected("dev", false)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if published.Load() != 1 {
+			t.Fatalf("published %d after a reconnection, want still 1", published.Load())
+		}
+
+		// Reconnected with clean start: the session ends, published now.
+		s.scheduleWill(c, time.Hour, publish)
+		s.reconnected("dev", true)
+		if published.Load() != 2 {
+			t.Fatalf("published %d after a clean-start reconnection, want 2", published.Load())
+		}
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if published.Load() != 2 {
+			t.Fatalf("published %d, want no second publication by the timer", published.Load())
+		}
+
+		// A connection that already took the identifier over: dropped
+		// (clean start 0) or published (clean start 1).
+		s.clients["dev"] = &conn{clientID: "dev"}
+		s.scheduleWill(c, time.Hour, publish)
+		s.clients["dev"].cleanStart = true
+		s.scheduleWill(c, time.Hour, publish)
+		if published.Load() != 3 || s.PendingWills() != 0 {
+			t.Fatalf("published %d pending %d, want 3 and 0", published.Load(), s.PendingWills())
+		}
+		delete(s.clients, "dev")
+
+		// Shutdown drops pending wills.
+		s.scheduleWill(c, time.Second, publish)
+		s.Shutdown(context.Background())
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if published.Load() != 3 || s.PendingWills() != 0 {
+			t.Fatalf("published %d pending %d after shutdown", published.Load(), s.PendingWills())
+		}
+	})
+}
+
+// TestWillProperties: a will's v5 properties reach subscribers as a
+// PUBLISH's would (content type, response topic, correlation data, user
+// properties, message expiry, payload format indicator); a will delay
+// with a session that ends with the connection publishes at once.
+func TestWillProperties(t *testing.T) {
+	addr := startGateway(t)
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "wills/#", QoS: 1}}})
+	sub.next()
+	props := packets.Properties{
+		PayloadFormatIndicator: 1, ContentType: "text/plain", ResponseTopic: "wills/ack",
+		CorrelationData: []byte{1, 2}, MessageExpiryInterval: 60, HasMessageExpiryInterval: true,
+		User:              []packets.UserProperty{{Key: "device", Value: "d7"}},
+		WillDelayInterval: 30, // the session ends with the connection: no wait
+	}
+	w, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "d7",
+		Will: &packets.Will{Topic: "wills/d7", QoS: 1, Payload: []byte("gone"), Properties: props}})
+	if ack.ReasonCode != packets.ReasonSuccess {
+		t.Fatalf("CONNACK %v", ack.ReasonCode)
+	}
+	w.nc.Close()
+	p := sub.next().(*packets.Publish)
+	got := p.Properties
+	if p.Topic != "wills/d7" || string(p.Payload) != "gone" || got.PayloadFormatIndicator != 1 || got.ContentType != "text/plain" ||
+		got.ResponseTopic != "wills/ack" || string(got.CorrelationData) != "\x01\x02" || !got.HasMessageExpiryInterval ||
+		got.MessageExpiryInterval == 0 || got.MessageExpiryInterval > 60 || len(got.User) != 1 || got.User[0] != props.User[0] {
+		t.Fatalf("got %s %q %+v", p.Topic, p.Payload, got)
+	}
+}
