@@ -121,6 +121,9 @@
 //     one's will is published.
 //   - Keep-alive: a connection silent for 1.5 × keep-alive is closed
 //     [MQTT-3.1.2-24] (v5 with DISCONNECT 0x8D), and its will published.
+//     Options.MaxKeepAlive caps a v5 client's keep-alive (0, none, counts
+//     as above the cap) with Server Keep Alive in CONNACK [MQTT-3.2.2-21];
+//     `enmasse serve` sets no cap.
 //   - Will: published on every end of the connection except a DISCONNECT
 //     with reason 0x00 [MQTT-3.14.4-3] (v5 0x04 keeps it). v5 Will Delay
 //     Interval (will.go): the will waits min(delay, session expiry)
@@ -163,8 +166,7 @@
 //   - v5: server-to-client topic aliases, shared subscriptions `$share/...`
 //     (refused with 0x9E; 0x80 in 3.1.1), subscription identifiers
 //     (DISCONNECT 0xA1), No Local (ignored), enhanced authentication
-//     (AUTH is a protocol error), Server Keep Alive (the client's
-//     keep-alive is used as given).
+//     (AUTH is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled
 //     link (messages stay at QoS 0 until it is resubscribed).
 //   - A message from an AMQP sender without properties.to (or subject)

@@ -37,6 +37,12 @@ func startGateway(t *testing.T) string {
 
 func startGatewayServer(t *testing.T) (*Server, string) {
 	t.Helper()
+	return startGatewayWith(t, nil)
+}
+
+// startGatewayWith starts a gateway whose options edit may change.
+func startGatewayWith(t *testing.T, edit func(*Options)) (*Server, string) {
+	t.Helper()
 	br, err := broker.Open(broker.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +53,11 @@ func startGatewayServer(t *testing.T) (*Server, string) {
 		Handler: r, OnOpen: r.OnOpen, AllowNoSASL: true,
 		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true}),
 	}}
-	gw := NewServer(Options{Backend: b, MaxPacketSize: 4096})
+	opts := Options{Backend: b, MaxPacketSize: 4096}
+	if edit != nil {
+		edit(&opts)
+	}
+	gw := NewServer(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

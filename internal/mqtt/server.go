@@ -56,6 +56,11 @@ type Options struct {
 	// MaxInflight caps the QoS 1 and 2 messages sent to one client and not
 	// yet acknowledged, whatever its receive maximum. Default 256.
 	MaxInflight int
+	// MaxKeepAlive caps the keep-alive of v5 clients, in seconds: one
+	// asking for more, or for none (0), is given this one as Server Keep
+	// Alive in CONNACK. 3.1.1 clients cannot be told and keep theirs.
+	// 0: no cap.
+	MaxKeepAlive uint16
 	// ResponseTopicRoot is the first level of the Response Information
 	// given to v5 clients that request it: ROOT/<client identifier>.
 	// Default "response"; "-" sends none.

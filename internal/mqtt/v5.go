@@ -2,15 +2,21 @@ package mqtt
 
 import (
 	"strings"
+	"time"
 
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
-// connackV5 applies the CONNECT properties that only shape the v5
-// exchange: Request Problem Information [MQTT-3.1.2-29] and Request
-// Response Information (MQTT 5.0 §3.1.2.11.7).
+// connackV5 applies what only shapes the v5 exchange: Server Keep Alive
+// (Options.MaxKeepAlive), Request Problem Information [MQTT-3.1.2-29] and
+// Request Response Information (MQTT 5.0 §3.1.2.11.7).
 func (c *conn) connackV5(cp *packets.Connect, ack *packets.Connack) {
 	pr := &cp.Properties
+	if ka := c.s.opts.MaxKeepAlive; ka > 0 && (cp.KeepAlive == 0 || cp.KeepAlive > ka) {
+		// Server Keep Alive: the client must use it [MQTT-3.2.2-21].
+		ack.Properties.ServerKeepAlive, ack.Properties.HasServerKeepAlive = ka, true
+		c.keepAlive = time.Duration(ka) * time.Second
+	}
 	c.noProblemInfo = pr.HasRequestProblemInformation && pr.RequestProblemInformation == 0
 	if pr.RequestResponseInformation == 1 {
 		if info := c.s.responseInformation(c.clientID); info != "" {

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
@@ -127,5 +128,27 @@ func TestRequestProblemAndResponseInformation(t *testing.T) {
 		if ack.Properties.ResponseInformation != "" {
 			t.Fatalf("%s: Response Information %q", id, ack.Properties.ResponseInformation)
 		}
+	}
+}
+
+// TestServerKeepAlive: with Options.MaxKeepAlive a v5 client asking for
+// no keep-alive or a longer one is told the cap and held to it.
+func TestServerKeepAlive(t *testing.T) {
+	_, addr := startGatewayWith(t, func(o *Options) { o.MaxKeepAlive = 1 })
+	for _, ka := range []uint16{0, 60} {
+		c, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true,
+			ClientID: "ka", KeepAlive: ka})
+		if !ack.Properties.HasServerKeepAlive || ack.Properties.ServerKeepAlive != 1 {
+			t.Fatalf("keep-alive %d: CONNACK %+v, want Server Keep Alive 1", ka, ack.Properties)
+		}
+		got := c.closed(5 * time.Second)
+		if len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonKeepAliveTimeout {
+			t.Fatalf("keep-alive %d: got %v, want DISCONNECT 0x8D after 1.5 s", ka, got)
+		}
+	}
+	// Within the cap: as asked, nothing announced.
+	_, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ka2", KeepAlive: 1})
+	if ack.Properties.HasServerKeepAlive {
+		t.Fatalf("CONNACK %+v", ack.Properties)
 	}
 }
