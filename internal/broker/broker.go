@@ -21,11 +21,20 @@
 // once). Queue definitions are journaled too, and Open replays the journal
 // in enqueue order. Record formats are in durable.go.
 //
+// # Retained messages
+//
+// A topic keeps the last message published with the annotation
+// x-opt-retain = true per full topic name (MQTT retained messages; an
+// empty body clears it), always journaled; receivers whose source has the
+// capability `retained` get the matching ones first, marked
+// x-opt-retained. Details in retained.go.
+//
 // # Locking
 //
-// Broker.mu guards the queue table and the link map; queue.mu guards one
-// queue's messages and consumers. Order: Broker.mu → queue.mu → transport
-// Conn.mu. Broker.mu is never held while a queue is worked on.
+// Broker.mu guards the queue table and the link map; topic.mu guards a
+// topic's subscriptions and retained messages; queue.mu guards one
+// queue's messages and consumers. Order: Broker.mu → topic.mu → queue.mu →
+// transport Conn.mu. Broker.mu is never held while a queue is worked on.
 package broker
 
 import (
@@ -112,7 +121,7 @@ func (b *Broker) EnsureAddress(space, address, addrType string) error {
 		if t == nil || t.name != tn {
 			return fmt.Errorf("topic %q of subscription %q does not exist", tn, address)
 		}
-		return b.ensureSubscription(t, address, levels(tn+"/#"), 1)
+		return b.ensureSubscription(t, address, levels(tn+"/#"), 1, false)
 	default:
 		return fmt.Errorf("the broker does not host addresses of type %s", addrType)
 	}
@@ -159,6 +168,7 @@ func (b *Broker) DeleteAddress(space, address string) error {
 		subs := t.subs
 		t.subs = nil
 		t.mu.Unlock()
+		t.dropAllRetained(b)
 		for _, sub := range subs {
 			if sub.durable {
 				b.DeleteAddress(space, sub.q.name)

@@ -1,10 +1,13 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
@@ -20,6 +23,8 @@ import (
 //	         0x02 | uvarint len | space | uvarint len | queue | uvarint len | type
 //	paged    like message, type 0x03: the body of a non-durable message
 //	         paged out of memory; discarded on replay
+//	retained key 1 … queueKeyBase-1, type 0x04 (retained.go): the retained
+//	         message of one topic name
 //
 // Replay runs in key order, so messages come back in enqueue order (queue
 // definitions sort after all messages; a message names its queue, which is
@@ -93,6 +98,13 @@ func parseRecord(data []byte) (record, error) {
 	case recQueue:
 		r.addrType, _, err = readString(rest)
 		return r, err
+	case recRetained:
+		expires, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return r, errors.New("broker journal: bad expiry")
+		}
+		r.expires, r.payload = msToNanos(expires), rest[k:]
+		return r, nil
 	case recMessage, recPaged:
 		attempts, k := binary.Uvarint(rest)
 		if k <= 0 {
@@ -103,10 +115,19 @@ func parseRecord(data []byte) (record, error) {
 		if k <= 0 {
 			return r, errors.New("broker journal: bad expiry")
 		}
-		r.attempts, r.expires, r.payload = uint32(attempts), int64(expires)*int64(time.Millisecond), rest[k:]
+		r.attempts, r.expires, r.payload = uint32(attempts), msToNanos(expires), rest[k:]
 		return r, nil
 	}
 	return r, fmt.Errorf("broker journal: unknown record type %#x", r.typ)
+}
+
+// msToNanos converts a journaled expiry (Unix ms) to Unix nanoseconds,
+// saturating instead of overflowing on a corrupt value.
+func msToNanos(ms uint64) int64 {
+	if ms > math.MaxInt64/uint64(time.Millisecond) {
+		return math.MaxInt64 / int64(time.Millisecond) * int64(time.Millisecond)
+	}
+	return int64(ms) * int64(time.Millisecond)
 }
 
 // Open returns a broker, replaying its journal when Options.Store is set.
@@ -117,6 +138,7 @@ func Open(opts Options) (*Broker, error) {
 	}
 	var maxMsg, maxQueue uint64
 	var discard []uint64
+	rets := map[key]*retained{}
 	err := opts.Store.Replay(func(key uint64, data []byte) error {
 		rec, err := parseRecord(data)
 		if err != nil {
@@ -145,6 +167,15 @@ func Open(opts Options) (*Broker, error) {
 			// The body of a non-durable message: gone with the restart.
 			discard = append(discard, key)
 			maxMsg = max(maxMsg, key)
+		case recRetained:
+			// Keys ascend: a later record of a name replaces an earlier one.
+			kr := k(rec.space, rec.name)
+			if old := rets[kr]; old != nil {
+				discard = append(discard, old.key)
+			}
+			rets[kr] = &retained{name: rec.name, key: key, stored: true, expires: rec.expires,
+				payload: append([]byte(nil), rec.payload...), size: int64(len(rec.payload))}
+			maxMsg = max(maxMsg, key)
 		}
 		return nil
 	})
@@ -156,6 +187,7 @@ func Open(opts Options) (*Broker, error) {
 	}
 	b.nextKey.Store(maxMsg)
 	b.nextQueue.Store(max(maxQueue, b.nextQueue.Load()))
+	b.replayRetained(rets)
 	// Durable subscriptions bind to their topics again.
 	for kq, q := range b.queues {
 		if q.typ != "subscription" {
@@ -173,6 +205,36 @@ func Open(opts Options) (*Broker, error) {
 }
 
 func k(space, name string) key { return key{space, name} }
+
+// replayRetained gives the replayed retained messages to their topics, in
+// journal order; those of deleted topics and expired ones are deleted.
+func (b *Broker) replayRetained(rets map[key]*retained) {
+	all := make([]key, 0, len(rets))
+	for kr := range rets {
+		all = append(all, kr)
+	}
+	slices.SortFunc(all, func(x, y key) int { return cmp.Compare(rets[x].key, rets[y].key) })
+	tnow := now()
+	for _, kr := range all {
+		r := rets[kr]
+		t := b.topicFor(kr.space, kr.name)
+		if t == nil || r.expires != 0 && tnow >= r.expires {
+			b.opts.Store.DeleteAsync(r.key)
+			continue
+		}
+		t.mu.Lock()
+		if t.retained == nil {
+			t.retained = map[string]*retained{}
+		}
+		t.retSeq++
+		r.seq = t.retSeq
+		t.retained[r.name] = r
+		t.retainedBytes += r.size
+		b.mem.Add(r.size)
+		t.pageRetainedLocked(b, r)
+		t.mu.Unlock()
+	}
+}
 
 // replayQueue returns the queue, creating it without journaling (it is
 // being read from the journal).

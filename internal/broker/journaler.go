@@ -20,11 +20,29 @@ type journaler struct {
 	running bool
 }
 
-// journalJob is one record of message m on queue q.
+// journalJob is one record: of message m on queue q, or of the retained
+// message r of topic t.
 type journalJob struct {
 	q   *queue
 	m   *msg
+	t   *topic
+	r   *retained
 	rec []byte
+}
+
+func (job *journalJob) key() uint64 {
+	if job.r != nil {
+		return job.r.key
+	}
+	return job.m.key
+}
+
+func (job *journalJob) written(b *Broker, err error) {
+	if job.r != nil {
+		job.t.retainedWritten(b, job.r, err)
+		return
+	}
+	job.q.written(job.m, err)
 }
 
 // maxJournalBatch bounds one PutBatch.
@@ -32,7 +50,7 @@ const maxJournalBatch = 4096
 
 // submit queues records that are written together; done (optional) is
 // called once they are durable, or with the error that prevented it. The
-// caller raised m.writing for each job.
+// caller raised m.writing (or set r.writing) for each job.
 func (j *journaler) submit(done func(error), jobs ...journalJob) {
 	j.mu.Lock()
 	j.pending = append(j.pending, jobs...)
@@ -59,13 +77,13 @@ func (j *journaler) run() {
 			n := min(len(jobs), maxJournalBatch)
 			recs := make([]store.Record, n)
 			for i, job := range jobs[:n] {
-				recs[i] = store.Record{Key: job.m.key, Data: job.rec}
+				recs[i] = store.Record{Key: job.key(), Data: job.rec}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 			err := j.b.opts.Store.PutBatch(ctx, recs)
 			cancel()
-			for _, job := range jobs[:n] {
-				job.q.written(job.m, err)
+			for i := range jobs[:n] {
+				jobs[i].written(j.b, err)
 			}
 			jobs = jobs[n:]
 			if err != nil || len(jobs) == 0 {
@@ -77,8 +95,8 @@ func (j *journaler) run() {
 					}
 				}
 				if err != nil {
-					for _, job := range jobs {
-						job.q.written(job.m, err)
+					for i := range jobs {
+						jobs[i].written(j.b, err)
 					}
 					break
 				}

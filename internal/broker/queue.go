@@ -144,6 +144,7 @@ type meta struct {
 	durable   bool
 	ttl       time.Duration // header.ttl; 0 = none
 	absExpiry int64         // properties.absolute-expiry-time, Unix ms; 0 = none
+	retain    bool          // message annotation x-opt-retain = true
 }
 
 func inspect(payload []byte) meta {
@@ -159,6 +160,7 @@ func inspect(payload []byte) meta {
 	if at, ok, err := raw.AbsoluteExpiry(); err == nil && ok {
 		md.absExpiry = int64(at)
 	}
+	md.retain = retainOf(&raw)
 	return md
 }
 

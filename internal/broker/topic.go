@@ -10,7 +10,6 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
-	"github.com/enmasse-go/enmasse/internal/store"
 )
 
 // Topics (SPEC §4) are built from queues: every subscriber owns a queue
@@ -38,11 +37,14 @@ import (
 // subscription that takes it, in one batch, and accepted after that batch's
 // fsync.
 
-// topic is one topic address; mu guards subs.
+// topic is one topic address; mu guards subs and the retained messages.
 type topic struct {
-	space, name string
-	mu          sync.Mutex
-	subs        []*subscription
+	space, name   string
+	mu            sync.Mutex
+	subs          []*subscription
+	retained      map[string]*retained // by full topic name
+	retainedBytes int64
+	retSeq        uint64
 }
 
 // subscription binds a queue to a topic.
@@ -133,17 +135,23 @@ func (t *topic) subscription(q *queue) *subscription {
 	return nil
 }
 
-// publish enqueues a message on every matching subscription and settles d:
-// at once, or after the journal batch of its durable copies.
+// publish enqueues a message on every matching subscription, keeps it as
+// the retained message of subject when it asks so, and settles d: at once,
+// or after the journal batch of its durable copies and retained record.
 func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	payload := d.Payload()
 	subj := levels(subject)
 	md := inspect(payload)
 	journal := b.opts.Store != nil && md.durable
 	t.mu.Lock()
-	var copies []*msg
-	var queues []*queue
-	var recs []store.Record
+	var jobs []journalJob
+	deleted := false
+	if md.retain {
+		var job *journalJob
+		if job, deleted = t.retainLocked(b, subject, payload, &md); job != nil {
+			jobs = append(jobs, *job)
+		}
+	}
 	for _, s := range t.subs {
 		if !matches(s.filter, subj) {
 			continue
@@ -153,9 +161,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 		if journal && s.durable {
 			m.key = b.nextKey.Add(1)
 			m.writing++
-			copies = append(copies, m)
-			queues = append(queues, s.q)
-			recs = append(recs, store.Record{Key: m.key, Data: messageRecord(s.q, m, payload)})
+			jobs = append(jobs, journalJob{q: s.q, m: m, rec: messageRecord(s.q, m, payload)})
 		}
 		s.q.mu.Unlock()
 	}
@@ -169,21 +175,22 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 			q.page()
 		}
 	}()
-	if len(copies) == 0 {
-		d.Settle(frames.Accepted{})
-		return
-	}
-	jobs := make([]journalJob, len(copies))
-	for i, m := range copies {
-		jobs[i] = journalJob{q: queues[i], m: m, rec: recs[i].Data}
-	}
-	b.journal.submit(func(err error) {
+	settle := func(err error) {
 		if err != nil {
 			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
 			return
 		}
 		d.Settle(frames.Accepted{})
-	}, jobs...)
+	}
+	switch {
+	case len(jobs) > 0:
+		// A tombstone queued before this batch is durable with it.
+		b.journal.submit(settle, jobs...)
+	case deleted:
+		b.syncThen(settle)
+	default:
+		d.Settle(frames.Accepted{})
+	}
 }
 
 // sharedSuffix matches the "|N" Qpid JMS appends to shared subscribers'
@@ -209,7 +216,12 @@ func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*bind
 		return b.attachJMSDurable(l, t, filter, a.Source.Capabilities)
 	}
 	q := &queue{b: b, space: t.space, name: address, typ: "subscription"}
-	t.add(&subscription{q: q, filter: filter})
+	t.mu.Lock()
+	t.subs = append(t.subs, &subscription{q: q, filter: filter})
+	if a.Source != nil && hasCapability(a.Source.Capabilities, CapabilityRetained) {
+		t.seedRetainedLocked(b, q, filter)
+	}
+	t.mu.Unlock()
 	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
 	q.mu.Lock()
 	q.consumers = append(q.consumers, c)
@@ -239,14 +251,16 @@ func (b *Broker) attachJMSDurable(l *transport.Link, t *topic, filter []string, 
 		}
 	}
 	subName := t.name + "::" + name
-	if err := b.ensureSubscription(t, subName, filter, maxConsumers); err != nil {
+	if err := b.ensureSubscription(t, subName, filter, maxConsumers, hasCapability(caps, CapabilityRetained)); err != nil {
 		return nil, frames.Errorf(frames.ErrInternal, "%v", err)
 	}
 	return b.bindConsumer(l, b.lookup(t.space, subName))
 }
 
-// ensureSubscription creates a durable subscription queue on t (idempotent).
-func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxConsumers int) error {
+// ensureSubscription creates a durable subscription queue on t
+// (idempotent); a new one gets the matching retained messages when seed is
+// set.
+func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxConsumers int, seed bool) error {
 	b.mu.Lock()
 	k := key{t.space, name}
 	if b.queues[k] != nil {
@@ -260,7 +274,12 @@ func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxC
 	}
 	b.queues[k] = q
 	b.mu.Unlock()
-	t.add(&subscription{q: q, filter: filter, durable: true, maxConsumers: maxConsumers})
+	t.mu.Lock()
+	t.subs = append(t.subs, &subscription{q: q, filter: filter, durable: true, maxConsumers: maxConsumers})
+	if seed {
+		t.seedRetainedLocked(b, q, filter)
+	}
+	t.mu.Unlock()
 	return nil
 }
 

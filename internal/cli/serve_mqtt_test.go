@@ -22,6 +22,7 @@ type pahoClient struct {
 	*paho.Client
 	nc   net.Conn
 	msgs chan *paho.Publish
+	ack  *paho.Connack
 }
 
 func mqttConnect(t *testing.T, addr, clientID string, edit func(*paho.Connect)) *pahoClient {
@@ -52,6 +53,7 @@ func mqttConnect(t *testing.T, addr, clientID string, edit func(*paho.Connect)) 
 		t.Fatalf("connect %s: reason %#x", clientID, ca.ReasonCode)
 	}
 	t.Cleanup(func() { nc.Close() })
+	pc.ack = ca
 	return pc
 }
 

@@ -256,6 +256,9 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		ack.Properties.SubscriptionIdentifierAvailable, ack.Properties.HasSubscriptionIdentifierAvailable = 0, true
 		ack.Properties.TopicAliasMaximum = 16
 		c.connackV5(cp, ack)
+		// Retained messages are kept by topic addresses (MQTT 5.0
+		// §3.2.2.3.5; absent would mean the same).
+		ack.Properties.RetainAvailable, ack.Properties.HasRetainAvailable = 1, true
 		if cp.Properties.SessionExpiryInterval > 0 {
 			// Sessions are not kept after the connection: say so
 			// (MQTT 5.0 §3.2.2.3.2).

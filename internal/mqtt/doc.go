@@ -18,7 +18,9 @@
 //     will: each message carries its topic name in properties.to;
 //   - one receiver per SUBSCRIBE topic filter, attached to the filter
 //     itself: `+` and `#` pass through to the broker's topic
-//     subscriptions. UNSUBSCRIBE detaches it.
+//     subscriptions. UNSUBSCRIBE detaches it. Unless Retain Handling is 2,
+//     its source has the capability `retained`, so the broker delivers
+//     the retained messages the filter matches before any live one.
 //
 // MQTT topic `a/b/c` is AMQP address `a/b/c`; its first level `a` must be
 // a topic (or multicast) address. In an address space that auto-creates
@@ -86,7 +88,14 @@
 //	topic name                   properties.to (from AMQP: to, else subject, else
 //	                             the subscription's filter without wildcards)
 //	QoS ≥ 1                      header.durable = true; x-opt-mqtt-qos annotation
-//	RETAIN flag                  message annotation x-opt-retain = true
+//	RETAIN flag                  message annotation x-opt-retain = true (the
+//	                             broker keeps the message as the retained one
+//	                             of its topic name; empty payload clears)
+//	RETAIN on delivery           1 for retained messages delivered on
+//	                             subscribe (annotation x-opt-retained)
+//	                             [MQTT-3.3.1-8]; else 0 [MQTT-3.3.1-12], or
+//	                             x-opt-retain with Retain As Published
+//	                             [MQTT-3.3.1-13]
 //	content type (v5)            properties.content-type
 //	response topic (v5)          properties.reply-to
 //	correlation data (v5)        properties.correlation-id (binary; string and
@@ -146,7 +155,8 @@
 //     Information Options.ResponseTopicRoot/<client identifier> ("response"
 //     by default; none when the identifier holds `/`, `+` or `#`).
 //   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
-//     (client-to-server aliases are resolved [MQTT-3.3.2-9]), no shared
+//     (client-to-server aliases are resolved [MQTT-3.3.2-9]), Retain
+//     Available 1, no shared
 //     subscriptions, no subscription identifiers, and Session Expiry 0
 //     when the client asked for more. Messages larger than the client's
 //     Maximum Packet Size are dropped (and accepted) [MQTT-3.1.2-25].
@@ -158,11 +168,10 @@
 //     subscription or message outlives the connection; v5 session expiry
 //     is answered with 0. QoS 2 duplicate suppression is per connection,
 //     not across reconnects.
-//   - Retained messages: the RETAIN flag is only carried as the
-//     x-opt-retain annotation (and given back to v5 subscribers with
-//     Retain As Published); nothing is stored or delivered on subscribe;
-//     Retain Handling is ignored. CONNACK does not announce Retain
-//     Available 0, so retained publications are accepted.
+//   - Retained messages on multicast addresses (only topics keep them).
+//     A SUBSCRIBE repeating an existing filter replaces its options but
+//     does not send the retained messages again (Retain Handling 0 asks
+//     for that [MQTT-3.8.4-3]).
 //   - v5: server-to-client topic aliases, shared subscriptions `$share/...`
 //     (refused with 0x9E; 0x80 in 3.1.1), subscription identifiers
 //     (DISCONNECT 0xA1), No Local (ignored), enhanced authentication

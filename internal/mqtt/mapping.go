@@ -22,6 +22,12 @@ const (
 	// (the payload is UTF-8 text); the payload stays a data section, so
 	// AMQP receivers reading bytes are unaffected.
 	annotationPayloadFormat types.Symbol = "x-opt-mqtt-payload-format"
+	// annotationRetained marks a retained message the broker delivers
+	// because the subscription asked for them (broker.AnnotationRetained).
+	annotationRetained types.Symbol = "x-opt-retained"
+	// capabilityRetained on a receiver's source asks the broker for the
+	// retained messages first (broker.CapabilityRetained).
+	capabilityRetained types.Symbol = "retained"
 )
 
 // toAMQP encodes an MQTT PUBLISH (or a Will, as a PUBLISH) as an AMQP
@@ -76,7 +82,8 @@ func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
 type fromAMQP struct {
 	to         string // properties.to, or subject
 	payload    []byte
-	retain     bool
+	retain     bool // published with RETAIN
+	retained   bool // a retained message delivered on subscribe
 	qos        byte // the publisher's QoS when the annotation says so
 	hasQoS     bool
 	properties packets.Properties
@@ -116,6 +123,8 @@ func decodeAMQP(b []byte) (fromAMQP, error) {
 		switch kv.Key {
 		case annotationRetain:
 			f.retain, _ = kv.Value.(bool)
+		case annotationRetained:
+			f.retained, _ = kv.Value.(bool)
 		case annotationQoS:
 			if q, ok := kv.Value.(uint8); ok && q <= 2 {
 				f.qos, f.hasQoS = q, true

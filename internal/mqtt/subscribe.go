@@ -7,6 +7,7 @@ import (
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/amqp/types"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
@@ -60,10 +61,15 @@ func (c *conn) subscribe(o packets.Subscription, granted byte) (*sub, packets.Re
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
 	defer cancel()
-	r, err := c.sess.NewReceiver(ctx, o.Filter, transport.ReceiverOptions{
-		Credit:     c.window,
-		PreSettled: granted == 0,
-	})
+	ro := transport.ReceiverOptions{Credit: c.window, PreSettled: granted == 0}
+	if o.RetainHandling != 2 {
+		// A new subscription gets the retained messages first
+		// [MQTT-3.3.1-6] [MQTT-3.3.1-9]; Retain Handling 1 and 0 both
+		// mean that here, as the subscription did not exist
+		// [MQTT-3.3.1-10]; 2 means none [MQTT-3.3.1-11].
+		ro.Source = &frames.Source{Address: o.Filter, Capabilities: []types.Symbol{capabilityRetained}}
+	}
+	r, err := c.sess.NewReceiver(ctx, o.Filter, ro)
 	if err != nil {
 		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
 		var re *transport.RemoteError
@@ -139,8 +145,11 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 	}
 	qos := min(byte(s.qos.Load()), msgQoS)
 	p := &packets.Publish{Topic: topicFor(f.to, s.filter), QoS: qos, Payload: f.payload, Properties: f.properties}
-	if s.retainAsPublished {
-		p.Retain = f.retain
+	switch {
+	case f.retained:
+		p.Retain = true // [MQTT-3.3.1-8]
+	case s.retainAsPublished:
+		p.Retain = f.retain // [MQTT-3.3.1-13]
 	}
 	if c.clientMaxPacket > 0 {
 		if b, err := packets.Append(nil, p, c.version); err == nil && len(b)+2 > c.clientMaxPacket {

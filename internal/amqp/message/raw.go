@@ -186,6 +186,11 @@ func (r *Raw) MessageAnnotations() (types.Map, error) {
 	return r.annotations(rankMessageAnnotations, DescriptorMessageAnnotations)
 }
 
+// MessageAnnotationsBytes returns the encoded message-annotations
+// section, aliasing the message bytes, or nil when it is absent: a cheap
+// look for a key before MessageAnnotations decodes the section.
+func (r *Raw) MessageAnnotationsBytes() []byte { return r.section(rankMessageAnnotations) }
+
 // Footer decodes the footer section (§3.2.9), or returns nil when it is
 // absent.
 func (r *Raw) Footer() (types.Map, error) {

@@ -1,0 +1,363 @@
+package broker
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/types"
+)
+
+// Retained messages (MQTT 3.1.1 §3.3.1.3, MQTT 5.0 §3.3.1.3; SPEC §5): a
+// message published to a topic with the message annotation
+// x-opt-retain = true (the MQTT gateway sets it for the RETAIN flag; AMQP
+// senders may set it too) is kept as the retained message of its full
+// topic name (`sensors/a/temp`), replacing the previous one
+// [MQTT-3.3.1-5]. One with an empty body (no body, empty data sections, or
+// a null/empty amqp-value) is delivered as usual but removes the retained
+// message of its name and is not stored itself [MQTT-3.3.1-6]
+// [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+//
+// A receiver attaching to the topic (or a name or wildcard filter below
+// it) with the source capability `retained` first gets the retained
+// messages its filter matches, oldest first, then the live ones: they are
+// enqueued on its subscription queue under topic.mu, together with adding
+// the subscription, so no publication slips between them
+// [MQTT-3.3.1-6] [MQTT-3.3.1-9]. Those copies carry the message annotation
+// x-opt-retained = true (live messages never do) and a header ttl of what
+// is left of their time to live. A durable subscription gets them only
+// when the attach creates it.
+//
+// Retained messages are always journaled (record type 0x04, one per topic
+// name; a newer one deletes the older record), whatever their header's
+// durable flag: an unsettled publication is accepted after that fsync, and
+// the acceptance of a publication that clears one waits for the tombstone's
+// fsync. A retained message expires like any message (header ttl or
+// absolute-expiry-time, counted from its arrival); an expired one is never
+// delivered and is removed when next met. Retained bodies count against
+// Options.MaxMemory; once journaled, a body is dropped from memory while
+// the broker is over that limit and read back from the journal when a
+// subscriber needs it, so what stays in memory per retained message is its
+// name and about 100 bytes.
+
+// Message annotations and the source capability of retained messages.
+const (
+	// AnnotationRetain on a published message asks the topic to retain it.
+	AnnotationRetain types.Symbol = "x-opt-retain"
+	// AnnotationRetained marks a retained message delivered because a
+	// subscriber asked for the retained messages.
+	AnnotationRetained types.Symbol = "x-opt-retained"
+	// CapabilityRetained on a receiver's source asks for the retained
+	// messages its address matches before the live ones.
+	CapabilityRetained types.Symbol = "retained"
+)
+
+// retained is the retained message of one topic name; topic.mu guards it.
+type retained struct {
+	name    string
+	seq     uint64 // arrival order within the topic
+	payload []byte // nil while only in the journal
+	size    int64
+	expires int64  // Unix nanoseconds; 0 = never
+	key     uint64 // journal key; 0 without a journal
+	writing bool   // its journal write is in flight
+	stored  bool   // the journal write completed
+	done    bool   // replaced or cleared: delete the record once written
+}
+
+// recRetained is the journal record of a retained message:
+//
+//	0x04 | uvarint len | space | uvarint len | topic name |
+//	uvarint expiry (Unix ms, 0 = never) | message bytes
+//
+// Its key comes from the message keys; on replay a later key for the same
+// name replaces an earlier one.
+const recRetained = 0x04
+
+func retainedRecord(space string, r *retained, payload []byte) []byte {
+	b := make([]byte, 0, 16+len(space)+len(r.name)+len(payload))
+	b = append(b, recRetained)
+	b = appendString(b, space)
+	b = appendString(b, r.name)
+	b = binary.AppendUvarint(b, uint64(r.expires/int64(time.Millisecond)))
+	return append(b, payload...)
+}
+
+// retainOf reports whether a message asks to be retained; the section is
+// decoded only when its bytes contain the annotation's name.
+func retainOf(raw *message.Raw) bool {
+	sec := raw.MessageAnnotationsBytes()
+	if sec == nil || !bytes.Contains(sec, []byte(AnnotationRetain)) {
+		return false
+	}
+	ma, err := raw.MessageAnnotations()
+	if err != nil {
+		return false
+	}
+	for _, kv := range ma {
+		if kv.Key == AnnotationRetain {
+			v, _ := kv.Value.(bool)
+			return v
+		}
+	}
+	return false
+}
+
+// emptyBody reports whether a message has no payload: no body, data
+// sections of zero bytes, an empty amqp-sequence, or an amqp-value that is
+// null, an empty string or empty binary.
+func emptyBody(payload []byte) bool {
+	raw, err := message.Parse(payload)
+	if err != nil {
+		return false
+	}
+	if raw.BodyKind() == 0 {
+		return true
+	}
+	m, err := raw.Decode()
+	if err != nil {
+		return false
+	}
+	switch {
+	case len(m.Data) > 0:
+		for _, d := range m.Data {
+			if len(d) > 0 {
+				return false
+			}
+		}
+		return true
+	case len(m.Sequence) > 0:
+		for _, s := range m.Sequence {
+			if len(s) > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	switch v := m.Value.(type) {
+	case nil:
+		return true
+	case string:
+		return v == ""
+	case []byte:
+		return len(v) == 0
+	}
+	return false
+}
+
+// expiryAt is when a message arriving at t expires (header ttl, else
+// absolute-expiry-time); 0 = never.
+func expiryAt(md *meta, t int64) int64 {
+	switch {
+	case md.ttl > 0:
+		return t + int64(md.ttl)
+	case md.absExpiry > 0:
+		return max(md.absExpiry*int64(time.Millisecond), 1)
+	}
+	return 0
+}
+
+// retainLocked makes payload the retained message of name, or clears it
+// when the body is empty. It returns the journal job of the new record
+// (nil without a journal or when clearing) and whether a tombstone was
+// queued for an older record. t.mu is held.
+func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta) (job *journalJob, deleted bool) {
+	if old := t.retained[name]; old != nil {
+		delete(t.retained, name)
+		deleted = t.dropRetainedLocked(b, old)
+	}
+	if emptyBody(payload) {
+		return nil, deleted
+	}
+	if t.retained == nil {
+		t.retained = map[string]*retained{}
+	}
+	t.retSeq++
+	r := &retained{name: name, seq: t.retSeq, payload: payload, size: int64(len(payload)), expires: expiryAt(md, now())}
+	t.retained[name] = r
+	t.retainedBytes += r.size
+	b.mem.Add(r.size)
+	if b.opts.Store == nil {
+		return nil, deleted
+	}
+	r.key = b.nextKey.Add(1)
+	r.writing = true
+	return &journalJob{t: t, r: r, rec: retainedRecord(t.space, r, payload)}, deleted
+}
+
+// dropRetainedLocked forgets r (already out of t.retained) and deletes
+// its record, now or once its write completes; it reports whether a
+// tombstone was queued now. t.mu is held.
+func (t *topic) dropRetainedLocked(b *Broker, r *retained) bool {
+	r.done = true
+	t.retainedBytes -= r.size
+	if r.payload != nil {
+		b.mem.Add(-r.size)
+		r.payload = nil
+	}
+	if r.key != 0 && r.stored && !r.writing {
+		b.opts.Store.DeleteAsync(r.key)
+		return true
+	}
+	return false
+}
+
+// retainedWritten records the end of r's journal write: a record already
+// replaced is deleted, and over the memory limit the body leaves memory.
+func (t *topic) retainedWritten(b *Broker, r *retained, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r.writing = false
+	if err != nil {
+		return
+	}
+	r.stored = true
+	if r.done {
+		b.opts.Store.DeleteAsync(r.key)
+		return
+	}
+	t.pageRetainedLocked(b, r)
+}
+
+// pageRetainedLocked drops a journaled retained body from memory while the
+// broker is over its memory limit.
+func (t *topic) pageRetainedLocked(b *Broker, r *retained) {
+	if r.stored && r.payload != nil && b.opts.MaxMemory > 0 && b.mem.Load() > b.opts.MaxMemory {
+		r.payload = nil
+		b.mem.Add(-r.size)
+	}
+}
+
+// retainedBody returns r's body, from the journal when it is paged out.
+func (b *Broker) retainedBody(r *retained) ([]byte, error) {
+	if r.payload != nil {
+		return r.payload, nil
+	}
+	data, err := b.opts.Store.Get(r.key)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := parseRecord(data)
+	if err != nil {
+		return nil, err
+	}
+	return rec.payload, nil
+}
+
+// seedRetainedLocked enqueues on q the retained messages that filter
+// matches, oldest first, as retainedCopy makes them; expired ones are
+// removed on the way. t.mu is held.
+func (t *topic) seedRetainedLocked(b *Broker, q *queue, filter []string) {
+	if len(t.retained) == 0 {
+		return
+	}
+	tnow := now()
+	var rs []*retained
+	for name, r := range t.retained {
+		if r.expires != 0 && tnow >= r.expires {
+			delete(t.retained, name)
+			t.dropRetainedLocked(b, r)
+			continue
+		}
+		if matches(filter, levels(name)) {
+			rs = append(rs, r)
+		}
+	}
+	slices.SortFunc(rs, func(a, b *retained) int { return cmp.Compare(a.seq, b.seq) })
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range rs {
+		body, err := b.retainedBody(r)
+		if err != nil {
+			b.opts.Logger.Error("retained message lost", "topic", r.name, "err", err)
+			continue
+		}
+		out, err := retainedCopy(body, r.expires, tnow)
+		if err != nil {
+			continue
+		}
+		m := q.addLocked(out, 0, 0, nil)
+		m.expires = r.expires
+	}
+}
+
+// retainedCopy is a retained message as delivered on subscribe: with the
+// annotation x-opt-retained = true and, when it expires, a header ttl of
+// the time it has left (MQTT 5.0 §3.3.2.3.3: the interval minus the time
+// it waited).
+func retainedCopy(body []byte, expires, tnow int64) ([]byte, error) {
+	raw, err := message.Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	h, _, err := raw.Header()
+	if err != nil {
+		return nil, err
+	}
+	if expires != 0 {
+		ms := (expires - tnow + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		h.TTL, h.HasTTL = uint32(min(max(ms, 1), math.MaxUint32)), true
+	}
+	ma, err := raw.MessageAnnotations()
+	if err != nil {
+		return nil, err
+	}
+	out := make(types.Map, 0, len(ma)+1)
+	for _, kv := range ma {
+		if kv.Key != AnnotationRetained {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, types.KV{Key: AnnotationRetained, Value: true})
+	return raw.AppendRewrite(nil, &h, out, false)
+}
+
+// hasCapability reports whether caps contains c.
+func hasCapability(caps []types.Symbol, c types.Symbol) bool {
+	return slices.Contains(caps, c)
+}
+
+// dropAllRetained forgets every retained message of a deleted topic.
+func (t *topic) dropAllRetained(b *Broker) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name, r := range t.retained {
+		delete(t.retained, name)
+		t.dropRetainedLocked(b, r)
+	}
+}
+
+// syncThen runs done after everything queued in the journal (a tombstone)
+// is durable.
+func (b *Broker) syncThen(done func(error)) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		done(b.opts.Store.Sync(ctx))
+	}()
+}
+
+// TopicStats describe one topic address.
+type TopicStats struct {
+	Subscriptions int   // durable and non-durable, shared counted once
+	Retained      int   // retained messages (expired ones not yet removed included)
+	RetainedBytes int64 // their bodies' bytes, in memory or in the journal
+}
+
+// TopicStats returns a topic's statistics.
+func (b *Broker) TopicStats(space, name string) (TopicStats, bool) {
+	b.mu.Lock()
+	t := b.topics[key{space, name}]
+	b.mu.Unlock()
+	if t == nil {
+		return TopicStats{}, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return TopicStats{Subscriptions: len(t.subs), Retained: len(t.retained), RetainedBytes: t.retainedBytes}, true
+}
