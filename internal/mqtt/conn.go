@@ -57,9 +57,12 @@ type conn struct {
 	sender          *transport.Sender
 
 	// Reader goroutine only.
-	roots    map[string]bool // first levels EnsureTopic succeeded for
-	normalDC bool            // DISCONNECT without will [MQTT-3.14.4-3]
-	aliases  map[uint16]string
+	roots map[string]bool // first levels EnsureTopic succeeded for
+	// noLocalSubs counts subscriptions ever made with No Local: while it
+	// is not 0, publications carry the client identifier.
+	noLocalSubs atomic.Int32
+	normalDC    bool // DISCONNECT without will [MQTT-3.14.4-3]
+	aliases     map[uint16]string
 
 	acks chan ackItem
 	sem  chan struct{} // in-flight QoS 1/2 messages to the client
@@ -94,7 +97,9 @@ type outMsg struct {
 type sub struct {
 	filter            string
 	qos               atomic.Uint32
-	retainAsPublished bool
+	retainAsPublished atomic.Bool
+	noLocal           atomic.Bool
+	subID             atomic.Uint32 // v5 Subscription Identifier; 0: none
 	r                 *transport.Receiver
 	ctx               context.Context // ends with the connection or UNSUBSCRIBE
 	cancel            context.CancelFunc
@@ -253,7 +258,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.clientMaxPacket = int(cp.Properties.MaximumPacketSize)
 		ack.Properties.MaximumPacketSize = uint32(c.s.opts.MaxPacketSize)
 		ack.Properties.SharedSubscriptionAvailable, ack.Properties.HasSharedSubscriptionAvailable = 0, true
-		ack.Properties.SubscriptionIdentifierAvailable, ack.Properties.HasSubscriptionIdentifierAvailable = 0, true
+		ack.Properties.SubscriptionIdentifierAvailable, ack.Properties.HasSubscriptionIdentifierAvailable = 1, true
 		ack.Properties.TopicAliasMaximum = 16
 		c.connackV5(cp, ack)
 		// Retained messages are kept by topic addresses (MQTT 5.0
@@ -502,7 +507,11 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 	}
 	if err == nil {
 		var body []byte
-		if body, err = toAMQP(nil, p); err == nil {
+		origin := ""
+		if c.noLocalSubs.Load() > 0 {
+			origin = c.clientID
+		}
+		if body, err = toAMQPFrom(nil, p, origin); err == nil {
 			d, err = c.sender.SendAsync(c.ctx, body, transport.SendOptions{Settled: p.QoS == 0})
 			if err != nil {
 				c.log.Debug("AMQP send failed", "err", err)

@@ -156,10 +156,22 @@
 //     by default; none when the identifier holds `/`, `+` or `#`).
 //   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
 //     (client-to-server aliases are resolved [MQTT-3.3.2-9]), Retain
-//     Available 1, no shared
-//     subscriptions, no subscription identifiers, and Session Expiry 0
+//     Available 1, no shared subscriptions, Subscription Identifiers
+//     Available 1, and Session Expiry 0
 //     when the client asked for more. Messages larger than the client's
 //     Maximum Packet Size are dropped (and accepted) [MQTT-3.1.2-25].
+//   - Subscription identifiers (v5): each subscription keeps the
+//     identifier of its latest SUBSCRIBE (none if that had none). As
+//     every subscription is its own link, a message matching several
+//     subscriptions of a client is sent once per subscription, each
+//     PUBLISH with that subscription's identifier [MQTT-3.3.4-3]
+//     [MQTT-3.3.4-5].
+//   - No Local (v5): once a connection has a No Local subscription, its
+//     publications carry the message annotation x-opt-mqtt-origin = its
+//     client identifier; a No Local subscription accepts and drops
+//     messages whose origin is its own client identifier
+//     [MQTT-3.8.3-3]. Publications from before the first No Local
+//     subscription are not tagged.
 //
 // # Not implemented yet
 //
@@ -173,8 +185,7 @@
 //     does not send the retained messages again (Retain Handling 0 asks
 //     for that [MQTT-3.8.4-3]).
 //   - v5: server-to-client topic aliases, shared subscriptions `$share/...`
-//     (refused with 0x9E; 0x80 in 3.1.1), subscription identifiers
-//     (DISCONNECT 0xA1), No Local (ignored), enhanced authentication
+//     (refused with 0x9E; 0x80 in 3.1.1), enhanced authentication
 //     (AUTH is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled
 //     link (messages stay at QoS 0 until it is resubscribed).

@@ -25,6 +25,9 @@ const (
 	// annotationRetained marks a retained message the broker delivers
 	// because the subscription asked for them (broker.AnnotationRetained).
 	annotationRetained types.Symbol = "x-opt-retained"
+	// annotationOrigin carries the client identifier of the publishing
+	// connection while it has a No Local subscription.
+	annotationOrigin types.Symbol = "x-opt-mqtt-origin"
 	// capabilityRetained on a receiver's source asks the broker for the
 	// retained messages first (broker.CapabilityRetained).
 	capabilityRetained types.Symbol = "retained"
@@ -32,7 +35,11 @@ const (
 
 // toAMQP encodes an MQTT PUBLISH (or a Will, as a PUBLISH) as an AMQP
 // message for the topic (SPEC §5).
-func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
+func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) { return toAMQPFrom(dst, p, "") }
+
+// toAMQPFrom is toAMQP with the publishing client identifier in the
+// x-opt-mqtt-origin annotation (for No Local) when origin is not empty.
+func toAMQPFrom(dst []byte, p *packets.Publish, origin string) ([]byte, error) {
 	h := message.DefaultHeader()
 	h.Durable = p.QoS >= 1
 	pr := &p.Properties
@@ -55,7 +62,7 @@ func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
 	if pr.CorrelationData != nil {
 		m.Properties.CorrelationID = slices.Clone(pr.CorrelationData)
 	}
-	if p.Retain || p.QoS > 0 || pr.PayloadFormatIndicator == 1 {
+	if p.Retain || p.QoS > 0 || pr.PayloadFormatIndicator == 1 || origin != "" {
 		m.MessageAnnotations = types.Map{}
 		if p.Retain {
 			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationRetain, Value: true})
@@ -65,6 +72,9 @@ func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
 		}
 		if pr.PayloadFormatIndicator == 1 {
 			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationPayloadFormat, Value: uint8(1)})
+		}
+		if origin != "" {
+			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationOrigin, Value: origin})
 		}
 	}
 	if len(pr.User) > 0 {
@@ -82,9 +92,10 @@ func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) {
 type fromAMQP struct {
 	to         string // properties.to, or subject
 	payload    []byte
-	retain     bool // published with RETAIN
-	retained   bool // a retained message delivered on subscribe
-	qos        byte // the publisher's QoS when the annotation says so
+	retain     bool   // published with RETAIN
+	retained   bool   // a retained message delivered on subscribe
+	origin     string // client identifier of the MQTT publisher, when tagged
+	qos        byte   // the publisher's QoS when the annotation says so
 	hasQoS     bool
 	properties packets.Properties
 }
@@ -125,6 +136,8 @@ func decodeAMQP(b []byte) (fromAMQP, error) {
 			f.retain, _ = kv.Value.(bool)
 		case annotationRetained:
 			f.retained, _ = kv.Value.(bool)
+		case annotationOrigin:
+			f.origin, _ = kv.Value.(string)
 		case annotationQoS:
 			if q, ok := kv.Value.(uint8); ok && q <= 2 {
 				f.qos, f.hasQoS = q, true

@@ -14,9 +14,9 @@ import (
 // handleSubscribe attaches one AMQP receiver per new topic filter and
 // answers with SUBACK [MQTT-3.8.4-1].
 func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
-	if len(p.Properties.SubscriptionIdentifiers) > 0 {
-		// CONNACK said Subscription Identifiers are not available.
-		return c.protocolError(packets.ReasonSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported")
+	var subID uint32 // MQTT 5.0 §3.8.2.1.2: at most one, 1..268435455 (the codec checks)
+	if ids := p.Properties.SubscriptionIdentifiers; len(ids) > 0 {
+		subID = ids[0]
 	}
 	ack := &packets.Suback{PacketID: p.PacketID, ReasonCodes: make([]packets.ReasonCode, len(p.Subscriptions))}
 	var started []*sub
@@ -33,10 +33,11 @@ func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
 			// The same filter replaces the subscription's options
 			// [MQTT-3.8.4-3]; its link stays.
 			old.qos.Store(uint32(granted))
+			old.setOptions(o, subID)
 			ack.ReasonCodes[i] = packets.ReasonCode(granted)
 			continue
 		}
-		s, rc := c.subscribe(o, granted)
+		s, rc := c.subscribe(o, granted, subID)
 		ack.ReasonCodes[i] = rc
 		if s != nil {
 			started = append(started, s)
@@ -52,9 +53,18 @@ func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
 	return true
 }
 
+// setOptions sets the options a SUBSCRIBE gives a subscription besides
+// its QoS: Retain As Published, No Local [MQTT-3.8.3-3] and the
+// Subscription Identifier (0: none; MQTT 5.0 §3.8.2.1.2).
+func (s *sub) setOptions(o packets.Subscription, subID uint32) {
+	s.retainAsPublished.Store(o.RetainAsPublished)
+	s.noLocal.Store(o.NoLocal)
+	s.subID.Store(subID)
+}
+
 // subscribe attaches the receiver of one filter. Wildcards pass through:
 // the broker's topic subscriptions match `+` and `#` themselves.
-func (c *conn) subscribe(o packets.Subscription, granted byte) (*sub, packets.ReasonCode) {
+func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*sub, packets.ReasonCode) {
 	if err := c.ensureRoot(o.Filter); err != nil {
 		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
 		return nil, packets.ReasonUnspecifiedError
@@ -79,8 +89,14 @@ func (c *conn) subscribe(o packets.Subscription, granted byte) (*sub, packets.Re
 		return nil, codeFor(err)
 	}
 	sctx, scancel := context.WithCancel(c.ctx)
-	s := &sub{filter: o.Filter, retainAsPublished: o.RetainAsPublished, r: r, ctx: sctx, cancel: scancel}
+	s := &sub{filter: o.Filter, r: r, ctx: sctx, cancel: scancel}
 	s.qos.Store(uint32(granted))
+	s.setOptions(o, subID)
+	if o.NoLocal {
+		// From now on this connection's publications carry its client
+		// identifier.
+		c.noLocalSubs.Add(1)
+	}
 	c.mu.Lock()
 	c.subs[o.Filter] = s
 	c.mu.Unlock()
@@ -148,8 +164,20 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 	switch {
 	case f.retained:
 		p.Retain = true // [MQTT-3.3.1-8]
-	case s.retainAsPublished:
+	case s.retainAsPublished.Load():
 		p.Retain = f.retain // [MQTT-3.3.1-13]
+	}
+	if f.origin != "" && f.origin == c.clientID && s.noLocal.Load() {
+		// [MQTT-3.8.3-3]: not to the client that published it.
+		if _, preSettled := d.RemoteState(); !preSettled {
+			d.Settle(frames.Accepted{})
+		}
+		return true
+	}
+	if id := s.subID.Load(); id != 0 {
+		// One PUBLISH per matching subscription, each with its own
+		// identifier [MQTT-3.3.4-3] [MQTT-3.3.4-5].
+		p.Properties.SubscriptionIdentifiers = []uint32{id}
 	}
 	if c.clientMaxPacket > 0 {
 		if b, err := packets.Append(nil, p, c.version); err == nil && len(b)+2 > c.clientMaxPacket {
