@@ -9,13 +9,15 @@
 #
 # PEER: mosquitto (2.0, MQTT 5/3.1.1), rabbitmq (3.10, AMQP 1.0 + MQTT
 # 3.1.1 plugins), nats (2.9, MQTT 3.1.1 listener: needs JetStream and a
-# server_name), activemq (5.17, MQTT 3.1.1; Debian builds it without AMQP).
+# server_name), activemq (5.17, MQTT 3.1.1; Debian builds it without AMQP),
+# proton (the Qpid Proton C example broker, AMQP 1.0: compiled from
+# Debian's libqpid-proton11-dev-examples).
 #
 # State: $ENMASSE_PEERS_DIR (default /tmp/enmasse-peers)/<peer>/ holds the
 # config, data, logs, a pid file and a ports file. $ENMASSE_PEERS_DIR/peers.env
 # (sourced by the compare scripts) lists every running peer:
 #   PEER_<NAME>_PID=…  PEER_<NAME>_MQTT=127.0.0.1:PORT  PEER_<NAME>_MQTT_VERSION=5|311
-#   PEER_RABBITMQ_AMQP=127.0.0.1:PORT
+#   PEER_RABBITMQ_AMQP=127.0.0.1:PORT  PEER_PROTON_AMQP=127.0.0.1:PORT
 # apt runs only when a package is missing (NO_INSTALL=1 skips it). Nothing
 # is stopped by name: `down` signals the pids in this directory's pid files.
 # Ports are picked free each time a peer starts, so a peer started elsewhere
@@ -23,7 +25,7 @@
 # node name and shares a running epmd rather than killing it.
 set -euo pipefail
 DIR=${ENMASSE_PEERS_DIR:-/tmp/enmasse-peers}
-ALL=(mosquitto rabbitmq nats activemq)
+ALL=(mosquitto rabbitmq nats activemq proton)
 log() { echo "[peers] $*" >&2; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -160,7 +162,8 @@ up_activemq() {
     <persistenceAdapter><kahaDB directory="$d/data/kahadb"/></persistenceAdapter>
     <transportConnectors>
       <transportConnector name="openwire" uri="tcp://127.0.0.1:$ow"/>
-      <transportConnector name="mqtt" uri="mqtt://127.0.0.1:$mqtt?maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+      <!-- NIO, and room for the suite's 10,000 idle connections (the default is 1000). -->
+      <transportConnector name="mqtt" uri="mqtt+nio://127.0.0.1:$mqtt?maximumConnections=20000&amp;wireFormat.maxFrameSize=104857600"/>
     </transportConnectors>
   </broker>
 </beans>
@@ -180,6 +183,22 @@ EOF
   echo $! >"$d/pid" # the subshell execs setsid, which execs java: the same pid
   wait_port "$mqtt" 90
   echo "OPENWIRE=127.0.0.1:$ow MQTT=127.0.0.1:$mqtt MQTT_VERSION=311" >"$d/ports"
+}
+
+up_proton() {
+  local d=$DIR/proton src=/usr/share/proton/examples/c/broker.c
+  install_pkgs gcc libc6-dev libqpid-proton11-dev libqpid-proton11-dev-examples
+  mkdir -p "$d"
+  alive "$d/pid" && return 0
+  # The example's own thread.h sits beside broker.c. It listens on HOST
+  # PORT with 4 threads and keeps every queue in memory.
+  [ "$d/broker" -nt "$src" ] || gcc -O2 -o "$d/broker" "$src" -lqpid-proton -lpthread
+  local port; port=$(free_port)
+  rm -f "$d/pid"
+  (cd "$d" && exec setsid "$d/broker" 127.0.0.1 "$port" >"$d/broker.log" 2>&1 </dev/null 9>&-) &
+  echo $! >"$d/pid"
+  wait_port "$port" 20
+  echo "AMQP=127.0.0.1:$port" >"$d/ports"
 }
 
 write_env() {

@@ -118,6 +118,9 @@ type Result struct {
 	// TimeLimited: Config.TimeLimit ended the run before every message
 	// was sent or received.
 	TimeLimited bool `json:"time_limited,omitempty"`
+	// GrantedQoS (MQTT) is the lowest QoS a server granted the consumers'
+	// subscriptions: below the requested --qos, the server downgraded it.
+	GrantedQoS *byte `json:"granted_qos,omitempty"`
 }
 
 // dialAMQP opens an AMQP connection to the target: TLS first when it wants

@@ -47,6 +47,7 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 	}
 	var trackers []*Tracker
 	var recvCount atomic.Uint64
+	granted := cfg.QoS // the lowest QoS a server granted a subscription
 	var clients []mqttClient
 	defer func() {
 		for _, c := range clients {
@@ -73,9 +74,11 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, fmt.Errorf("consumer: %w", err)
 		}
 		clients = append(clients, c)
-		if err := c.subscribe(ctx, cfg.Filter, cfg.QoS); err != nil {
+		q, err := c.subscribe(ctx, cfg.Filter, cfg.QoS)
+		if err != nil {
 			return Result{}, fmt.Errorf("subscribe %q: %w", cfg.Filter, err)
 		}
+		granted = min(granted, q)
 	}
 	if len(trackers) == 0 { // --consumers 0: send only
 		trackers = append(trackers, NewTracker())
@@ -95,12 +98,17 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 		ps[i] = p
 	}
 	start, sendEnd, sent, total, errs, stopProgress := runProducers(ctx, &cfg, ps, &recvCount)
-	return summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers)), nil
+	res := summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers))
+	if cfg.Consumers > 0 {
+		res.GrantedQoS = &granted
+	}
+	return res, nil
 }
 
 // mqttClient is one MQTT connection: paho for MQTT 5, client311 for 3.1.1.
 type mqttClient interface {
-	subscribe(ctx context.Context, filter string, qos byte) error
+	// subscribe returns the QoS the server granted.
+	subscribe(ctx context.Context, filter string, qos byte) (byte, error)
 	// publish returns once the publish is sent (QoS 0) or acknowledged.
 	publish(ctx context.Context, topic string, qos byte, payload []byte) error
 	close()
@@ -155,15 +163,15 @@ func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (
 	return &pahoClient{c}, nil
 }
 
-func (p *pahoClient) subscribe(ctx context.Context, filter string, qos byte) error {
+func (p *pahoClient) subscribe(ctx context.Context, filter string, qos byte) (byte, error) {
 	sa, err := p.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80 {
-		return fmt.Errorf("refused: %v", sa.Reasons)
+		return 0, fmt.Errorf("refused: %v", sa.Reasons)
 	}
-	return nil
+	return sa.Reasons[0], nil // MQTT 5 §3.9.3: the granted QoS
 }
 
 func (p *pahoClient) publish(ctx context.Context, topic string, qos byte, payload []byte) error {

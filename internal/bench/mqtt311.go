@@ -25,6 +25,7 @@ type client311 struct {
 	nextID  uint16
 	pending map[uint16]chan error // PUBLISH or SUBSCRIBE awaiting its answer
 	inQoS2  map[uint16]bool       // received QoS 2 ids awaiting PUBREL
+	granted byte                  // QoS of the last SUBACK
 	done    chan struct{}
 	err     error
 	onMsg   func(payload []byte)
@@ -144,6 +145,11 @@ func (c *client311) read(r *packets.Reader) error {
 					e = fmt.Errorf("subscription refused: %v", rc)
 				}
 			}
+			if e == nil && len(p.ReasonCodes) == 1 {
+				c.mu.Lock()
+				c.granted = byte(p.ReasonCodes[0]) // [MQTT-3.9.3]: the granted QoS
+				c.mu.Unlock()
+			}
 			c.complete(p.PacketID, e)
 		}
 		if err != nil {
@@ -189,9 +195,14 @@ func (c *client311) exchange(ctx context.Context, p packets.Packet, setID func(u
 	}
 }
 
-func (c *client311) subscribe(ctx context.Context, filter string, qos byte) error {
+func (c *client311) subscribe(ctx context.Context, filter string, qos byte) (byte, error) {
 	s := &packets.Subscribe{Subscriptions: []packets.Subscription{{Filter: filter, QoS: qos}}}
-	return c.exchange(ctx, s, func(id uint16) { s.PacketID = id })
+	if err := c.exchange(ctx, s, func(id uint16) { s.PacketID = id }); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.granted, nil
 }
 
 func (c *client311) publish(ctx context.Context, topic string, qos byte, payload []byte) error {

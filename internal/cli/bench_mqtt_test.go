@@ -48,6 +48,9 @@ func TestBenchMQTTCountsMatch(t *testing.T) {
 				if res.P50 <= 0 || res.Max < res.P99 {
 					t.Fatalf("latencies %+v", res)
 				}
+				if res.GrantedQoS == nil || *res.GrantedQoS != cfg.QoS {
+					t.Fatalf("granted QoS %v, want %d", res.GrantedQoS, cfg.QoS)
+				}
 			})
 		}
 	}
