@@ -18,10 +18,10 @@ ARGS     ?=
 TEST_APT_PACKAGES := python3-qpid-proton mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help build serve test test-deps fmt-check vet fuzz bench
+.PHONY: help build serve test test-deps fmt-check vet fuzz bench bench-suite benchstat
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build bin/enmasse (static, with version and commit)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/enmasse ./cmd/enmasse
@@ -57,3 +57,11 @@ fuzz: ## run every Fuzz target in turn for FUZZTIME (default 30s)
 
 bench: ## run the benchmarks of internal/...
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+bench-suite: ## enmasse against Mosquitto, RabbitMQ, NATS, ActiveMQ, Proton (installs and starts them; <15 min; writes docs/benchmarks.md)
+	bench/suite.sh
+
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+benchstat: ## compare two `go test -bench` outputs: make benchstat OLD=old.txt NEW=new.txt
+	$(GO) run $(BENCHSTAT) $(OLD) $(NEW)

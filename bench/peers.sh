@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # peers.sh — install (apt, Debian bookworm) and start the peer servers that
-# bench/mqtt-compare.sh and bench/amqp-compare.sh measure enmasse against,
-# each on free loopback ports with its own state directory.
+# bench/suite.sh measures enmasse against, each on free loopback ports with
+# its own state directory.
 #
 #   bench/peers.sh [up] [PEER...]   # start (default: all) — idempotent
-#   bench/peers.sh down             # stop only the pids this script started
+#   bench/peers.sh down [PEER...]   # stop (default: all) only the pids this script started
 #   bench/peers.sh status
 #
 # PEER: mosquitto (2.0, MQTT 5/3.1.1), rabbitmq (3.10, AMQP 1.0 + MQTT
@@ -15,7 +15,7 @@
 #
 # State: $ENMASSE_PEERS_DIR (default /tmp/enmasse-peers)/<peer>/ holds the
 # config, data, logs, a pid file and a ports file. $ENMASSE_PEERS_DIR/peers.env
-# (sourced by the compare scripts) lists every running peer:
+# (sourced by bench/suite.sh) lists every running peer:
 #   PEER_<NAME>_PID=…  PEER_<NAME>_MQTT=127.0.0.1:PORT  PEER_<NAME>_MQTT_VERSION=5|311
 #   PEER_RABBITMQ_AMQP=127.0.0.1:PORT  PEER_PROTON_AMQP=127.0.0.1:PORT
 # apt runs only when a package is missing (NO_INSTALL=1 skips it). Nothing
@@ -245,8 +245,11 @@ up)
   cat "$DIR/peers.env"
   ;;
 down)
-  for p in "${ALL[@]}"; do stop_pid "$DIR/$p/pid"; done
-  stop_pid "$DIR/rabbitmq/epmd.pid"
+  peers=("$@"); [ ${#peers[@]} -gt 0 ] || peers=("${ALL[@]}")
+  for p in "${peers[@]}"; do
+    stop_pid "$DIR/$p/pid"
+    [ "$p" != rabbitmq ] || stop_pid "$DIR/rabbitmq/epmd.pid"
+  done
   write_env
   log "stopped"
   ;;

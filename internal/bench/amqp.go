@@ -56,6 +56,12 @@ type Config struct {
 	QoS         byte
 	Filter      string
 	MQTTVersion byte // 5 (default) or 4 (3.1.1)
+	// Backlog (MQTT, QoS 1 or 2): fill-then-drain through persistent
+	// sessions. Consumers subscribe in sessions that outlive their
+	// connections and disconnect; producers send everything; consumers
+	// then resume their sessions and receive the backlog. SendRate is the
+	// fill, RecvRate the drain (from the reconnect on).
+	Backlog bool
 
 	target *target // resolved from URL and the TLS and credential fields
 }
@@ -121,6 +127,9 @@ type Result struct {
 	// GrantedQoS (MQTT) is the lowest QoS a server granted the consumers'
 	// subscriptions: below the requested --qos, the server downgraded it.
 	GrantedQoS *byte `json:"granted_qos,omitempty"`
+	// SessionsLost (MQTT --backlog) counts consumers whose session the
+	// server did not keep (CONNACK session present 0 on resuming).
+	SessionsLost int `json:"sessions_lost,omitempty"`
 }
 
 // dialAMQP opens an AMQP connection to the target: TLS first when it wants

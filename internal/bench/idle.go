@@ -61,7 +61,7 @@ func RunIdle(ctx context.Context, cfg Config, protocol string, n, serverPID int,
 		var seq atomic.Int64
 		prefix := fmt.Sprintf("bench-idle-%d-", time.Now().UnixNano())
 		open = func(ctx context.Context) (func(), error) {
-			c, err := dial311(ctx, &cfg, prefix+strconv.FormatInt(seq.Add(1), 10), func([]byte) {})
+			c, err := dial311(ctx, &cfg, prefix+strconv.FormatInt(seq.Add(1), 10), false, func([]byte) {})
 			if err != nil {
 				return nil, err
 			}

@@ -54,11 +54,17 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 			c.close()
 		}
 	}()
+	if cfg.Backlog && (cfg.Consumers == 0 || cfg.QoS == 0) {
+		return Result{}, errors.New("--backlog needs consumers and --qos 1 or 2")
+	}
+	ids := make([]string, cfg.Consumers)
+	handlers := make([]func([]byte), cfg.Consumers)
 	for i := range cfg.Consumers {
 		tr := NewTracker()
 		trackers = append(trackers, tr)
 		size := cfg.Size
-		c, err := mqttDial(ctx, &cfg, fmt.Sprintf("bench-c%d-%d", i, time.Now().UnixNano()), func(b []byte) {
+		ids[i] = fmt.Sprintf("bench-c%d-%d", i, time.Now().UnixNano())
+		handlers[i] = func(b []byte) {
 			now := time.Now()
 			if len(b) >= size {
 				if p, seq, sentAt, err := readStamp(b[len(b)-size:]); err == nil {
@@ -69,23 +75,31 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 					}
 				}
 			}
-		})
+		}
+		c, err := mqttDial(ctx, &cfg, ids[i], cfg.Backlog, handlers[i])
 		if err != nil {
 			return Result{}, fmt.Errorf("consumer: %w", err)
 		}
-		clients = append(clients, c)
 		q, err := c.subscribe(ctx, cfg.Filter, cfg.QoS)
 		if err != nil {
+			c.close()
 			return Result{}, fmt.Errorf("subscribe %q: %w", cfg.Filter, err)
 		}
 		granted = min(granted, q)
+		if cfg.Backlog {
+			// Subscribed in a session that outlives the connection:
+			// the messages sent next queue up for it.
+			c.close()
+			continue
+		}
+		clients = append(clients, c)
 	}
 	if len(trackers) == 0 { // --consumers 0: send only
 		trackers = append(trackers, NewTracker())
 	}
 	producers := make([]*mqttProducer, cfg.Producers)
 	for i := range producers {
-		c, err := mqttDial(ctx, &cfg, fmt.Sprintf("bench-p%d-%d", i, time.Now().UnixNano()), nil)
+		c, err := mqttDial(ctx, &cfg, fmt.Sprintf("bench-p%d-%d", i, time.Now().UnixNano()), false, nil)
 		if err != nil {
 			return Result{}, fmt.Errorf("producer: %w", err)
 		}
@@ -98,9 +112,37 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 		ps[i] = p
 	}
 	start, sendEnd, sent, total, errs, stopProgress := runProducers(ctx, &cfg, ps, &recvCount)
-	res := summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers))
+	var drainStart time.Time
+	sessionsLost := 0
+	if cfg.Backlog {
+		// Resume the sessions: the server delivers what queued up.
+		drainStart = time.Now()
+		for i := range cfg.Consumers {
+			c, err := mqttDial(ctx, &cfg, ids[i], true, handlers[i])
+			if err != nil {
+				stopProgress()
+				return Result{}, fmt.Errorf("consumer resuming its session: %w", err)
+			}
+			clients = append(clients, c)
+			if !c.sessionPresent() {
+				sessionsLost++
+			}
+		}
+	}
+	scfg := cfg
+	if cfg.Backlog && cfg.TimeLimit > 0 {
+		scfg.TimeLimit += drainStart.Sub(start) // the drain gets a time limit of its own
+	}
+	res := summarize(ctx, &scfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers))
 	if cfg.Consumers > 0 {
 		res.GrantedQoS = &granted
+	}
+	if cfg.Backlog {
+		res.SessionsLost = sessionsLost
+		res.RecvRate = 0
+		if d := start.Add(time.Duration(res.Seconds * float64(time.Second))).Sub(drainStart).Seconds(); d > 0 {
+			res.RecvRate = float64(res.Received) / d
+		}
 	}
 	return res, nil
 }
@@ -109,21 +151,31 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 type mqttClient interface {
 	// subscribe returns the QoS the server granted.
 	subscribe(ctx context.Context, filter string, qos byte) (byte, error)
+	// sessionPresent is the CONNACK's session present flag.
+	sessionPresent() bool
 	// publish returns once the publish is sent (QoS 0) or acknowledged.
 	publish(ctx context.Context, topic string, qos byte, payload []byte) error
 	close()
 }
 
-func mqttDial(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (mqttClient, error) {
+// mqttDial connects with client id id; persistent asks for a session that
+// outlives the connection (3.1.1: clean session 0; 5: clean start 0 and a
+// session expiry of an hour) and resumes one the server holds.
+func mqttDial(ctx context.Context, cfg *Config, id string, persistent bool, onMsg func([]byte)) (mqttClient, error) {
 	if cfg.MQTTVersion == 4 {
-		return dial311(ctx, cfg, id, onMsg)
+		return dial311(ctx, cfg, id, persistent, onMsg)
 	}
-	return dialPaho(ctx, cfg, id, onMsg)
+	return dialPaho(ctx, cfg, id, persistent, onMsg)
 }
 
-type pahoClient struct{ c *paho.Client }
+type pahoClient struct {
+	c       *paho.Client
+	resumed bool // the CONNACK said the server had a session for us
+}
 
-func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (*pahoClient, error) {
+func (p *pahoClient) sessionPresent() bool { return p.resumed }
+
+func dialPaho(ctx context.Context, cfg *Config, id string, persistent bool, onMsg func([]byte)) (*pahoClient, error) {
 	conn, err := cfg.target.dialTCP(ctx)
 	if err != nil {
 		return nil, err
@@ -147,7 +199,11 @@ func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (
 		}}
 	}
 	c := paho.NewClient(cc)
-	cp := &paho.Connect{ClientID: id, KeepAlive: 60, CleanStart: true}
+	cp := &paho.Connect{ClientID: id, KeepAlive: 60, CleanStart: !persistent}
+	if persistent {
+		expiry := uint32(3600)
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	}
 	if t := cfg.target; t.user != "" {
 		cp.Username, cp.UsernameFlag = t.user, true
 		cp.Password, cp.PasswordFlag = []byte(t.password), true
@@ -160,7 +216,7 @@ func dialPaho(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (
 		}
 		return nil, err
 	}
-	return &pahoClient{c}, nil
+	return &pahoClient{c: c, resumed: ca.SessionPresent}, nil
 }
 
 func (p *pahoClient) subscribe(ctx context.Context, filter string, qos byte) (byte, error) {

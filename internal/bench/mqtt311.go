@@ -26,18 +26,19 @@ type client311 struct {
 	pending map[uint16]chan error // PUBLISH or SUBSCRIBE awaiting its answer
 	inQoS2  map[uint16]bool       // received QoS 2 ids awaiting PUBREL
 	granted byte                  // QoS of the last SUBACK
+	resumed bool                  // the CONNACK said the server had a session for us
 	done    chan struct{}
 	err     error
 	onMsg   func(payload []byte)
 }
 
-func dial311(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (*client311, error) {
+func dial311(ctx context.Context, cfg *Config, id string, persistent bool, onMsg func([]byte)) (*client311, error) {
 	conn, err := cfg.target.dialTCP(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := &client311{conn: conn, pending: map[uint16]chan error{}, inQoS2: map[uint16]bool{}, done: make(chan struct{}), onMsg: onMsg}
-	cp := &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: id}
+	cp := &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: !persistent, ClientID: id}
 	if t := cfg.target; t.user != "" {
 		cp.HasUsername, cp.Username = true, t.user
 		cp.HasPassword, cp.Password = true, []byte(t.password)
@@ -64,6 +65,7 @@ func dial311(ctx context.Context, cfg *Config, id string, onMsg func([]byte)) (*
 		conn.Close()
 		return nil, fmt.Errorf("connect refused: %v", ca.ReasonCode)
 	}
+	c.resumed = ca.SessionPresent
 	go c.readLoop(r)
 	return c, nil
 }
@@ -212,6 +214,8 @@ func (c *client311) publish(ctx context.Context, topic string, qos byte, payload
 	}
 	return c.exchange(ctx, p, func(id uint16) { p.PacketID = id })
 }
+
+func (c *client311) sessionPresent() bool { return c.resumed }
 
 func (c *client311) close() {
 	c.write(&packets.Disconnect{})

@@ -47,6 +47,8 @@ func benchCommand() command {
 			serverPID := fs.Int("server-pid", 0, "with --idle-conns: a local server process whose resident memory (Linux /proc) is read before and after")
 			fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "stop waiting for consumers after this long without a message")
 			fs.BoolVar(&cfg.Fanout, "fanout", false, "every consumer gets every message (multicast, topics): track each consumer separately (always on for MQTT)")
+			fs.BoolVar(&cfg.Backlog, "backlog", false, "MQTT, --qos 1 or 2: fill-then-drain through persistent sessions: consumers subscribe and disconnect, "+
+				"producers send, consumers resume their sessions (send rate: the fill, receive rate: the drain)")
 			fs.BoolVar(&cfg.DrainOnly, "drain-only", false, "no producers: consumers receive --count messages already queued (fill first with --consumers 0)")
 			asJSON := fs.Bool("json", false, "print the result as one JSON line")
 			quiet := fs.Bool("quiet", false, "no progress line")
@@ -93,12 +95,18 @@ func benchCommand() command {
 				if cfg.URL == "" {
 					cfg.URL = envOr("ENMASSE_AMQP_URL", "127.0.0.1:5672")
 				}
+				if cfg.Backlog {
+					return usageErrorf("--backlog is for MQTT (AMQP: fill with --consumers 0, then --drain-only)")
+				}
 			case "mqtt":
 				if cfg.URL == "" {
 					cfg.URL = envOr("ENMASSE_MQTT_URL", "127.0.0.1:1883")
 				}
 				if cfg.DrainOnly {
 					return usageErrorf("--drain-only is for AMQP")
+				}
+				if cfg.Backlog && (cfg.QoS == 0 || cfg.Consumers == 0) {
+					return usageErrorf("--backlog needs --qos 1 or 2 and at least one consumer")
 				}
 				switch *mqttVersion {
 				case "5":
