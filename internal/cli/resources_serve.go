@@ -196,7 +196,14 @@ type routerPlane struct {
 }
 
 func (p routerPlane) SetSpace(cfg agent.SpaceConfig) {
-	p.r.SetSpace(router.SpaceConfig{Name: cfg.Name, Namespace: cfg.Namespace, AutoCreate: cfg.AutoCreate})
+	pol := cfg.Policy
+	p.r.SetSpace(router.SpaceConfig{Name: cfg.Name, Namespace: cfg.Namespace, AutoCreate: cfg.AutoCreate,
+		Limits: router.Limits{
+			MaxConnections: pol.MaxConnections, MaxConnectionsPerUser: pol.MaxConnectionsPerUser,
+			MaxConnectionsPerHost: pol.MaxConnectionsPerHost, MaxSessionsPerConnection: pol.MaxSessionsPerConnection,
+			MaxSendersPerConnection: pol.MaxSendersPerConnection, MaxReceiversPerConnection: pol.MaxReceiversPerConnection,
+			MaxMessageSize: uint64(max(pol.MaxMessageSize, 0)),
+		}})
 }
 
 func (p routerPlane) DeleteSpace(name string) { p.r.DeleteSpace(name) }

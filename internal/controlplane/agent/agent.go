@@ -22,6 +22,8 @@ type SpaceConfig struct {
 	// AutoCreate creates addresses that clients attach to; the data plane
 	// reports each through Agent.AutoCreated.
 	AutoCreate bool
+	// Policy is the router policy of the space's plan (zero: unlimited).
+	Policy model.RouterPolicy
 }
 
 // DataPlane is what the agent drives: in `enmasse serve` the in-process
@@ -359,7 +361,11 @@ func (a *Agent) reconcile(ref spaceRef) {
 		return
 	}
 
-	a.dp.SetSpace(SpaceConfig{Name: dpName, Namespace: ref.ns, AutoCreate: model.AutoCreates(space)})
+	cfg := SpaceConfig{Name: dpName, Namespace: ref.ns, AutoCreate: model.AutoCreates(space)}
+	if sp.Spec.RouterPolicy != nil {
+		cfg.Policy = *sp.Spec.RouterPolicy
+	}
+	a.dp.SetSpace(cfg)
 	a.known[dpName] = ref
 	a.mu.Lock()
 	a.names[dpName] = ref
@@ -384,6 +390,10 @@ func (a *Agent) reconcile(ref spaceRef) {
 	}
 	if a.opts.Endpoints != nil {
 		st.EndpointStatuses = a.opts.Endpoints()
+	}
+	if cfg.Policy != (model.RouterPolicy{}) {
+		p := cfg.Policy
+		st.RouterPolicy = &p
 	}
 	a.writeSpaceStatus(space, st)
 

@@ -10,7 +10,9 @@
 // a restarted router or broker converges again without help. A pass
 // reconciles each dirty space from scratch and is idempotent:
 //
-//  1. Configure the space in the data plane (SetSpace), or remove it when
+//  1. Configure the space in the data plane (SetSpace) with its plan's
+//     router policy (spec.routerPolicy, EnMasse's router.policy field
+//     names; shown in the space's status.routerPolicy), or remove it when
 //     the AddressSpace is gone.
 //  2. Read back the data plane's addresses. Addresses it has that no
 //     resource claims and the agent did not put there (a client's attach

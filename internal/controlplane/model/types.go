@@ -51,6 +51,24 @@ type AddressSpaceStatus struct {
 	Phase            Phase            `json:"phase,omitempty"`
 	Messages         []string         `json:"messages,omitempty"`
 	EndpointStatuses []EndpointStatus `json:"endpointStatuses,omitempty"`
+	// RouterPolicy is the router policy in force for the space, from its
+	// plan (an enmasse extension; absent when unlimited).
+	RouterPolicy *RouterPolicy `json:"routerPolicy,omitempty"`
+}
+
+// RouterPolicy are the router limits of an address space, with the field
+// names of EnMasse's StandardInfraConfig spec.router.policy (research
+// §2.6). Zero or absent is unlimited. Over-limit connections and links are
+// refused with amqp:resource-limit-exceeded, bigger messages with
+// amqp:link:message-size-exceeded.
+type RouterPolicy struct {
+	MaxConnections            int   `json:"maxConnections,omitempty"`
+	MaxConnectionsPerUser     int   `json:"maxConnectionsPerUser,omitempty"`
+	MaxConnectionsPerHost     int   `json:"maxConnectionsPerHost,omitempty"`
+	MaxSessionsPerConnection  int   `json:"maxSessionsPerConnection,omitempty"`
+	MaxSendersPerConnection   int   `json:"maxSendersPerConnection,omitempty"`
+	MaxReceiversPerConnection int   `json:"maxReceiversPerConnection,omitempty"`
+	MaxMessageSize            int64 `json:"maxMessageSize,omitempty"`
 }
 
 // EndpointStatus tells clients where an address space is reachable.
@@ -217,12 +235,16 @@ type AddressSpacePlanSpec struct {
 	InfraConfigRef   string `json:"infraConfigRef,omitempty"`
 	// ResourceLimits caps "router", "broker" and "aggregate" credits; one
 	// credit is one router or broker.
-	ResourceLimits   map[string]float64 `json:"resourceLimits"`
-	AddressPlans     []string           `json:"addressPlans"`
-	DisplayName      string             `json:"displayName,omitempty"`
-	DisplayOrder     int                `json:"displayOrder,omitempty"`
-	ShortDescription string             `json:"shortDescription,omitempty"`
-	LongDescription  string             `json:"longDescription,omitempty"`
+	ResourceLimits map[string]float64 `json:"resourceLimits"`
+	// RouterPolicy limits each address space of the plan (an enmasse
+	// extension: EnMasse took these from the plan's StandardInfraConfig,
+	// spec.router.policy, which this server does not have).
+	RouterPolicy     *RouterPolicy `json:"routerPolicy,omitempty"`
+	AddressPlans     []string      `json:"addressPlans"`
+	DisplayName      string        `json:"displayName,omitempty"`
+	DisplayOrder     int           `json:"displayOrder,omitempty"`
+	ShortDescription string        `json:"shortDescription,omitempty"`
+	LongDescription  string        `json:"longDescription,omitempty"`
 }
 
 // PlanStatusInfo is the status of a plan.

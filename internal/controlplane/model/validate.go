@@ -378,6 +378,21 @@ func validateSpacePlan(p *AddressSpacePlan) FieldErrors {
 			errs = append(errs, invalid("spec.resourceLimits."+k, v, "must not be negative"))
 		}
 	}
+	if rp := p.Spec.RouterPolicy; rp != nil {
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{
+			{"maxConnections", int64(rp.MaxConnections)}, {"maxConnectionsPerUser", int64(rp.MaxConnectionsPerUser)},
+			{"maxConnectionsPerHost", int64(rp.MaxConnectionsPerHost)}, {"maxSessionsPerConnection", int64(rp.MaxSessionsPerConnection)},
+			{"maxSendersPerConnection", int64(rp.MaxSendersPerConnection)}, {"maxReceiversPerConnection", int64(rp.MaxReceiversPerConnection)},
+			{"maxMessageSize", rp.MaxMessageSize},
+		} {
+			if f.v < 0 {
+				errs = append(errs, invalid("spec.routerPolicy."+f.name, f.v, "must not be negative (0 or absent is unlimited)"))
+			}
+		}
+	}
 	for i, n := range p.Spec.AddressPlans {
 		if !dnsSubdomain.MatchString(n) {
 			errs = append(errs, invalid(fmt.Sprintf("spec.addressPlans[%d]", i), n, "not a plan name"))
