@@ -38,6 +38,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		serveCommand(),
+		mqttGatewayCommand(),
 		sendCommand(),
 		receiveCommand(),
 		applyCommand(),
@@ -133,7 +134,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "enmasse is a messaging-as-a-service platform (AMQP 1.0) in one binary.\n\n")
 	fmt.Fprintf(w, "Usage:\n  enmasse <command> [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'enmasse <command> --help' for the flags of a command.\n")
 }

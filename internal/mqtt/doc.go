@@ -193,7 +193,11 @@
 //     reaching a wildcard subscription is given the filter's levels
 //     before the first wildcard as topic name.
 //   - Per-address publish/subscribe rights beyond what the router
-//     enforces on attach, and the separate `enmasse mqtt-gateway`
-//     process. (The `$lwt` service for AMQP clients is the router's, see
-//     package router.)
+//     enforces on attach. (The `$lwt` service for AMQP clients is the
+//     router's, see package router.)
+//   - The separate `enmasse mqtt-gateway` process (a Backend dialing the
+//     router over TCP, whose connections desire the router's
+//     enmasse:mqtt-topics capability instead of calling EnsureTopic)
+//     cannot forward TLS client certificates, and has no persistent
+//     sessions (they need the server's session store).
 package mqtt

@@ -48,6 +48,14 @@
 // through the anonymous relay and waits for the outcome. Receivers on
 // `$lwt` and relay messages to it are refused (amqp:not-allowed).
 //
+// # MQTT topics
+//
+// EnsureTopic (the in-process MQTT gateway) and, for a connection whose
+// open desires CapabilityMQTTTopics (`enmasse mqtt-gateway` over TCP),
+// every attach and relayed message make the first level of an unknown
+// name a topic in an auto-creating space, where other clients get a
+// queue named after the whole address.
+//
 // # Address spaces
 //
 // A connection is placed in an address space, in order, by the TLS server

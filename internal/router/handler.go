@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ type connState struct {
 	// limitUser and host count the connection for the per-user and
 	// per-host limits until OnClose.
 	limitUser, host string
+	// mqttTopics: the open desired CapabilityMQTTTopics.
+	mqttTopics bool
 
 	mu        sync.Mutex // leaf lock
 	sessions  int
@@ -61,7 +64,8 @@ func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
 		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg().Name, limit)
 	}
 	id := c.Identity()
-	cs := &connState{space: s, limitUser: "anonymous", host: remoteHost(c.RemoteAddr())}
+	cs := &connState{space: s, limitUser: "anonymous", host: remoteHost(c.RemoteAddr()),
+		mqttTopics: slices.Contains(o.DesiredCapabilities, CapabilityMQTTTopics)}
 	if !id.Anonymous && id.User != "" {
 		cs.user, cs.limitUser = id.User, id.User
 	}
@@ -97,6 +101,15 @@ func (r *Router) allowed(cs *connState, address, op string) bool {
 // whether the address exists.
 func unauthorized(op, address string) *frames.Error {
 	return frames.Errorf(frames.ErrUnauthorizedAccess, "not allowed to %s %q", op, address)
+}
+
+// maybeTopic auto-creates the first level of name as a topic for a
+// connection that desired CapabilityMQTTTopics; an error is left to the
+// lookup that follows.
+func (r *Router) maybeTopic(cs *connState, name string) {
+	if cs.mqttTopics {
+		r.ensureTopicIn(cs.space, name)
+	}
 }
 
 func connOf(c *transport.Conn) *connState {
@@ -194,6 +207,7 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 		if !r.allowed(ls.conn, a.Source.Address, OpRecv) {
 			return unauthorized("receive from", a.Source.Address)
 		}
+		r.maybeTopic(ls.conn, a.Source.Address)
 		addr, ferr := sp.lookup(a.Source.Address, true)
 		if ferr != nil {
 			return ferr
@@ -222,6 +236,7 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 	if !r.allowed(ls.conn, a.Target.Address, OpSend) {
 		return unauthorized("send to", a.Target.Address)
 	}
+	r.maybeTopic(ls.conn, a.Target.Address)
 	addr, ferr := sp.lookup(a.Target.Address, true)
 	if ferr != nil {
 		return ferr
@@ -323,6 +338,7 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 		return
 	}
 	sp := ls.conn.space
+	r.maybeTopic(ls.conn, to)
 	a, ferr := sp.lookup(to, true)
 	if ferr != nil {
 		d.Settle(frames.Rejected{Error: ferr})

@@ -14,6 +14,18 @@ func (r *Router) EnsureTopic(user, name string) error {
 	if s == nil {
 		return errNoSpace
 	}
+	return r.ensureTopicIn(s, name)
+}
+
+// CapabilityMQTTTopics, desired in a connection's open, makes the router
+// create topics instead of queues for that connection's unknown
+// addresses in an auto-creating space, as EnsureTopic does (the first
+// level of the name becomes a topic): what a separate MQTT gateway
+// process (`enmasse mqtt-gateway`) asks for, since it cannot call
+// EnsureTopic.
+const CapabilityMQTTTopics = "enmasse:mqtt-topics"
+
+func (r *Router) ensureTopicIn(s *space, name string) error {
 	if a, _ := s.lookup(name, false); a != nil || !s.cfg().AutoCreate {
 		return nil
 	}

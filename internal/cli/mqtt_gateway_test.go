@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/Azure/go-amqp"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt"
+)
+
+// startMQTTGateway runs `enmasse mqtt-gateway` in process against the
+// router at routerAddr, with extra flags, and returns its listen
+// addresses.
+func startMQTTGateway(t *testing.T, routerAddr string, args ...string) map[string]net.Addr {
+	t.Helper()
+	opts, err := parseMQTTGatewayArgs(append([]string{"--router", routerAddr, "--mqtt", "127.0.0.1:0", "--ws", "127.0.0.1:0"}, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan map[string]net.Addr, 1)
+	opts.ready = func(a map[string]net.Addr) { ready <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runMQTTGateway(ctx, opts, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("mqtt-gateway: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("mqtt-gateway logs:\n%s", logs)
+		}
+	})
+	select {
+	case a := <-ready:
+		return a
+	case err := <-done:
+		t.Fatalf("mqtt-gateway: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		t.Fatal("mqtt-gateway not ready")
+	}
+	return nil
+}
+
+// TestMQTTGatewayProcess: the separate gateway in front of a serve's AMQP
+// listener (its own MQTT listener off): MQTT clients on TCP and WebSocket
+// share a topic it had the router create (two subscribers both get a
+// message: a topic, not a queue), AMQP clients of the router see the same
+// messages, and username/password go through to the router's users.
+func TestMQTTGatewayProcess(t *testing.T) {
+	s := startServe(t, "--mqtt", "", "--config", mqttUsersConfig(t))
+	gwAddrs := startMQTTGateway(t, s.addrs["amqp"].String())
+	addr := gwAddrs["mqtt"].String()
+
+	sub1 := mqttConnect(t, addr, "gw-sub1", nil)
+	sub1.subscribe(t, "plant/+/temp", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := mqtt.DialWebSocket(ctx, "ws://"+gwAddrs["ws"].String()+"/mqtt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub2, rc, err := pahoOver(t, nc, nil)
+	if err != nil || rc != 0 {
+		t.Fatalf("ws: %v %#x", err, rc)
+	}
+	sub2.subscribe(t, "plant/#", 2)
+	pub := mqttConnect(t, addr, "gw-pub", nil)
+	pub.publish(t, &paho.Publish{Topic: "plant/a/temp", QoS: 1, Payload: []byte("21")})
+	sub1.expect(t, "plant/a/temp", "21", 1)
+	sub2.expect(t, "plant/a/temp", "21", 1)
+
+	// An AMQP client of the router publishes to the same topic.
+	c, err := amqp.Dial(ctx, "amqp://"+s.addrs["amqp"].String(), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	as, err := c.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := as.NewSender(ctx, "plant/b/temp", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := amqp.NewMessage([]byte("19"))
+	to := "plant/b/temp" // the MQTT topic name (without it: the filter's levels before the wildcard)
+	m.Properties = &amqp.MessageProperties{To: &to}
+	if err := snd.Send(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	sub1.expect(t, "plant/b/temp", "19", 1)
+
+	// Credentials reach the router: alice's rights apply, a wrong
+	// password is refused.
+	alice := mqttConnect(t, addr, "gw-alice", withUser("alice", "secret"))
+	alice.subscribe(t, "alice/x", 0)
+	ca, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rc, _ := pahoOver(t, ca, withUser("alice", "wrong")); rc != 0x86 {
+		t.Fatalf("wrong password: %#x, want 0x86", rc)
+	}
+}
+
+func TestMQTTGatewayFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mqtts", "127.0.0.1:8883"}, "--mqtts needs --tls-cert"},
+		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key"},
+		{[]string{"--router-ca", "ca.pem"}, "--router-ca needs --router-tls"},
+		{[]string{"--mqtt", ""}, "no listener"},
+		{[]string{"--router", ""}, "--router must not be empty"},
+	} {
+		_, err := parseMQTTGatewayArgs(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	code, stdout, _ := runCLI(t, "mqtt-gateway", "--help")
+	if code != 0 || !strings.Contains(stdout, "--router HOST:PORT") || !strings.Contains(stdout, "--ws HOST:PORT") {
+		t.Fatalf("help: %d %s", code, stdout)
+	}
+}
