@@ -118,8 +118,9 @@ def table(title, servers, base, scen, lat):
 
 m = meta
 lines = []
-lines.append("Run of %s: `%s` — %d of %d rounds, %d s in all (build and peers' start included)." % (
-    m["date"], m["command"], m["rounds_done"], m["rounds"], m["seconds"]))
+lines.append("Run of %s: `%s` — %d of %d rounds complete%s, %d s in all (build and peers' start included)." % (
+    m["date"], m["command"], m["rounds_done"], m["rounds"],
+    " (%d runs not started: the time budget was spent)" % m["skipped"] if m.get("skipped") else "", m["seconds"]))
 lines.append("")
 lines.append("Machine: %s, %s, %s; load average %s at the end — **other engineers' builds and tests were running on "
              "the same 2 cores**, so compare ratios within this run, not absolute numbers across runs. "

@@ -200,3 +200,31 @@ func TestBenchIdleAMQP(t *testing.T) {
 		t.Fatal("unknown protocol accepted")
 	}
 }
+
+// TestBenchAMQPLossAndDuplicates: loss and duplicates over a real AMQP
+// queue. Two consumers tracked as fan-out on a queue each miss what the
+// other got (lost = count); a queue pre-filled with the same producer's
+// sequence numbers delivers those twice (duplicates).
+func TestBenchAMQPLossAndDuplicates(t *testing.T) {
+	addr := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := RunAMQP(ctx, Config{URL: addr, Address: "lq", Count: 400, Consumers: 2, Fanout: true, Drain: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 400 || res.Received != 400 || res.Lost != 400 || res.Duplicates != 0 {
+		t.Fatalf("competing consumers tracked as fan-out: %+v, want 400 received, 400 lost", res)
+	}
+	if res, err = RunAMQP(ctx, Config{URL: addr, Address: "dq", Count: 300}); err != nil || res.Sent != 300 {
+		t.Fatalf("fill: %v %+v", err, res)
+	}
+	// The queue holds 0..299; this run sends 0..599 behind them.
+	res, err = RunAMQP(ctx, Config{URL: addr, Address: "dq", Count: 600, Consumers: 1, Drain: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 600 || res.Received != 600 || res.Lost != 0 || res.Duplicates != 300 {
+		t.Fatalf("sequence numbers 0..299 twice: %+v, want 600 received, 300 duplicates", res)
+	}
+}

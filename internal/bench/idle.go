@@ -30,7 +30,7 @@ type IdleResult struct {
 }
 
 // idleParallel is how many connections RunIdle opens at once.
-const idleParallel = 16
+const idleParallel = 32
 
 // RunIdle opens n connections to the server and leaves them idle: AMQP
 // (protocol "amqp": SASL, open, no session, no idle timeout) or MQTT
