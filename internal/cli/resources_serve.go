@@ -81,7 +81,7 @@ func newControlPlane(opts serveOptions, dp *dataPlane, logger *slog.Logger) (*co
 			fails = dp.fails // one backoff per address for AMQP and HTTP
 		}
 		tokens := newTokenUsers(opts, users)
-		apiOpts.Authenticate = newAPIAuth(users, tokens, fails, logger).authenticate
+		apiOpts.Authenticate = newAPIAuth(opts.admin, users, tokens, fails, logger).authenticate
 		apiOpts.Bearer = tokens != nil
 	}
 	cp := &controlPlane{reg: reg, api: api.New(apiOpts),

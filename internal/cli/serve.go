@@ -64,6 +64,12 @@ type serveOptions struct {
 	// runServe, shared by AMQP, MQTT and the REST API (one key cache).
 	tokens *oidc.Validator
 
+	// adminPasswordFile is --admin-password-file; admin is the REST API
+	// administrator's credential, set by runServe when anonymous access
+	// is off (serve_admin.go).
+	adminPasswordFile string
+	admin             *adminCredential
+
 	configFile string
 	// resources is the raw `resources:` value of the config file (nil
 	// without one), kept for the control plane to apply at start.
@@ -96,7 +102,9 @@ warning says so at start; once any listener binds another address they are
 refused unless --allow-anonymous is given. --allow-anonymous=false refuses
 them on loopback too. Without anonymous access the REST API wants HTTP basic
 credentials of a MessagingUser (view to read, manage to write, own address
-space only), so create the first users with the config file's resources.
+space only) or of the administrator _admin, whose password is in
+--admin-password-file (default DATA-DIR/admin-password, generated on first
+start; its path is printed at start).
 
 TLS: --tls-cert and --tls-key name PEM files, re-read when they change (a
 renewed certificate is served to new connections within seconds, without a
@@ -160,6 +168,8 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	fs.StringVar(&opts.oidc.usernameClaim, "oidc-username-claim", "", "token `CLAIM` holding the user name (default preferred_username); sub when it is absent")
 	fs.StringVar(&opts.oidc.provider, "oidc-provider", "",
 		"only federated MessagingUsers with this spec.authentication.`PROVIDER` match tokens by federatedUserid/federatedUsername (default: any)")
+	fs.StringVar(&opts.adminPasswordFile, "admin-password-file", "",
+		"`FILE` holding the password of the REST API administrator "+adminUser+" (default: DATA-DIR/"+adminPasswordFile+", generated on first start); only without anonymous access")
 	fs.StringVar(&opts.dataDir, "data-dir", defaultDataDir, "`DIR` for everything durable; one serve process per DIR")
 	fs.Var(&logFormat, "log-format", "log `FORMAT`: text or json")
 	fs.Var(&logLevel, "log-level", "log `LEVEL`: debug, info, warn or error")
@@ -220,6 +230,11 @@ func runServe(ctx context.Context, opts serveOptions, logOut io.Writer) error {
 		}
 	}
 
+	if !opts.anonymous && opts.httpAddr != "" {
+		if opts.admin, err = setupAdmin(opts, logger, logOut); err != nil {
+			return err
+		}
+	}
 	if opts.oidc.configured() {
 		if opts.tokens, err = newTokenValidator(ctx, opts.oidc, logger); err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 // (RFC 6750) mapped to one, when anonymous access is off. Failures are
 // audited and slowed down per source address like SASL failures.
 type apiAuth struct {
+	admin  *adminCredential // nil: no administrator
 	users  *messagingUsers
 	tokens *tokenUsers // nil without --oidc-issuer
 	fails  *authFailures
@@ -25,8 +26,8 @@ type apiAuth struct {
 	sleep  func(time.Duration)
 }
 
-func newAPIAuth(users *messagingUsers, tokens *tokenUsers, fails *authFailures, logger *slog.Logger) *apiAuth {
-	return &apiAuth{users: users, tokens: tokens, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
+func newAPIAuth(admin *adminCredential, users *messagingUsers, tokens *tokenUsers, fails *authFailures, logger *slog.Logger) *apiAuth {
+	return &apiAuth{admin: admin, users: users, tokens: tokens, fails: fails, audit: auditLogger(logger), sleep: time.Sleep}
 }
 
 // authenticate implements api.Authenticator.
@@ -35,7 +36,12 @@ func (a *apiAuth) authenticate(r *http.Request) (api.Caller, bool) {
 		return a.bearer(r, strings.TrimLeft(token, " "))
 	}
 	user, pass, ok := r.BasicAuth()
-	if ok {
+	if ok && user == adminUser && a.admin != nil {
+		if a.admin.creds.VerifyPassword(pass) {
+			a.fails.succeeded(remoteIP(tcpAddr(r.RemoteAddr)))
+			return adminCaller{}, true
+		}
+	} else if ok {
 		if c, found := a.caller(user, pass); found {
 			a.fails.succeeded(remoteIP(tcpAddr(r.RemoteAddr)))
 			return c, true

@@ -216,7 +216,7 @@ func TestServeConfigFileValues(t *testing.T) {
 		"null disables":  {"http:\n", func(o serveOptions) bool { return o.httpAddr == "" }, ""},
 		"empty disables": {`amqp: ""`, func(o serveOptions) bool { return o.amqpAddr == "" }, ""},
 		"bool key":       {"allow-anonymous: false\n", func(o serveOptions) bool { return !o.anonymous }, ""},
-		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtts, oidc-audience, oidc-issuer, oidc-jwks, oidc-provider, oidc-username-claim, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
+		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: admin-password-file, allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtts, oidc-audience, oidc-issuer, oidc-jwks, oidc-provider, oidc-username-claim, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
 		"config key":     {"config: other.yaml\n", nil, `unknown key "config"`},
 		"bad value":      {"log-level: loud\n", nil, `line 1: invalid value "loud" for key "log-level": want one of debug, info, warn, error`},
 		"bad listener":   {"http: nope\n", nil, `invalid value "nope" for key "http"`},
