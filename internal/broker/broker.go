@@ -89,6 +89,7 @@ type binding struct {
 	topic    *topic
 	subject  string // producer on a topic: the subject of its messages
 	private  bool   // q is a non-durable subscription owned by this link
+	shared   string // q is the shared non-durable subscription of this name
 }
 
 // New returns an empty broker.
@@ -436,6 +437,9 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 	if bd.private {
 		// A non-durable subscription ends with its link.
 		bd.topic.remove(bd.q)
+	}
+	if bd.shared != "" {
+		bd.topic.leaveShared(bd.shared)
 	}
 }
 

@@ -32,6 +32,15 @@ import (
 //     link (`{container-id}:{link name}`, or the link name alone with the
 //     `global` capability; a `|N` suffix of shared subscribers is stripped
 //     so that shared subscribers meet on one subscription).
+//   - Shared non-durable subscriptions (JMS 2.0 shared consumers, MQTT
+//     `$share/{group}/{filter}` through the gateway): a receiver whose
+//     non-durable source has the capability `shared` joins the
+//     subscription named like a durable one (link name without `|N`,
+//     prefixed with the container id unless the source also has
+//     `global`), created with the link's address as filter by its first
+//     member. Members compete for its messages (each message goes to one
+//     of them); a member's unsettled messages go to the others when it
+//     leaves, and the subscription ends with its last member.
 //
 // A durable message published to a topic is journaled once per durable
 // subscription that takes it, in one batch, and accepted after that batch's
@@ -42,7 +51,8 @@ type topic struct {
 	space, name   string
 	mu            sync.Mutex
 	subs          []*subscription
-	retained      map[string]*retained // by full topic name
+	retained      map[string]*retained     // by full topic name
+	shared        map[string]*subscription // shared non-durable, by name
 	retainedBytes int64
 	retSeq        uint64
 }
@@ -53,6 +63,7 @@ type subscription struct {
 	filter       []string // levels; "+" and "#" are wildcards
 	durable      bool
 	maxConsumers int // 0 = unlimited
+	members      int // shared non-durable: attached links (topic.mu)
 }
 
 // ErrBadFilter: a topic filter with misplaced wildcards.
@@ -215,6 +226,9 @@ func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*bind
 	if a.Source != nil && a.Source.Durable > 0 {
 		return b.attachJMSDurable(l, t, filter, a.Source.Capabilities)
 	}
+	if a.Source != nil && hasCapability(a.Source.Capabilities, "shared") {
+		return b.attachShared(l, t, filter, a.Source.Capabilities), nil
+	}
 	q := &queue{b: b, space: t.space, name: address, typ: "subscription"}
 	t.mu.Lock()
 	t.subs = append(t.subs, &subscription{q: q, filter: filter})
@@ -229,28 +243,71 @@ func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*bind
 	return &binding{q: q, consumer: c, topic: t, private: true}, nil
 }
 
-// attachJMSDurable attaches a durable subscription named by the link.
-func (b *Broker) attachJMSDurable(l *transport.Link, t *topic, filter []string, caps []types.Symbol) (*binding, error) {
+// linkSubscriptionName is the subscription name a JMS-style link asks
+// for: its name without a `|N` suffix, prefixed with the container id
+// unless caps has `global`.
+func linkSubscriptionName(l *transport.Link, caps []types.Symbol) string {
 	name := sharedSuffix.ReplaceAllString(l.Name(), "")
-	global, shared := false, false
-	for _, c := range caps {
-		switch c {
-		case "global":
-			global = true
-		case "shared":
-			shared = true
-		}
-	}
-	maxConsumers := 1
-	if shared {
-		maxConsumers = 0
-	}
-	if !global {
+	if !hasCapability(caps, "global") {
 		if o := l.Session().Conn().RemoteOpen(); o != nil && o.ContainerID != "" {
 			name = o.ContainerID + ":" + name
 		}
 	}
-	subName := t.name + "::" + name
+	return name
+}
+
+// attachShared adds l as a member of a shared non-durable subscription,
+// creating it with filter when it is the first.
+func (b *Broker) attachShared(l *transport.Link, t *topic, filter []string, caps []types.Symbol) *binding {
+	name := linkSubscriptionName(l, caps)
+	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.shared[name]
+	if s == nil {
+		s = &subscription{q: &queue{b: b, space: t.space, name: t.name + "::" + name, typ: "subscription"}, filter: filter}
+		if t.shared == nil {
+			t.shared = map[string]*subscription{}
+		}
+		t.shared[name] = s
+		t.subs = append(t.subs, s)
+	}
+	s.members++
+	s.q.mu.Lock()
+	s.q.consumers = append(s.q.consumers, c)
+	s.q.mu.Unlock()
+	return &binding{q: s.q, consumer: c, topic: t, shared: name}
+}
+
+// leaveShared ends a member's part in a shared subscription; the last one
+// removes it (its remaining messages are dropped).
+func (t *topic) leaveShared(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.shared[name]
+	if s == nil {
+		return
+	}
+	if s.members--; s.members > 0 {
+		return
+	}
+	delete(t.shared, name)
+	for i, x := range t.subs {
+		if x == s {
+			t.subs = append(t.subs[:i:i], t.subs[i+1:]...)
+			break
+		}
+	}
+	s.q.purge()
+}
+
+// attachJMSDurable attaches a durable subscription named by the link.
+func (b *Broker) attachJMSDurable(l *transport.Link, t *topic, filter []string, caps []types.Symbol) (*binding, error) {
+	maxConsumers := 1
+	if hasCapability(caps, "shared") {
+		maxConsumers = 0
+	}
+	subName := t.name + "::" + linkSubscriptionName(l, caps)
 	if err := b.ensureSubscription(t, subName, filter, maxConsumers, hasCapability(caps, CapabilityRetained)); err != nil {
 		return nil, frames.Errorf(frames.ErrInternal, "%v", err)
 	}

@@ -185,3 +185,56 @@ func waitDequeued(t *testing.T, nd *node, addr string, n uint64) {
 		}
 	}
 }
+
+// TestBrokerSharedNonDurable: JMS 2.0 shared non-durable consumers (and
+// MQTT share groups): members compete for the messages; the subscription
+// ends with its last member.
+func TestBrokerSharedNonDurable(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "jobs", router.Topic) })
+	opts := &amqp.ReceiverOptions{Name: "workers", SourceCapabilities: []string{"shared", "global"}, Credit: 20}
+	a, err := session(t, n.addr).NewReceiver(ctx5(t), "jobs/#", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Name = "workers|2" // Qpid JMS numbers further shared consumers
+	b, err := session(t, n.addr).NewReceiver(ctx5(t), "jobs/#", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := n.b.TopicStats("default", "jobs"); st.Subscriptions != 1 {
+		t.Fatalf("%d subscriptions, want 1 shared", st.Subscriptions)
+	}
+	bodies := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	send(t, session(t, n.addr), "jobs/x", bodies...)
+	seen := map[string]int{}
+	for _, r := range []*amqp.Receiver{a, b} {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			m, err := r.Receive(ctx, nil)
+			cancel()
+			if err != nil {
+				break
+			}
+			r.AcceptMessage(ctx5(t), m)
+			seen[string(m.GetData())]++
+		}
+	}
+	if len(seen) != 10 {
+		t.Fatalf("members got %v, want each of 10", seen)
+	}
+	for body, k := range seen {
+		if k != 1 {
+			t.Fatalf("message %s delivered %d times", body, k)
+		}
+	}
+	a.Close(ctx5(t))
+	b.Close(ctx5(t))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, _ := n.b.TopicStats("default", "jobs"); st.Subscriptions == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shared subscription outlived its members")
+		}
+	}
+}

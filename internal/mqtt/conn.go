@@ -257,7 +257,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		}
 		c.clientMaxPacket = int(cp.Properties.MaximumPacketSize)
 		ack.Properties.MaximumPacketSize = uint32(c.s.opts.MaxPacketSize)
-		ack.Properties.SharedSubscriptionAvailable, ack.Properties.HasSharedSubscriptionAvailable = 0, true
+		ack.Properties.SharedSubscriptionAvailable, ack.Properties.HasSharedSubscriptionAvailable = 1, true
 		ack.Properties.SubscriptionIdentifierAvailable, ack.Properties.HasSubscriptionIdentifierAvailable = 1, true
 		ack.Properties.TopicAliasMaximum = 16
 		c.connackV5(cp, ack)

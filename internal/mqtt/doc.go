@@ -156,8 +156,8 @@
 //     by default; none when the identifier holds `/`, `+` or `#`).
 //   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
 //     (client-to-server aliases are resolved [MQTT-3.3.2-9]), Retain
-//     Available 1, no shared subscriptions, Subscription Identifiers
-//     Available 1, and Session Expiry 0
+//     Available 1, Shared Subscription Available 1, Subscription
+//     Identifiers Available 1, and Session Expiry 0
 //     when the client asked for more. Messages larger than the client's
 //     Maximum Packet Size are dropped (and accepted) [MQTT-3.1.2-25].
 //   - Subscription identifiers (v5): each subscription keeps the
@@ -166,6 +166,16 @@
 //     subscriptions of a client is sent once per subscription, each
 //     PUBLISH with that subscription's identifier [MQTT-3.3.4-3]
 //     [MQTT-3.3.4-5].
+//   - Shared subscriptions `$share/{ShareName}/{filter}` (MQTT 5.0 §4.8.2;
+//     also accepted from 3.1.1 clients): the receiver is attached to the
+//     filter with link name `$share/{ShareName}/{filter}` and the source
+//     capabilities `shared` and `global`, so every member in the address
+//     space joins one broker shared subscription per (ShareName, filter)
+//     and each message goes to one member; a member's unacknowledged
+//     messages go to the others when it leaves. No retained messages are
+//     sent to them. A bad ShareName [MQTT-4.8.2-1] [MQTT-4.8.2-2] is a
+//     malformed SUBSCRIBE in v5 (DISCONNECT 0x8F) and a failure (0x80) in
+//     SUBACK for 3.1.1.
 //   - No Local (v5): once a connection has a No Local subscription, its
 //     publications carry the message annotation x-opt-mqtt-origin = its
 //     client identifier; a No Local subscription accepts and drops
@@ -184,9 +194,8 @@
 //     A SUBSCRIBE repeating an existing filter replaces its options but
 //     does not send the retained messages again (Retain Handling 0 asks
 //     for that [MQTT-3.8.4-3]).
-//   - v5: server-to-client topic aliases, shared subscriptions `$share/...`
-//     (refused with 0x9E; 0x80 in 3.1.1), enhanced authentication
-//     (AUTH is a protocol error).
+//   - v5: server-to-client topic aliases, enhanced authentication (AUTH
+//     is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled
 //     link (messages stay at QoS 0 until it is resubscribed).
 //   - A message from an AMQP sender without properties.to (or subject)

@@ -31,6 +31,10 @@ const (
 	// capabilityRetained on a receiver's source asks the broker for the
 	// retained messages first (broker.CapabilityRetained).
 	capabilityRetained types.Symbol = "retained"
+	// capabilityShared and capabilityGlobal on a non-durable source join
+	// the shared subscription named by the link (JMS 2.0 shared consumers).
+	capabilityShared types.Symbol = "shared"
+	capabilityGlobal types.Symbol = "global"
 )
 
 // toAMQP encodes an MQTT PUBLISH (or a Will, as a PUBLISH) as an AMQP

@@ -22,10 +22,6 @@ func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
 	var started []*sub
 	for i, o := range p.Subscriptions {
 		granted := min(o.QoS, 2)
-		if strings.HasPrefix(o.Filter, packets.SharePrefix) {
-			ack.ReasonCodes[i] = packets.ReasonSharedSubscriptionsNotSupported
-			continue
-		}
 		c.mu.Lock()
 		old := c.subs[o.Filter]
 		c.mu.Unlock()
@@ -65,21 +61,38 @@ func (s *sub) setOptions(o packets.Subscription, subID uint32) {
 // subscribe attaches the receiver of one filter. Wildcards pass through:
 // the broker's topic subscriptions match `+` and `#` themselves.
 func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*sub, packets.ReasonCode) {
-	if err := c.ensureRoot(o.Filter); err != nil {
+	filter, share := o.Filter, ""
+	if strings.HasPrefix(o.Filter, packets.SharePrefix) {
+		// The v5 codec refused bad ones already; 3.1.1 gets 0x80.
+		name, f, _, err := packets.SplitShared(o.Filter)
+		if err != nil {
+			c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
+			return nil, packets.ReasonTopicFilterInvalid // [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+		}
+		filter, share = f, name
+	}
+	if err := c.ensureRoot(filter); err != nil {
 		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
 		return nil, packets.ReasonUnspecifiedError
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
 	defer cancel()
 	ro := transport.ReceiverOptions{Credit: c.window, PreSettled: granted == 0}
-	if o.RetainHandling != 2 {
+	switch {
+	case share != "":
+		// One shared subscription per (ShareName, filter) in the address
+		// space, whose members compete for its messages (MQTT 5.0
+		// §4.8.2); it gets no retained messages (§3.3.1.3).
+		ro.Name = o.Filter
+		ro.Source = &frames.Source{Address: filter, Capabilities: []types.Symbol{capabilityShared, capabilityGlobal}}
+	case o.RetainHandling != 2:
 		// A new subscription gets the retained messages first
 		// [MQTT-3.3.1-6] [MQTT-3.3.1-9]; Retain Handling 1 and 0 both
 		// mean that here, as the subscription did not exist
 		// [MQTT-3.3.1-10]; 2 means none [MQTT-3.3.1-11].
-		ro.Source = &frames.Source{Address: o.Filter, Capabilities: []types.Symbol{capabilityRetained}}
+		ro.Source = &frames.Source{Address: filter, Capabilities: []types.Symbol{capabilityRetained}}
 	}
-	r, err := c.sess.NewReceiver(ctx, o.Filter, ro)
+	r, err := c.sess.NewReceiver(ctx, filter, ro)
 	if err != nil {
 		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
 		var re *transport.RemoteError
@@ -89,7 +102,7 @@ func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*s
 		return nil, codeFor(err)
 	}
 	sctx, scancel := context.WithCancel(c.ctx)
-	s := &sub{filter: o.Filter, r: r, ctx: sctx, cancel: scancel}
+	s := &sub{filter: filter, r: r, ctx: sctx, cancel: scancel}
 	s.qos.Store(uint32(granted))
 	s.setOptions(o, subID)
 	if o.NoLocal {
