@@ -19,8 +19,13 @@ import (
 type Config struct {
 	// URL of the server: HOST:PORT or SCHEME://[USER[:PASSWORD]@]HOST[:PORT]
 	// with SCHEME amqp, amqps, mqtt or mqtts (the s: TLS).
-	URL        string
-	Address    string        // address to send to and receive from
+	URL     string
+	Address string // address to send to and receive from
+	// Addresses spreads the run over this many addresses (default 1):
+	// producer and consumer i use address i mod Addresses, named
+	// ADDRESS-i (MQTT: the topic ADDRESS/i). Needs at least as many
+	// producers and, with consumers, as many consumers.
+	Addresses  int
 	Producers  int           // default 1
 	Consumers  int           // default 1; 0 runs producers only
 	Size       int           // body size in bytes, at least 20; default 100
@@ -66,6 +71,18 @@ type Config struct {
 	target *target // resolved from URL and the TLS and credential fields
 }
 
+// address is the address of producer or consumer i.
+func (c *Config) address(i int) string {
+	if c.Addresses <= 1 {
+		return c.Address
+	}
+	sep := "-"
+	if c.MQTTVersion != 0 { // MQTT: a topic level
+		sep = "/"
+	}
+	return fmt.Sprintf("%s%s%d", c.Address, sep, i%c.Addresses)
+}
+
 // limit is the end of a run that started at start under TimeLimit; zero
 // without a limit.
 func (c *Config) limit(start time.Time) time.Time {
@@ -93,6 +110,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Credit == 0 {
 		c.Credit = 1000
+	}
+	if c.Addresses == 0 {
+		c.Addresses = 1
+	}
+	if c.Addresses > 1 && (c.Producers < c.Addresses || c.Consumers > 0 && c.Consumers < c.Addresses) && !c.DrainOnly {
+		return fmt.Errorf("--addresses %d needs at least as many producers and consumers", c.Addresses)
 	}
 	if c.Window == 0 {
 		c.Window = 1000
@@ -175,8 +198,9 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 				trackers = append(trackers, NewTracker())
 			}
 			tr = trackers[i]
+			tr.address = i % cfg.Addresses
 		}
-		cr, err := startConsumer(ctx, &cfg, tr, &recvCount)
+		cr, err := startConsumer(ctx, &cfg, cfg.address(i), tr, &recvCount)
 		if err != nil {
 			for _, c := range consumers {
 				c.stop()
@@ -196,7 +220,7 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	}
 	producers := make([]*producerRun, cfg.Producers)
 	for i := range producers {
-		p, err := newProducer(ctx, &cfg, uint32(i))
+		p, err := newProducer(ctx, &cfg, uint32(i), cfg.address(i))
 		if err != nil {
 			return Result{}, fmt.Errorf("producer: %w", err)
 		}
@@ -249,7 +273,7 @@ type producerRun struct {
 	errors atomic.Uint64
 }
 
-func newProducer(ctx context.Context, cfg *Config, id uint32) (*producerRun, error) {
+func newProducer(ctx context.Context, cfg *Config, id uint32, addr string) (*producerRun, error) {
 	conn, s, err := cfg.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -258,9 +282,9 @@ func newProducer(ctx context.Context, cfg *Config, id uint32) (*producerRun, err
 	if cfg.Durable {
 		// A durable terminus: brokers that declare queues on attach
 		// (RabbitMQ's /queue/NAME) then declare a durable one.
-		so.Target = &frames.Target{Address: cfg.Address, Durable: frames.DurableUnsettled}
+		so.Target = &frames.Target{Address: addr, Durable: frames.DurableUnsettled}
 	}
-	snd, err := s.NewSender(ctx, cfg.Address, so)
+	snd, err := s.NewSender(ctx, addr, so)
 	if err != nil {
 		conn.Close(context.Background(), nil)
 		return nil, err
@@ -338,16 +362,16 @@ type consumerRun struct {
 	done chan struct{}
 }
 
-func startConsumer(ctx context.Context, cfg *Config, tr *Tracker, count *atomic.Uint64) (*consumerRun, error) {
+func startConsumer(ctx context.Context, cfg *Config, addr string, tr *Tracker, count *atomic.Uint64) (*consumerRun, error) {
 	conn, s, err := cfg.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ro := transport.ReceiverOptions{Credit: cfg.Credit, PreSettled: cfg.Presettled}
 	if cfg.Durable {
-		ro.Source = &frames.Source{Address: cfg.Address, Durable: frames.DurableUnsettled}
+		ro.Source = &frames.Source{Address: addr, Durable: frames.DurableUnsettled}
 	}
-	rcv, err := s.NewReceiver(ctx, cfg.Address, ro)
+	rcv, err := s.NewReceiver(ctx, addr, ro)
 	if err != nil {
 		conn.Close(context.Background(), nil)
 		return nil, err
@@ -395,7 +419,16 @@ func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent 
 	trackers []*Tracker, recvCount *atomic.Uint64, stopProgress func(), nProducers int) Result {
 	expected := total - errs
 	if cfg.Fanout {
-		expected *= uint64(cfg.Consumers)
+		// Each consumer expects what was sent to its address.
+		expected = 0
+		for _, tr := range trackers {
+			for p, n := range sent {
+				if int(p)%cfg.Addresses == tr.address {
+					expected += n
+				}
+			}
+		}
+		expected -= min(expected, errs)
 	}
 	// Wait for consumers to catch up or stall, at most until the time limit.
 	limit := cfg.limit(start)
@@ -431,7 +464,16 @@ func summarize(ctx context.Context, cfg *Config, start, sendEnd time.Time, sent 
 	}
 	if cfg.Consumers > 0 {
 		for _, tr := range trackers {
-			res.Lost += tr.Lost(sent)
+			mine := sent
+			if cfg.Fanout && cfg.Addresses > 1 {
+				mine = map[uint32]uint64{}
+				for p, n := range sent {
+					if int(p)%cfg.Addresses == tr.address {
+						mine[p] = n
+					}
+				}
+			}
+			res.Lost += tr.Lost(mine)
 		}
 	}
 	if d := sendEnd.Sub(start).Seconds(); d > 0 && nProducers > 0 {

@@ -228,3 +228,33 @@ func TestBenchAMQPLossAndDuplicates(t *testing.T) {
 		t.Fatalf("sequence numbers 0..299 twice: %+v, want 600 received, 300 duplicates", res)
 	}
 }
+
+// TestBenchManyAddresses: --addresses spreads producers and consumers over
+// several queues (and multicast addresses, tracked per consumer); counts
+// still match.
+func TestBenchManyAddresses(t *testing.T) {
+	addr := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := RunAMQP(ctx, Config{URL: addr, Address: "many", Addresses: 3, Producers: 3, Consumers: 6, Count: 900})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 900 || res.Received != 900 || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
+		t.Fatalf("queues: %+v", res)
+	}
+	// Fan-out over 2 queues with 4 consumers tracked apart: each consumer
+	// expects its own queue's producers only, and competes with one other
+	// consumer there, so it misses half of them.
+	res, err = RunAMQP(ctx, Config{URL: addr, Address: "many2", Addresses: 2, Producers: 2, Consumers: 4, Count: 400,
+		Fanout: true, Drain: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 400 || res.Received != 400 || res.Lost != 400 {
+		t.Fatalf("fan-out accounting: %+v, want 400 received and 400 lost", res)
+	}
+	if _, err := RunAMQP(ctx, Config{URL: addr, Address: "x", Addresses: 2, Producers: 1, Consumers: 2, Count: 1}); err == nil {
+		t.Fatal("--addresses 2 with one producer accepted")
+	}
+}

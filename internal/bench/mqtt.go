@@ -42,8 +42,8 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	cfg.Fanout = true
-	if cfg.Filter == "" {
-		cfg.Filter = cfg.Address
+	if cfg.Filter != "" && cfg.Addresses > 1 {
+		return Result{}, errors.New("--filter and --addresses exclude each other")
 	}
 	var trackers []*Tracker
 	var recvCount atomic.Uint64
@@ -61,6 +61,7 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 	handlers := make([]func([]byte), cfg.Consumers)
 	for i := range cfg.Consumers {
 		tr := NewTracker()
+		tr.address = i % cfg.Addresses
 		trackers = append(trackers, tr)
 		size := cfg.Size
 		ids[i] = fmt.Sprintf("bench-c%d-%d", i, time.Now().UnixNano())
@@ -80,10 +81,14 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("consumer: %w", err)
 		}
-		q, err := c.subscribe(ctx, cfg.Filter, cfg.QoS)
+		filter := cfg.Filter
+		if filter == "" {
+			filter = cfg.address(i)
+		}
+		q, err := c.subscribe(ctx, filter, cfg.QoS)
 		if err != nil {
 			c.close()
-			return Result{}, fmt.Errorf("subscribe %q: %w", cfg.Filter, err)
+			return Result{}, fmt.Errorf("subscribe %q: %w", filter, err)
 		}
 		granted = min(granted, q)
 		if cfg.Backlog {
@@ -104,7 +109,7 @@ func RunMQTT(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, fmt.Errorf("producer: %w", err)
 		}
 		clients = append(clients, c)
-		producers[i] = &mqttProducer{cfg: &cfg, id: uint32(i), c: c}
+		producers[i] = &mqttProducer{cfg: &cfg, id: uint32(i), c: c, topic: cfg.address(i)}
 	}
 
 	ps := make([]producer, len(producers))
@@ -247,6 +252,7 @@ type mqttProducer struct {
 	cfg    *Config
 	id     uint32
 	c      mqttClient
+	topic  string
 	sent   atomic.Uint64
 	errors atomic.Uint64
 }
@@ -274,7 +280,7 @@ func (p *mqttProducer) run(ctx context.Context, n int, deadline time.Time, rate 
 		payload := make([]byte, p.cfg.Size)
 		putStamp(payload, p.id, seq, time.Now())
 		if p.cfg.QoS == 0 {
-			if err := p.c.publish(ctx, p.cfg.Address, 0, payload); err != nil {
+			if err := p.c.publish(ctx, p.topic, 0, payload); err != nil {
 				p.errors.Add(1)
 				p.sent.Add(1)
 				return
@@ -292,7 +298,7 @@ func (p *mqttProducer) run(ctx context.Context, n int, deadline time.Time, rate 
 		go func() {
 			defer wg.Done()
 			defer func() { <-window }()
-			if err := p.c.publish(ctx, p.cfg.Address, p.cfg.QoS, payload); err != nil {
+			if err := p.c.publish(ctx, p.topic, p.cfg.QoS, payload); err != nil {
 				p.errors.Add(1)
 			}
 		}()

@@ -51,6 +51,10 @@ type Tracker struct {
 	received  uint64
 	dups      uint64
 	latencies []time.Duration
+	// address is the index of the address a fan-out consumer's tracker
+	// belongs to (Config.Addresses): it expects only that address's
+	// producers.
+	address int
 }
 
 // NewTracker returns an empty tracker.

@@ -25,6 +25,7 @@ func benchCommand() command {
 			mqttVersion := fs.String("mqtt-version", "5", "MQTT: protocol version, 5 or 311 (3.1.1)")
 			fs.StringVar(&cfg.Filter, "filter", "", "MQTT: topic filter consumers subscribe to (default: --address)")
 			fs.StringVar(&cfg.Address, "address", "bench", "address (MQTT: topic) to send to and receive from")
+			fs.IntVar(&cfg.Addresses, "addresses", 1, "spread producers and consumers over this many addresses, ADDRESS-0… (MQTT: topics ADDRESS/0…), i-th on i mod N")
 			fs.IntVar(&cfg.Producers, "producers", 1, "number of producers, each on its own connection")
 			fs.IntVar(&cfg.Consumers, "consumers", 1, "number of consumers, each on its own connection (0: send only)")
 			fs.IntVar(&cfg.Size, "size", 100, "message body size in bytes (at least 20)")

@@ -27,6 +27,7 @@ func TestBenchMQTTCountsMatch(t *testing.T) {
 		"qos2 1to1":        {Address: "b/q2", Count: 1000, Consumers: 1, QoS: 2},
 		"qos1 2to3 fanout": {Address: "b/f", Count: 600, Producers: 2, Consumers: 3, QoS: 1},
 		"qos1 wildcard":    {Address: "b/w/x", Filter: "b/+/x", Count: 500, Consumers: 2, QoS: 1, Size: 1024},
+		"qos1 3 topics":    {Address: "b/m", Addresses: 3, Producers: 3, Consumers: 6, Count: 600, QoS: 1},
 	}
 	for name, cfg := range tests {
 		for _, v := range []byte{5, 4} {
@@ -45,6 +46,9 @@ func TestBenchMQTTCountsMatch(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := uint64(cfg.Count) * uint64(cfg.Consumers)
+				if cfg.Addresses > 1 { // each consumer gets its topic's share
+					want /= uint64(cfg.Addresses)
+				}
 				if res.Sent != uint64(cfg.Count) || res.Received != want || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
 					t.Fatalf("result %+v, want %d sent, %d received, nothing lost", res, cfg.Count, want)
 				}
