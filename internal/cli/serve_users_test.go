@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +110,11 @@ func startServeWithUsers(t *testing.T, docs ...string) *testServe {
 // startServeWithUsersArgs is startServeWithUsers with extra serve flags.
 func startServeWithUsersArgs(t *testing.T, args []string, docs ...string) *testServe {
 	t.Helper()
+	return startServe(t, append([]string{"--allow-anonymous=false", "--config", writeUsersConfig(t, docs...)}, args...)...)
+}
+
+// usersConfigText is a config file whose resources are docs.
+func usersConfigText(docs ...string) string {
 	var b strings.Builder
 	b.WriteString("resources:\n")
 	for _, d := range docs {
@@ -123,7 +127,5 @@ func startServeWithUsersArgs(t *testing.T, args []string, docs ...string) *testS
 			b.WriteString(line + "\n")
 		}
 	}
-	cfg := filepath.Join(t.TempDir(), "enmasse.yaml")
-	writeFile(t, cfg, b.String())
-	return startServe(t, append([]string{"--allow-anonymous=false", "--config", cfg}, args...)...)
+	return b.String()
 }
