@@ -236,7 +236,12 @@ func RunAMQP(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.DrainOnly {
 		total = uint64(cfg.Count)
 	}
-	return summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers)), nil
+	res := summarize(ctx, &cfg, start, sendEnd, sent, total, errs, trackers, &recvCount, stopProgress, len(producers))
+	if cfg.DrainOnly {
+		// No sequence numbers to go by: what did not arrive of Count.
+		res.Lost = total - min(total, res.Received)
+	}
+	return res, nil
 }
 
 func progress(w io.Writer, start time.Time, sent func() uint64, recv *atomic.Uint64) func() {
@@ -385,6 +390,13 @@ func startConsumer(ctx context.Context, cfg *Config, addr string, tr *Tracker, c
 				return
 			}
 			now := time.Now()
+			if cfg.DrainOnly && count.Load() >= uint64(cfg.Count) {
+				// Drained what was asked: leave the rest queued.
+				if !cfg.Presettled {
+					rcv.Release(d)
+				}
+				continue
+			}
 			if !cfg.Presettled {
 				rcv.Accept(d)
 			}

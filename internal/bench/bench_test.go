@@ -258,3 +258,23 @@ func TestBenchManyAddresses(t *testing.T) {
 		t.Fatal("--addresses 2 with one producer accepted")
 	}
 }
+
+// TestBenchFillDrain: fill a queue with no consumer, drain it with
+// --drain-only; draining more than is there reports the rest lost.
+func TestBenchFillDrain(t *testing.T) {
+	addr := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := RunAMQP(ctx, Config{URL: addr, Address: "fd", Count: 3000, Consumers: 0})
+	if err != nil || res.Sent != 3000 || res.Errors != 0 || res.SendRate <= 0 {
+		t.Fatalf("fill: %v %+v", err, res)
+	}
+	res, err = RunAMQP(ctx, Config{URL: addr, Address: "fd", Count: 2000, Consumers: 1, DrainOnly: true})
+	if err != nil || res.Received != 2000 || res.Lost != 0 || res.RecvRate <= 0 {
+		t.Fatalf("drain 2000: %v %+v", err, res)
+	}
+	res, err = RunAMQP(ctx, Config{URL: addr, Address: "fd", Count: 1500, Consumers: 1, DrainOnly: true, Drain: 300 * time.Millisecond})
+	if err != nil || res.Received != 1000 || res.Lost != 500 {
+		t.Fatalf("drain 1500 of 1000: %v %+v", err, res)
+	}
+}
