@@ -22,7 +22,7 @@ const policyConfig = `resources:
     addressSpaceType: standard
     resourceLimits: {router: 1, broker: 1, aggregate: 2}
     addressPlans: [standard-small-queue]
-    routerPolicy: {maxConnections: 2, maxSendersPerConnection: 1}
+    routerPolicy: {maxConnections: 2, maxSendersPerConnection: 1, maxMessageSize: 4096}
 - apiVersion: enmasse.io/v1beta1
   kind: AddressSpace
   metadata: {name: tight}
@@ -49,7 +49,7 @@ func TestServePlanRouterPolicy(t *testing.T) {
 		code, body := httpGet(t, srv.url("/apis/enmasse.io/v1beta1/namespaces/default/addressspaces/tight"))
 		var as model.AddressSpace
 		if code == http.StatusOK && json.Unmarshal([]byte(body), &as) == nil && as.Status.IsReady && as.Status.RouterPolicy != nil {
-			if *as.Status.RouterPolicy != (model.RouterPolicy{MaxConnections: 2, MaxSendersPerConnection: 1}) {
+			if *as.Status.RouterPolicy != (model.RouterPolicy{MaxConnections: 2, MaxSendersPerConnection: 1, MaxMessageSize: 4096}) {
 				t.Fatalf("status.routerPolicy = %+v", *as.Status.RouterPolicy)
 			}
 			break
@@ -115,6 +115,9 @@ func TestServePlanRouterPolicy(t *testing.T) {
 	snd, err := s.NewSender(ctx, "q", nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m := snd.MaxMessageSize(); m != 4096 {
+		t.Errorf("attach max-message-size %d, want the policy's 4096", m)
 	}
 	_, err = s.NewSender(ctx, "q", nil)
 	wantLimit("second sender", err)
