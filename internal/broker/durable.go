@@ -21,6 +21,8 @@ import (
 //	         uvarint expiry (Unix ms, 0 = never) | message bytes
 //	queue    key queueKeyBase+n
 //	         0x02 | uvarint len | space | uvarint len | queue | uvarint len | type
+//	         [| uvarint len | filter | uvarint max consumers]   (subscriptions;
+//	         without them, older records: {topic}/# and 1)
 //	paged    like message, type 0x03: the body of a non-durable message
 //	         paged out of memory; discarded on replay
 //	retained key 1 … queueKeyBase-1, type 0x04 (retained.go): the retained
@@ -79,6 +81,8 @@ type record struct {
 	expires     int64  // Unix nanoseconds, 0 = never
 	payload     []byte // aliases the record data
 	addrType    string
+	filter      string // subscription definitions; "" = not recorded
+	maxCons     int
 }
 
 func parseRecord(data []byte) (record, error) {
@@ -96,8 +100,18 @@ func parseRecord(data []byte) (record, error) {
 	}
 	switch r.typ {
 	case recQueue:
-		r.addrType, _, err = readString(rest)
-		return r, err
+		if r.addrType, rest, err = readString(rest); err != nil || len(rest) == 0 {
+			return r, err
+		}
+		if r.filter, rest, err = readString(rest); err != nil {
+			return r, err
+		}
+		n, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return r, errors.New("broker journal: bad consumer limit")
+		}
+		r.maxCons = int(n)
+		return r, nil
 	case recRetained:
 		expires, k := binary.Uvarint(rest)
 		if k <= 0 {
@@ -154,6 +168,7 @@ func Open(opts Options) (*Broker, error) {
 			q := b.replayQueue(rec.space, rec.name, rec.addrType)
 			q.typ = rec.addrType
 			q.key = key
+			q.subFilter, q.subMaxConsumers = rec.filter, rec.maxCons
 			maxQueue = max(maxQueue, key-queueKeyBase)
 		case recMessage:
 			payload := append([]byte(nil), rec.payload...)
@@ -199,7 +214,11 @@ func Open(opts Options) (*Broker, error) {
 			b.opts.Logger.Warn("journal has a subscription without its topic", "subscription", kq.name)
 			continue
 		}
-		t.add(&subscription{q: q, filter: levels(tn + "/#"), durable: true, maxConsumers: 1})
+		filter, maxConsumers := levels(tn+"/#"), 1
+		if q.subFilter != "" {
+			filter, maxConsumers = levels(q.subFilter), q.subMaxConsumers
+		}
+		t.add(&subscription{q: q, filter: filter, durable: true, maxConsumers: maxConsumers})
 	}
 	return b, nil
 }
@@ -258,6 +277,10 @@ func (b *Broker) persistQueue(q *queue) error {
 	q.key = queueKeyBase + b.nextQueue.Add(1)
 	rec := append([]byte{recQueue}, appendString(appendString(nil, q.space), q.name)...)
 	rec = appendString(rec, q.typ)
+	if q.subFilter != "" {
+		rec = appendString(rec, q.subFilter)
+		rec = binary.AppendUvarint(rec, uint64(q.subMaxConsumers))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
 	if err := b.opts.Store.Put(ctx, q.key, rec); err != nil {

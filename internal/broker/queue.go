@@ -105,6 +105,10 @@ type queue struct {
 	name  string
 	typ   string
 	key   uint64 // journal key of the queue definition
+	// A durable subscription's filter and consumer limit, journaled with
+	// its definition (set before persistQueue).
+	subFilter       string
+	subMaxConsumers int
 
 	mu        sync.Mutex
 	policy    Policy

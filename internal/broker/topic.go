@@ -324,7 +324,8 @@ func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxC
 		b.mu.Unlock()
 		return nil
 	}
-	q := &queue{b: b, space: t.space, name: name, typ: "subscription"}
+	q := &queue{b: b, space: t.space, name: name, typ: "subscription",
+		subFilter: strings.Join(filter, "/"), subMaxConsumers: maxConsumers}
 	if err := b.persistQueue(q); err != nil {
 		b.mu.Unlock()
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/enmasse-go/enmasse/internal/mqtt"
 	"github.com/enmasse-go/enmasse/internal/oidc"
 	"github.com/enmasse-go/enmasse/internal/telemetry"
 	"github.com/enmasse-go/enmasse/internal/tlsconfig"
@@ -41,6 +42,11 @@ type serveOptions struct {
 	dataDir   string // everything durable; locked while serve runs
 	logFormat string // "text" or "json"
 	logLevel  string // "debug", "info", "warn" or "error"
+
+	// MQTT persistent sessions: the v5 session expiry cap (seconds) and
+	// the sessions per address space (negative: unlimited).
+	mqttMaxSessionExpiry uint32
+	mqttMaxSessions      int
 
 	// allowAnonymous is --allow-anonymous as given (possibly not at all);
 	// anonymous is the decision from it and the listeners (anonymousAllowed).
@@ -153,6 +159,10 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	fs.Var(&mqttAddr, "mqtt", "MQTT 3.1.1 and 5.0 listener `HOST:PORT`")
 	fs.Var(&mqttsAddr, "mqtts", "MQTT over TLS listener `HOST:PORT` (default \":8883\" when TLS is configured, "+
 		"or \"127.0.0.1:8883\" when every other listener is on loopback)")
+	mqttExpiry := fs.Duration("mqtt-max-session-expiry", 7*24*time.Hour,
+		"longest time an offline MQTT 5 session is kept (CONNACK announces the cap; 3.1.1 clean session 0 sessions never expire)")
+	fs.IntVar(&opts.mqttMaxSessions, "mqtt-max-sessions", 10000,
+		"persistent MQTT sessions per address space; a CONNECT that would create one more is refused (-1: unlimited)")
 	fs.Var(&httpAddr, "http", "HTTP listener `HOST:PORT` (health, readiness)")
 	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM), reloaded when it changes; needs --tls-key")
 	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
@@ -195,6 +205,13 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 	opts.amqpAddr, opts.httpAddr = string(amqpAddr), string(httpAddr)
 	opts.amqpsAddr = string(amqpsAddr)
 	opts.mqttAddr, opts.mqttsAddr = string(mqttAddr), string(mqttsAddr)
+	if *mqttExpiry < time.Second || *mqttExpiry > mqtt.NeverExpire*time.Second {
+		return serveOptions{}, usageErrorf("--mqtt-max-session-expiry must be between 1s and %v", time.Duration(mqtt.NeverExpire)*time.Second)
+	}
+	opts.mqttMaxSessionExpiry = uint32(*mqttExpiry / time.Second)
+	if opts.mqttMaxSessions == 0 {
+		return serveOptions{}, usageErrorf("--mqtt-max-sessions must not be 0 (-1: unlimited)")
+	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if err := checkTLSOptions(&opts, given["amqps"], given["mqtts"]); err != nil {

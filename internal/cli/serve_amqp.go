@@ -82,6 +82,9 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 	})
 	r.SetSpace(router.SpaceConfig{Name: "default", Namespace: "default", AutoCreate: true})
 	for _, q := range b.Queues() {
+		if isMQTTSubscription(q) {
+			continue // the MQTT gateway's own, attached by their filters
+		}
 		// Queues replayed from the journal are addresses again.
 		r.SetAddress(q.Space, q.Name, router.Type(q.Type))
 	}

@@ -34,6 +34,8 @@ type mqttComponent struct {
 	started atomic.Bool             // the WebSocket route serves once Start ran
 	lns     map[string]net.Listener // by name, set by Start
 	done    sync.WaitGroup
+	dataDir string
+	sess    *mqttSessions // its journal is opened by Start
 }
 
 func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *slog.Logger) *mqttComponent {
@@ -47,9 +49,12 @@ func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *sl
 	guard.protocol = "mqtt"
 	amqpOpts.Authenticator = guard
 	b := &mqttBackend{dp: dp, opts: amqpOpts}
+	sess := &mqttSessions{dp: dp}
 	m := &mqttComponent{
 		addrs: map[string]string{}, dp: dp, closeDP: closeDP, logger: logger, backend: b,
-		gw: mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger}),
+		dataDir: opts.dataDir, sess: sess,
+		gw: mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger, Sessions: sess,
+			MaxSessionExpiry: opts.mqttMaxSessionExpiry, MaxSessionsPerSpace: opts.mqttMaxSessions}),
 	}
 	if opts.mqttAddr != "" {
 		m.addrs["mqtt"] = opts.mqttAddr
@@ -96,6 +101,13 @@ func (m *mqttComponent) extraAddrs() map[string]net.Addr {
 
 func (m *mqttComponent) Start(ctx context.Context) error {
 	var lc net.ListenConfig
+	if err := m.sess.open(m.dataDir, m.logger); err != nil {
+		return err
+	}
+	if err := m.sess.start(m.gw, m.logger); err != nil {
+		m.sess.Close()
+		return err
+	}
 	m.lns = map[string]net.Listener{}
 	for _, name := range []string{"mqtt", "mqtts"} {
 		addr, ok := m.addrs[name]
@@ -107,6 +119,7 @@ func (m *mqttComponent) Start(ctx context.Context) error {
 			for _, l := range m.lns {
 				l.Close()
 			}
+			m.sess.Close()
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if name == "mqtts" {
@@ -130,6 +143,9 @@ func (m *mqttComponent) Start(ctx context.Context) error {
 func (m *mqttComponent) Shutdown(ctx context.Context) error {
 	err := m.gw.Shutdown(ctx) // also ends the WebSocket connections
 	m.done.Wait()
+	if m.sess.Log != nil {
+		err = errors.Join(err, m.sess.Close())
+	}
 	if m.closeDP {
 		err = errors.Join(err, m.dp.Close())
 	}

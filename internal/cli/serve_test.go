@@ -139,19 +139,23 @@ func TestServeParseFlags(t *testing.T) {
 		"defaults": {nil, serveOptions{
 			amqpAddr: "127.0.0.1:5672", httpAddr: "127.0.0.1:8080", mqttAddr: "127.0.0.1:1883", dataDir: "./enmasse-data",
 			logFormat: "text", logLevel: "info", anonymous: true,
+			mqttMaxSessionExpiry: 7 * 24 * 3600, mqttMaxSessions: 10000,
 		}},
 		"everything": {
 			[]string{"--amqp=[::1]:0", "--http", "", "--data-dir", "/var/lib/enmasse",
-				"--log-format", "JSON", "-log-level", "debug", "--allow-anonymous=false"},
+				"--log-format", "JSON", "-log-level", "debug", "--allow-anonymous=false",
+				"--mqtt-max-session-expiry", "1h", "--mqtt-max-sessions", "-1"},
 			serveOptions{
 				amqpAddr: "[::1]:0", httpAddr: "", mqttAddr: "127.0.0.1:1883", dataDir: "/var/lib/enmasse",
 				logFormat: "json", logLevel: "debug",
+				mqttMaxSessionExpiry: 3600, mqttMaxSessions: -1,
 				allowAnonymous: optionalBool{set: true, value: false}, anonymous: false,
 			},
 		},
 		"bare bool": {[]string{"--allow-anonymous", "--http", ":8080"}, serveOptions{
 			amqpAddr: "127.0.0.1:5672", httpAddr: ":8080", mqttAddr: "127.0.0.1:1883", dataDir: "./enmasse-data",
 			logFormat: "text", logLevel: "info",
+			mqttMaxSessionExpiry: 7 * 24 * 3600, mqttMaxSessions: 10000,
 			allowAnonymous: optionalBool{set: true, value: true}, anonymous: true,
 		}},
 	}
@@ -216,7 +220,7 @@ func TestServeConfigFileValues(t *testing.T) {
 		"null disables":  {"http:\n", func(o serveOptions) bool { return o.httpAddr == "" }, ""},
 		"empty disables": {`amqp: ""`, func(o serveOptions) bool { return o.amqpAddr == "" }, ""},
 		"bool key":       {"allow-anonymous: false\n", func(o serveOptions) bool { return !o.anonymous }, ""},
-		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: admin-password-file, allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtts, oidc-audience, oidc-issuer, oidc-jwks, oidc-provider, oidc-username-claim, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
+		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: admin-password-file, allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtt-max-session-expiry, mqtt-max-sessions, mqtts, oidc-audience, oidc-issuer, oidc-jwks, oidc-provider, oidc-username-claim, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
 		"config key":     {"config: other.yaml\n", nil, `unknown key "config"`},
 		"bad value":      {"log-level: loud\n", nil, `line 1: invalid value "loud" for key "log-level": want one of debug, info, warn, error`},
 		"bad listener":   {"http: nope\n", nil, `invalid value "nope" for key "http"`},

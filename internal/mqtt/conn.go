@@ -40,11 +40,17 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // subscription goroutines and the ack loop
+	// storing counts a persistent session's outgoing messages being
+	// written to the session store.
+	storing sync.WaitGroup
 
 	// Set by connect, read-only after.
 	version         byte
 	clientID        string
 	user            string
+	space           string   // address space (with a SessionStore)
+	session         *session // persistent session; nil: ends with the connection
+	connectExpiry   uint32   // session expiry granted at CONNECT
 	keepAlive       time.Duration
 	will            *packets.Publish
 	clientMaxPacket int // 0: no limit
@@ -67,6 +73,9 @@ type conn struct {
 	acks chan ackItem
 	sem  chan struct{} // in-flight QoS 1/2 messages to the client
 
+	takenOver atomic.Bool   // another connection took the client identifier
+	done      chan struct{} // closed when ServeConn returns
+
 	wmu  sync.Mutex // guards wbuf and writes to nc
 	wbuf []byte
 
@@ -80,6 +89,7 @@ type conn struct {
 type qos2State struct {
 	done bool
 	rc   packets.ReasonCode
+	key  uint64 // session record of a persistent session's identifier
 }
 
 type ackItem struct {
@@ -89,9 +99,19 @@ type ackItem struct {
 	err error
 }
 
+// outMsg is a QoS 1/2 message sent to the client and not yet
+// acknowledged. Fields other than qos are guarded by conn.mu.
 type outMsg struct {
-	d   *transport.Delivery
-	qos byte
+	d    *transport.Delivery // nil once a persistent session owns it
+	qos  byte
+	held bool // holds a place in conn.sem
+	done bool // acknowledged
+
+	// Persistent sessions (session.go): the record and its state.
+	key      uint64
+	raw      []byte        // the PUBLISH encoded as MQTT 5.0, for resending
+	stored   chan struct{} // closed when the record's first write ended
+	released bool          // PUBREC received: PUBREL is what is resent
 }
 
 type sub struct {
@@ -114,6 +134,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		qos2In:   map[uint16]*qos2State{},
 		inflight: map[uint16]*outMsg{},
 		subs:     map[string]*sub{},
+		done:     make(chan struct{}),
 	}
 }
 
@@ -204,6 +225,9 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	}
 	c.log = c.log.With("client_id", c.clientID)
 	c.user = cp.Username
+	if st := c.s.sessions.store; st != nil {
+		c.space = st.Space(c.user)
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.ConnectTimeout)
 	defer cancel()
 	c.cleanStart = cp.CleanStart
@@ -264,23 +288,45 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		// Retained messages are kept by topic addresses (MQTT 5.0
 		// §3.2.2.3.5; absent would mean the same).
 		ack.Properties.RetainAvailable, ack.Properties.HasRetainAvailable = 1, true
-		if cp.Properties.SessionExpiryInterval > 0 {
-			// Sessions are not kept after the connection: say so
-			// (MQTT 5.0 §3.2.2.3.2).
-			ack.Properties.SessionExpiryInterval, ack.Properties.HasSessionExpiryInterval = 0, true
-		}
 	}
+	expiry, capped := c.grantedExpiry(cp)
+	if capped {
+		// The server keeps the session for less than asked: say so
+		// (MQTT 5.0 §3.2.2.3.2).
+		ack.Properties.SessionExpiryInterval, ack.Properties.HasSessionExpiryInterval = expiry, true
+	}
+	c.connectExpiry = cp.Properties.SessionExpiryInterval
 	c.window = uint32(min(window, maxCredit))
 	c.sem = make(chan struct{}, window)
 	c.acks = make(chan ackItem, 1024)
 	if old := c.s.register(c); old != nil {
 		old.takeOver()
+		// The session passes on once the old connection has ended.
+		select {
+		case <-old.done:
+		case <-ctx.Done():
+		}
 	}
-	c.s.reconnected(c.clientID, cp.CleanStart) // a delayed will [MQTT-3.1.3-9]
-	// Clean start or not, no session state is kept: session present is
-	// always 0 [MQTT-3.2.2-2] [MQTT-3.2.2-3].
+	c.s.reconnected(sessionID{c.space, c.clientID}, cp.CleanStart) // a delayed will [MQTT-3.1.3-9]
+	sess, present, err := c.s.sessions.open(c, cp.CleanStart, expiry)
+	if err != nil {
+		c.log.Warn("MQTT session refused", "err", err)
+		ack.ReasonCode = packets.ReasonQuotaExceeded
+		if !v5 {
+			ack.ReasonCode = packets.ReasonServerUnavailable
+		}
+		ack.Properties = packets.Properties{}
+		c.write(ack)
+		c.amqp.Close(ctx, nil)
+		return false
+	}
+	c.session = sess
+	// [MQTT-3.2.2-2] [MQTT-3.2.2-3]: session present when an existing
+	// session is resumed; clean start never has one.
+	ack.SessionPresent = present
 	if err := c.write(ack); err != nil {
 		c.amqp.Close(ctx, nil)
+		c.s.sessions.release(c)
 		return false
 	}
 	c.wg.Add(2)
@@ -294,7 +340,10 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		case <-c.ctx.Done():
 		}
 	}()
-	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive)
+	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive, "session_present", present)
+	if present {
+		c.resume()
+	}
 	return true
 }
 
@@ -302,6 +351,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 // identifier [MQTT-3.1.4-3]; its will is published.
 func (c *conn) takeOver() {
 	c.log.Debug("session taken over")
+	c.takenOver.Store(true)
 	c.disconnect(packets.ReasonSessionTakenOver, "another connection uses this client identifier")
 	c.nc.Close()
 }
@@ -320,15 +370,26 @@ func (c *conn) teardown() {
 	c.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	c.amqp.Close(ctx, nil)
 	c.wg.Wait()
+	// A persistent session's stored messages are accepted before the
+	// AMQP connection ends (else the broker would keep them too).
+	c.storing.Wait()
+	c.amqp.Close(ctx, nil)
 	// Deliveries still waiting for PUBACK go back to their queues with
-	// the link (at-least-once).
+	// the link (at-least-once); a persistent session keeps the ones it
+	// stored, and its subscriptions keep collecting messages.
+	c.s.sessions.release(c)
 }
 
 // sessionExpiry is how long the session outlives the connection, in
-// seconds: sessions end with their connection.
-func (c *conn) sessionExpiry() uint32 { return 0 }
+// seconds: a persistent session's expiry (as a DISCONNECT may have
+// changed it), else 0.
+func (c *conn) sessionExpiry() uint32 {
+	if c.session == nil {
+		return 0
+	}
+	return c.session.expiry
+}
 
 // publishWill publishes the will message now [MQTT-3.1.2-8].
 func (c *conn) publishWill() {
@@ -435,12 +496,14 @@ func (c *conn) handle(p packets.Packet) bool {
 		c.handlePubrec(p)
 	case *packets.Pubrel:
 		c.mu.Lock()
-		_, ok := c.qos2In[p.PacketID]
+		st, ok := c.qos2In[p.PacketID]
 		delete(c.qos2In, p.PacketID)
 		c.mu.Unlock()
 		rc := packets.ReasonSuccess
 		if !ok {
 			rc = packets.ReasonPacketIdentifierNotFound
+		} else {
+			c.forgetQoS2In(st.key) // before PUBCOMP frees the identifier
 		}
 		c.write(&packets.Pubcomp{PacketID: p.PacketID, ReasonCode: rc})
 	case *packets.Pubcomp:
@@ -455,6 +518,16 @@ func (c *conn) handle(p packets.Packet) bool {
 		// [MQTT-3.14.4-3]: the will is discarded, unless a v5 client asks
 		// for it with 0x04.
 		c.normalDC = p.ReasonCode != packets.ReasonDisconnectWithWill
+		if pr := p.Properties; c.version == packets.Version5 && pr.HasSessionExpiryInterval {
+			if c.connectExpiry == 0 && pr.SessionExpiryInterval > 0 {
+				// [MQTT-3.14.2-2]
+				c.normalDC = false
+				return c.protocolError(packets.ReasonProtocolError, "session expiry set on DISCONNECT after 0 on CONNECT")
+			}
+			if c.session != nil {
+				c.session.expiry = min(pr.SessionExpiryInterval, c.s.opts.MaxSessionExpiry)
+			}
+		}
 		return false
 	case *packets.Connect:
 		return c.protocolError(packets.ReasonProtocolError, "second CONNECT") // [MQTT-3.1.0-2]
@@ -573,12 +646,18 @@ func (c *conn) ackLoop() {
 			c.write(&packets.Puback{PacketID: it.id, ReasonCode: rc, Properties: props})
 			continue
 		}
+		var key uint64
+		if !rc.IsError() {
+			key = c.storeQoS2In(it.id)
+		}
 		c.mu.Lock()
 		if st := c.qos2In[it.id]; st != nil {
-			st.done, st.rc = true, rc
+			st.done, st.rc, st.key = true, rc, key
 			if rc.IsError() {
 				delete(c.qos2In, it.id) // the exchange ends here (MQTT 5.0 §4.3.3)
 			}
+		} else if key != 0 {
+			defer c.forgetQoS2In(key) // the connection is ending
 		}
 		c.mu.Unlock()
 		c.write(&packets.Pubrec{PacketID: it.id, ReasonCode: rc, Properties: props})

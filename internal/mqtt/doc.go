@@ -80,6 +80,68 @@
 //	                     deliveries return to the subscription when the
 //	                     connection ends.
 //
+// # Persistent sessions
+//
+// A session is persistent when a 3.1.1 client connects with clean session
+// 0 (it never expires) or a v5 client with clean start 0 and a session
+// expiry interval above 0 (capped by Options.MaxSessionExpiry, 7 days by
+// default, which CONNACK then announces). Sessions are keyed by address
+// space (SessionStore.Space of the username) and client identifier, so
+// the same client identifier in two spaces is two sessions that never
+// take each other over.
+//
+//   - Subscriptions: each filter of a persistent session is a durable
+//     broker subscription `{topic}::mqtt:{client id}:{filter}` in the
+//     client's address space (`%`, `:` and `|` percent-encoded in client
+//     id and filter; `{topic}` is the topic address that resolves the
+//     filter). The gateway attaches it as a receiver on the filter with a
+//     durable source (terminus durability 2, expiry never, capability
+//     `global`) named `mqtt:{client id}:{filter}`; the broker creates the
+//     subscription with the filter on first attach, journals it with the
+//     filter, and keeps messages in it while nobody is attached — like
+//     any queue: durable (QoS ≥ 1) messages journaled, all of them
+//     counted against the broker's memory limit and paged beyond it.
+//     QoS 0 messages for an offline session are kept in memory only and
+//     lost on a restart. UNSUBSCRIBE and the end of the session delete
+//     the subscription with its messages (SessionStore.DropSubscription).
+//   - Records (SessionStore; format in session.go): the session (space,
+//     client id, version, expiry, time of disconnection, subscriptions
+//     with QoS and options); each QoS 2 packet identifier received and
+//     accepted, written before PUBREC and deleted before PUBCOMP, so a
+//     resent PUBLISH is not forwarded again across a reconnect or restart
+//     [MQTT-4.3.3-10]; each QoS 1/2 message sent to the client and not
+//     yet acknowledged. Such a message is written to the store while the
+//     PUBLISH goes out, and its broker delivery accepted once the record
+//     is durable: from then on the session owns it, and on reconnect it
+//     is resent with DUP and its packet identifier, or PUBREL is resent
+//     once PUBREC had come (written before PUBREL) [MQTT-4.4.0-1].
+//   - CONNECT: clean start discards an existing session, its
+//     subscriptions and messages [MQTT-3.1.2-4]; otherwise an existing
+//     session is resumed with session present 1 [MQTT-3.2.2-2]: its
+//     subscriptions are attached again and its unacknowledged messages
+//     resent, before the first packet of the client is read. A new
+//     session says session present 0 [MQTT-3.2.2-3].
+//   - Takeover keeps the session: the new connection waits for the old
+//     one to end (up to Options.ConnectTimeout) and resumes it
+//     [MQTT-3.1.4-3].
+//   - Expiry: measured from the disconnection (a session that was
+//     connected when the server stopped counts from the restart); a v5
+//     DISCONNECT may change it, 0 ends the session at once, and a value
+//     after 0 at CONNECT is a protocol error [MQTT-3.14.2-2]. A v5
+//     session with expiry 0 that resumed a stored one ends when its
+//     connection does. Expired sessions lose their subscriptions,
+//     messages and records; LoadSessions deletes those that expired while
+//     the server was down.
+//   - Limits: Options.MaxSessionsPerSpace persistent sessions per address
+//     space (default 10,000); a CONNECT that would create one more gets
+//     v5 0x97 Quota exceeded / 3.1.1 0x03 Server unavailable.
+//
+// The sessions table (sessions.mu) guards the session map and each
+// session's owner, disconnection time and timer; a session's
+// subscriptions and packet-identifier state belong to the connection that
+// owns it (to the table while offline). sessions.mu and conn.mu are never
+// held together.
+//
 // # Mapping (SPEC §5)
 //
 //	MQTT                         AMQP
@@ -126,8 +188,8 @@
 //     name or password when a username was given, else 0x87 Not authorized
 //     (3.1.1: 0x04 / 0x05).
 //   - Session takeover: a new connection with the same client identifier
-//     closes the old one, v5 with DISCONNECT 0x8E [MQTT-3.1.4-3]; the old
-//     one's will is published.
+//     (in the same address space) closes the old one, v5 with DISCONNECT
+//     0x8E [MQTT-3.1.4-3]; the old one's will is published.
 //   - Keep-alive: a connection silent for 1.5 × keep-alive is closed
 //     [MQTT-3.1.2-24] (v5 with DISCONNECT 0x8D), and its will published.
 //     Options.MaxKeepAlive caps a v5 client's keep-alive (0, none, counts
@@ -157,8 +219,9 @@
 //   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
 //     (client-to-server aliases are resolved [MQTT-3.3.2-9]), Retain
 //     Available 1, Shared Subscription Available 1, Subscription
-//     Identifiers Available 1, and Session Expiry 0
-//     when the client asked for more. Messages larger than the client's
+//     Identifiers Available 1, and the Session Expiry Interval when the
+//     server grants less than asked (0 without a SessionStore). Messages
+//     larger than the client's
 //     Maximum Packet Size are dropped (and accepted) [MQTT-3.1.2-25].
 //   - Subscription identifiers (v5): each subscription keeps the
 //     identifier of its latest SUBSCRIBE (none if that had none). As
@@ -185,11 +248,14 @@
 //
 // # Not implemented yet
 //
-//   - Persistent sessions: session present is always 0 [MQTT-3.2.2-2]; a
-//     clean session 0 / clean start 0 client gets a fresh session, and no
-//     subscription or message outlives the connection; v5 session expiry
-//     is answered with 0. QoS 2 duplicate suppression is per connection,
-//     not across reconnects.
+//   - Persistent sessions are at least once across a crash in two
+//     windows: a message stored for the session but not yet accepted on
+//     the broker comes twice (once resent with DUP, once as a new
+//     message); a QoS 2 publication the broker accepted before its packet
+//     identifier was stored is forwarded again when the client resends
+//     it. Messages resent on reconnect may exceed the client's receive
+//     maximum. The session's address space is the username's
+//     (`user@space`), not a TLS server name.
 //   - Retained messages on multicast addresses (only topics keep them).
 //     A SUBSCRIBE repeating an existing filter replaces its options but
 //     does not send the retained messages again (Retain Handling 0 asks

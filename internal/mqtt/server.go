@@ -65,7 +65,19 @@ type Options struct {
 	// given to v5 clients that request it: ROOT/<client identifier>.
 	// Default "response"; "-" sends none.
 	ResponseTopicRoot string
-	Logger            *slog.Logger
+	// Sessions keeps persistent sessions (clean session 0, or clean start
+	// 0 with a session expiry); nil: every session ends with its
+	// connection. Call Server.LoadSessions before Serve.
+	Sessions SessionStore
+	// MaxSessionExpiry caps the session expiry interval of v5 clients, in
+	// seconds (CONNACK announces the cap). Default 7 days. 3.1.1 sessions
+	// never expire.
+	MaxSessionExpiry uint32
+	// MaxSessionsPerSpace bounds the persistent sessions of one address
+	// space; a CONNECT that would create one more is refused (v5 0x97,
+	// 3.1.1 0x03). Default 10,000; negative: unlimited.
+	MaxSessionsPerSpace int
+	Logger              *slog.Logger
 }
 
 // Server is the MQTT gateway: it serves MQTT 3.1.1 and 5.0 clients and
@@ -73,11 +85,13 @@ type Options struct {
 type Server struct {
 	opts Options
 
+	sessions *sessions
+
 	mu      sync.Mutex
 	ln      []net.Listener
 	conns   map[*conn]struct{}
-	clients map[string]*conn        // by client identifier, for takeover
-	wills   map[string]*pendingWill // by client identifier (will.go)
+	clients map[sessionID]*conn        // by address space and client identifier, for takeover
+	wills   map[sessionID]*pendingWill // likewise (will.go)
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -102,7 +116,15 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[string]*conn{}, wills: map[string]*pendingWill{}}
+	if opts.MaxSessionExpiry == 0 {
+		opts.MaxSessionExpiry = 7 * 24 * 3600
+	}
+	if opts.MaxSessionsPerSpace == 0 {
+		opts.MaxSessionsPerSpace = 10000
+	}
+	s := &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[sessionID]*conn{}, wills: map[sessionID]*pendingWill{}}
+	s.sessions = newSessions(s)
+	return s
 }
 
 // Serve accepts connections on ln until it is closed or Shutdown is called.
@@ -165,11 +187,12 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	defer close(c.done)
 	c.serve()
 	s.mu.Lock()
 	delete(s.conns, c)
-	if s.clients[c.clientID] == c {
-		delete(s.clients, c.clientID)
+	if id := (sessionID{c.space, c.clientID}); s.clients[id] == c {
+		delete(s.clients, id)
 	}
 	s.mu.Unlock()
 }
@@ -179,8 +202,9 @@ func (s *Server) ServeConn(nc net.Conn) {
 func (s *Server) register(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old = s.clients[c.clientID]
-	s.clients[c.clientID] = c
+	id := sessionID{c.space, c.clientID}
+	old = s.clients[id]
+	s.clients[id] = c
 	return old
 }
 
@@ -211,6 +235,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	defer s.sessions.stop()
 	select {
 	case <-done:
 		return nil

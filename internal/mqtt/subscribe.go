@@ -39,6 +39,7 @@ func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
 			started = append(started, s)
 		}
 	}
+	c.recordSubscriptions(p, ack.ReasonCodes)
 	if err := c.write(ack); err != nil {
 		return false
 	}
@@ -92,6 +93,11 @@ func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*s
 		// [MQTT-3.3.1-10]; 2 means none [MQTT-3.3.1-11].
 		ro.Source = &frames.Source{Address: filter, Capabilities: []types.Symbol{capabilityRetained}}
 	}
+	if share == "" {
+		// A persistent session's subscription is durable (session.go);
+		// its shared ones stay the group's.
+		c.durableSource(&ro, filter)
+	}
 	r, err := c.sess.NewReceiver(ctx, filter, ro)
 	if err != nil {
 		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
@@ -125,14 +131,15 @@ func (c *conn) handleUnsubscribe(p *packets.Unsubscribe) {
 		s := c.subs[f]
 		delete(c.subs, f)
 		c.mu.Unlock()
-		if s == nil {
-			ack.ReasonCodes[i] = packets.ReasonNoSubscriptionExisted
-			continue
+		if s != nil {
+			s.cancel()
+			ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
+			s.r.Close(ctx)
+			cancel()
 		}
-		s.cancel()
-		ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
-		s.r.Close(ctx)
-		cancel()
+		if !c.dropSubscription(f) && s == nil {
+			ack.ReasonCodes[i] = packets.ReasonNoSubscriptionExisted
+		}
 	}
 	c.write(ack)
 }
@@ -216,9 +223,16 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 	}
 	c.mu.Lock()
 	id := c.allocIDLocked()
-	c.inflight[id] = &outMsg{d: d, qos: qos}
+	m := &outMsg{d: d, qos: qos, held: true}
+	if c.session != nil {
+		m.key, m.stored = c.s.sessions.nextKey.Add(1), make(chan struct{})
+	}
+	c.inflight[id] = m
 	c.mu.Unlock()
 	p.PacketID = id
+	if c.session != nil {
+		c.storeOut(id, m, p)
+	}
 	return c.write(p) == nil
 }
 
@@ -242,16 +256,25 @@ func (c *conn) completeOut(id uint16, rc packets.ReasonCode) {
 	c.mu.Lock()
 	m := c.inflight[id]
 	delete(c.inflight, id)
+	var d *transport.Delivery
+	if m != nil {
+		d, m.d, m.done = m.d, nil, true
+	}
 	c.mu.Unlock()
 	if m == nil {
 		return
 	}
-	if rc.IsError() {
-		m.d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "MQTT client answered %v", rc)})
-	} else {
-		m.d.Settle(frames.Accepted{})
+	c.forgetOut(m)
+	switch {
+	case d == nil: // a persistent session's: the broker has it accepted
+	case rc.IsError():
+		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "MQTT client answered %v", rc)})
+	default:
+		d.Settle(frames.Accepted{})
 	}
-	<-c.sem
+	if m.held {
+		<-c.sem
+	}
 }
 
 // handlePubrec answers PUBREC with PUBREL [MQTT-4.3.3-4]; a v5 error code
@@ -268,5 +291,6 @@ func (c *conn) handlePubrec(p *packets.Pubrec) {
 		c.completeOut(p.PacketID, p.ReasonCode)
 		return
 	}
+	c.releaseOut(p.PacketID, m)
 	c.write(&packets.Pubrel{PacketID: p.PacketID})
 }

@@ -25,7 +25,7 @@ type pendingWill struct {
 // session ends and the will is published now, else it is dropped.
 func (s *Server) scheduleWill(c *conn, delay time.Duration, publish func()) {
 	s.mu.Lock()
-	if succ := s.clients[c.clientID]; succ != nil && succ != c {
+	if succ := s.clients[sessionID{c.space, c.clientID}]; succ != nil && succ != c {
 		s.mu.Unlock()
 		if succ.cleanStart {
 			publish()
@@ -38,22 +38,22 @@ func (s *Server) scheduleWill(c *conn, delay time.Duration, publish func()) {
 		s.mu.Unlock()
 		return // wills are not published at shutdown
 	}
-	if old := s.wills[c.clientID]; old != nil {
+	if old := s.wills[sessionID{c.space, c.clientID}]; old != nil {
 		old.timer.Stop() // cannot happen: a reconnection takes it out
 	}
 	w := &pendingWill{publish: publish}
 	w.timer = time.AfterFunc(delay, func() {
 		s.mu.Lock()
-		mine := s.wills[c.clientID] == w
+		mine := s.wills[sessionID{c.space, c.clientID}] == w
 		if mine {
-			delete(s.wills, c.clientID)
+			delete(s.wills, sessionID{c.space, c.clientID})
 		}
 		s.mu.Unlock()
 		if mine {
 			publish()
 		}
 	})
-	s.wills[c.clientID] = w
+	s.wills[sessionID{c.space, c.clientID}] = w
 	s.mu.Unlock()
 	c.log.Debug("will delayed", "delay", delay)
 }
@@ -61,10 +61,10 @@ func (s *Server) scheduleWill(c *conn, delay time.Duration, publish func()) {
 // reconnected is called by a new connection of clientID once registered:
 // a pending will is dropped [MQTT-3.1.3-9], or published now when the
 // new connection starts clean (the old session ends with it).
-func (s *Server) reconnected(clientID string, cleanStart bool) {
+func (s *Server) reconnected(id sessionID, cleanStart bool) {
 	s.mu.Lock()
-	w := s.wills[clientID]
-	delete(s.wills, clientID)
+	w := s.wills[id]
+	delete(s.wills, id)
 	s.mu.Unlock()
 	if w == nil {
 		return

@@ -38,7 +38,7 @@ func TestWillDelayTable(t *testing.T) {
 		// Reconnected within the delay: never published.
 		s.scheduleWill(c, 5*time.Second, publish)
 		time.Sleep(2 * time.Second)
-		s.reconnected("dev", false)
+		s.reconnected(sessionID{clientID: "dev"}, false)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if published.Load() != 1 {
@@ -47,7 +47,7 @@ func TestWillDelayTable(t *testing.T) {
 
 		// Reconnected with clean start: the session ends, published now.
 		s.scheduleWill(c, time.Hour, publish)
-		s.reconnected("dev", true)
+		s.reconnected(sessionID{clientID: "dev"}, true)
 		if published.Load() != 2 {
 			t.Fatalf("published %d after a clean-start reconnection, want 2", published.Load())
 		}
@@ -59,14 +59,14 @@ func TestWillDelayTable(t *testing.T) {
 
 		// A connection that already took the identifier over: dropped
 		// (clean start 0) or published (clean start 1).
-		s.clients["dev"] = &conn{clientID: "dev"}
+		s.clients[sessionID{clientID: "dev"}] = &conn{clientID: "dev"}
 		s.scheduleWill(c, time.Hour, publish)
-		s.clients["dev"].cleanStart = true
+		s.clients[sessionID{clientID: "dev"}].cleanStart = true
 		s.scheduleWill(c, time.Hour, publish)
 		if published.Load() != 3 || s.PendingWills() != 0 {
 			t.Fatalf("published %d pending %d, want 3 and 0", published.Load(), s.PendingWills())
 		}
-		delete(s.clients, "dev")
+		delete(s.clients, sessionID{clientID: "dev"})
 
 		// Shutdown drops pending wills.
 		s.scheduleWill(c, time.Second, publish)

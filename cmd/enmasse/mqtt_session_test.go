@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// startServeMQTT runs `enmasse serve` with only an MQTT listener on a
+// random port over dataDir and returns the process and the MQTT address.
+func startServeMQTT(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--amqp", "", "--http", "", "--mqtt", "127.0.0.1:0", "--data-dir", dataDir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	re := regexp.MustCompile(`proto=mqtt addr=(\S+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case addr := <-found:
+		return cmd, addr
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not report its MQTT address")
+		return nil, ""
+	}
+}
+
+func mqttDial(t *testing.T, addr string, cp *paho.Connect, msgs chan<- *paho.Publish) (*paho.Client, *paho.Connack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := paho.NewClient(paho.ClientConfig{Conn: nc,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			msgs <- pr.Packet
+			return true, nil
+		}},
+	})
+	ca, err := c.Connect(ctx, cp)
+	if err != nil {
+		t.Fatalf("connect %s: %v", cp.ClientID, err)
+	}
+	return c, ca
+}
+
+// TestMQTTPersistentSessionSurvivesKill9: a persistent subscriber goes
+// offline, a publisher sends QoS 1 messages and gets every PUBACK, serve
+// is killed with SIGKILL and restarted over the same data dir, and the
+// subscriber reconnecting with clean start 0 gets its session and every
+// message.
+func TestMQTTPersistentSessionSurvivesKill9(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	cmd, addr := startServeMQTT(t, bin, dataDir)
+	expiry := uint32(3600)
+	subConnect := func() *paho.Connect {
+		return &paho.Connect{ClientID: "kill9-sub", KeepAlive: 30, CleanStart: false,
+			Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}
+	}
+	msgs := make(chan *paho.Publish, 1000)
+	sub, _ := mqttDial(t, addr, subConnect(), msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "kill9/+/m", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 200
+	pub, _ := mqttDial(t, addr, &paho.Connect{ClientID: "kill9-pub", KeepAlive: 30, CleanStart: true}, make(chan *paho.Publish, 1))
+	for i := range n {
+		r, err := pub.Publish(ctx, &paho.Publish{Topic: fmt.Sprintf("kill9/%d/m", i%7), QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)})
+		if err != nil || r.ReasonCode != 0 {
+			t.Fatalf("publish %d: %v %v", i, r, err)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	_, addr = startServeMQTT(t, bin, dataDir)
+	_, ca := mqttDial(t, addr, subConnect(), msgs)
+	if !ca.SessionPresent {
+		t.Fatal("the session did not survive kill -9")
+	}
+	got := map[string]bool{}
+	for len(got) < n {
+		select {
+		case m := <-msgs:
+			if m.QoS != 1 {
+				t.Fatalf("QoS %d", m.QoS)
+			}
+			got[string(m.Payload)] = true
+		case <-ctx.Done():
+			t.Fatalf("got %d of %d messages after the restart", len(got), n)
+		}
+	}
+}
