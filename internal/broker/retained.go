@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
 )
 
@@ -31,7 +32,11 @@ import (
 // [MQTT-3.3.1-6] [MQTT-3.3.1-9]. Those copies carry the message annotation
 // x-opt-retained = true (live messages never do) and a header ttl of what
 // is left of their time to live. A durable subscription gets them only
-// when the attach creates it.
+// when the attach creates it. With the capability `retained-only`
+// instead, a receiver gets just the retained messages, then an end marker
+// (no body, annotation x-opt-retained-end = true), and no live message:
+// MQTT's re-sending of the retained messages to an existing subscription
+// [MQTT-3.8.4-3].
 //
 // Retained messages are always journaled (record type 0x04, one per topic
 // name; a newer one deletes the older record), whatever their header's
@@ -55,6 +60,12 @@ const (
 	// CapabilityRetained on a receiver's source asks for the retained
 	// messages its address matches before the live ones.
 	CapabilityRetained types.Symbol = "retained"
+	// CapabilityRetainedOnly asks for the retained messages alone: they
+	// are followed by an end marker, and no live message comes.
+	CapabilityRetainedOnly types.Symbol = "retained-only"
+	// AnnotationRetainedEnd marks the end marker of a retained-only link:
+	// a message without body after the last retained message.
+	AnnotationRetainedEnd types.Symbol = "x-opt-retained-end"
 )
 
 // retained is the retained message of one topic name; topic.mu guards it.
@@ -315,6 +326,32 @@ func retainedCopy(body []byte, expires, tnow int64) ([]byte, error) {
 	}
 	out = append(out, types.KV{Key: AnnotationRetained, Value: true})
 	return raw.AppendRewrite(nil, &h, out, false)
+}
+
+// retainedEnd is the end marker of a retained-only link.
+var retainedEnd = func() []byte {
+	m := message.Message{MessageAnnotations: types.Map{{Key: AnnotationRetainedEnd, Value: true}}}
+	b, err := m.Marshal(nil)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// attachRetainedOnly binds a receiver to a snapshot of the retained
+// messages filter matches, followed by the end marker; it is not a
+// subscription, so no live message reaches it.
+func (b *Broker) attachRetainedOnly(l *transport.Link, t *topic, filter []string) *binding {
+	q := &queue{b: b, space: t.space, name: t.name, typ: "subscription"}
+	t.mu.Lock()
+	t.seedRetainedLocked(b, q, filter)
+	t.mu.Unlock()
+	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
+	q.mu.Lock()
+	q.addLocked(retainedEnd, 0, 0, nil)
+	q.consumers = append(q.consumers, c)
+	q.mu.Unlock()
+	return &binding{q: q, consumer: c}
 }
 
 // hasCapability reports whether caps contains c.

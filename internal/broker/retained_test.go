@@ -174,3 +174,33 @@ func TestBrokerRetainedPaged(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestBrokerRetainedOnly: the capability `retained-only` gives the
+// retained messages, then the end marker, and no live message.
+func TestBrokerRetainedOnly(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "snap", router.Topic) })
+	p := session(t, n.addr)
+	sendRetained(t, p, "snap/a", "a", nil)
+	sendRetained(t, p, "snap/b", "b", nil)
+	r, err := session(t, n.addr).NewReceiver(ctx5(t), "snap/#", &amqp.ReceiverOptions{Credit: 10,
+		SourceCapabilities: []string{string(broker.CapabilityRetainedOnly)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := receiveMarked(t, r, 2); !equal(got, []string{"a(retained)", "b(retained)"}) {
+		t.Fatalf("got %v", got)
+	}
+	m, err := r.Receive(ctx5(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AcceptMessage(ctx5(t), m)
+	if m.Annotations[string(broker.AnnotationRetainedEnd)] != true || len(m.GetData()) != 0 {
+		t.Fatalf("want the end marker, got %q %v", m.GetData(), m.Annotations)
+	}
+	send(t, p, "snap/a", "live")
+	nothingMore(t, r)
+	if st, _ := n.b.TopicStats("default", "snap"); st.Subscriptions != 0 {
+		t.Fatalf("retained-only receiver counted as %d subscription(s)", st.Subscriptions)
+	}
+}

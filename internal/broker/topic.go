@@ -223,6 +223,9 @@ func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*bind
 		return nil, frames.Errorf(frames.ErrInvalidField, "%v", err)
 	}
 	a := l.RemoteAttach()
+	if a.Source != nil && hasCapability(a.Source.Capabilities, CapabilityRetainedOnly) {
+		return b.attachRetainedOnly(l, t, filter), nil
+	}
 	if a.Source != nil && a.Source.Durable > 0 {
 		return b.attachJMSDurable(l, t, filter, a.Source.Capabilities)
 	}

@@ -90,6 +90,17 @@ func TestServeMQTTRetained(t *testing.T) {
 	late.subscribeWith(t, paho.SubscribeOptions{Topic: "ret/#", QoS: 0}, nil)
 	late.expectRetain(t, "ret/a", "a3", 0, true)
 	late.expectNone(t, 200*time.Millisecond)
+
+	// SUBSCRIBE to an existing filter: Retain Handling 0 sends the
+	// retained messages again [MQTT-3.8.4-3], 1 does not; live messages
+	// keep flowing once.
+	rh0.subscribeWith(t, paho.SubscribeOptions{Topic: "ret/#", QoS: 1, RetainHandling: 1}, nil)
+	rh0.expectNone(t, 200*time.Millisecond)
+	rh0.subscribeWith(t, paho.SubscribeOptions{Topic: "ret/#", QoS: 1}, nil)
+	rh0.expectRetain(t, "ret/a", "a3", 1, true)
+	pub.publish(t, &paho.Publish{Topic: "ret/d", QoS: 1, Payload: []byte("live")})
+	rh0.expectRetain(t, "ret/d", "live", 1, false)
+	rh0.expectNone(t, 200*time.Millisecond)
 }
 
 // TestServeMQTTRetained311 uses the 3.1.1 client paho.mqtt.golang: the
@@ -139,6 +150,15 @@ func TestServeMQTTRetained311(t *testing.T) {
 	}
 	if g := next(); g != (got{"v3/x", "live", false}) {
 		t.Fatalf("live got %+v", g)
+	}
+	// The same filter again: the retained message is sent again
+	// [MQTT-3.8.4-3].
+	tok = sub.Subscribe("v3/#", 1, nil)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe again: %v", tok.Error())
+	}
+	if g := next(); g != (got{"v3/x", "live", true}) {
+		t.Fatalf("after subscribing again got %+v", g)
 	}
 }
 

@@ -120,6 +120,7 @@ type sub struct {
 	retainAsPublished atomic.Bool
 	noLocal           atomic.Bool
 	subID             atomic.Uint32 // v5 Subscription Identifier; 0: none
+	retainedOnly      bool          // a one-shot link re-sending the retained messages
 	r                 *transport.Receiver
 	ctx               context.Context // ends with the connection or UNSUBSCRIBE
 	cancel            context.CancelFunc

@@ -20,7 +20,11 @@
 //     itself: `+` and `#` pass through to the broker's topic
 //     subscriptions. UNSUBSCRIBE detaches it. Unless Retain Handling is 2,
 //     its source has the capability `retained`, so the broker delivers
-//     the retained messages the filter matches before any live one.
+//     the retained messages the filter matches before any live one. A
+//     SUBSCRIBE repeating an existing filter keeps its link and replaces
+//     its options; with Retain Handling 0 (always in 3.1.1) a one-shot
+//     receiver with the capability `retained-only` sends the retained
+//     messages again and ends at the broker's end marker [MQTT-3.8.4-3].
 //
 // MQTT topic `a/b/c` is AMQP address `a/b/c`; its first level `a` must be
 // a topic (or multicast) address. In an address space that auto-creates
@@ -257,9 +261,6 @@
 //     maximum. The session's address space is the username's
 //     (`user@space`), not a TLS server name.
 //   - Retained messages on multicast addresses (only topics keep them).
-//     A SUBSCRIBE repeating an existing filter replaces its options but
-//     does not send the retained messages again (Retain Handling 0 asks
-//     for that [MQTT-3.8.4-3]).
 //   - v5: server-to-client topic aliases, enhanced authentication (AUTH
 //     is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled

@@ -31,6 +31,11 @@ const (
 	// capabilityRetained on a receiver's source asks the broker for the
 	// retained messages first (broker.CapabilityRetained).
 	capabilityRetained types.Symbol = "retained"
+	// capabilityRetainedOnly asks for the retained messages alone, then
+	// an end marker with annotationRetainedEnd
+	// (broker.CapabilityRetainedOnly).
+	capabilityRetainedOnly types.Symbol = "retained-only"
+	annotationRetainedEnd  types.Symbol = "x-opt-retained-end"
 	// capabilityShared and capabilityGlobal on a non-durable source join
 	// the shared subscription named by the link (JMS 2.0 shared consumers).
 	capabilityShared types.Symbol = "shared"
@@ -98,6 +103,7 @@ type fromAMQP struct {
 	payload    []byte
 	retain     bool   // published with RETAIN
 	retained   bool   // a retained message delivered on subscribe
+	end        bool   // the end marker of a retained-only link
 	origin     string // client identifier of the MQTT publisher, when tagged
 	qos        byte   // the publisher's QoS when the annotation says so
 	hasQoS     bool
@@ -140,6 +146,8 @@ func decodeAMQP(b []byte) (fromAMQP, error) {
 			f.retain, _ = kv.Value.(bool)
 		case annotationRetained:
 			f.retained, _ = kv.Value.(bool)
+		case annotationRetainedEnd:
+			f.end, _ = kv.Value.(bool)
 		case annotationOrigin:
 			f.origin, _ = kv.Value.(string)
 		case annotationQoS:

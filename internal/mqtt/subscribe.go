@@ -31,6 +31,13 @@ func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
 			old.qos.Store(uint32(granted))
 			old.setOptions(o, subID)
 			ack.ReasonCodes[i] = packets.ReasonCode(granted)
+			if o.RetainHandling == 0 && !strings.HasPrefix(o.Filter, packets.SharePrefix) {
+				// Its retained messages are sent again [MQTT-3.8.4-3]
+				// [MQTT-3.3.1-9].
+				if s := c.resendRetained(old, o, granted, subID); s != nil {
+					started = append(started, s)
+				}
+			}
 			continue
 		}
 		s, rc := c.subscribe(o, granted, subID)
@@ -144,10 +151,36 @@ func (c *conn) handleUnsubscribe(p *packets.Unsubscribe) {
 	c.write(ack)
 }
 
+// resendRetained attaches a one-shot receiver for the retained messages
+// matching an existing subscription's filter (broker capability
+// `retained-only`); its loop ends at the broker's end marker.
+func (c *conn) resendRetained(old *sub, o packets.Subscription, granted byte, subID uint32) *sub {
+	ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
+	defer cancel()
+	r, err := c.sess.NewReceiver(ctx, old.filter, transport.ReceiverOptions{Credit: c.window, PreSettled: granted == 0,
+		Source: &frames.Source{Address: old.filter, Capabilities: []types.Symbol{capabilityRetainedOnly}}})
+	if err != nil {
+		c.log.Debug("retained messages not re-sent", "filter", old.filter, "err", err)
+		return nil
+	}
+	sctx, scancel := context.WithCancel(c.ctx)
+	s := &sub{filter: old.filter, r: r, ctx: sctx, cancel: scancel, retainedOnly: true}
+	s.qos.Store(uint32(granted))
+	s.setOptions(o, subID)
+	return s
+}
+
 // receiveLoop forwards the messages of one subscription to the client.
 func (c *conn) receiveLoop(s *sub) {
 	defer c.wg.Done()
 	defer s.cancel()
+	if s.retainedOnly {
+		defer func() {
+			ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
+			s.r.Close(ctx)
+			cancel()
+		}()
+	}
 	for {
 		d, err := s.r.Receive(s.ctx)
 		if err != nil {
@@ -172,6 +205,13 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 		return true
 	}
 	_, preSettled := d.RemoteState()
+	if f.end {
+		// The end of a retained-only link.
+		if !preSettled {
+			d.Settle(frames.Accepted{})
+		}
+		return !s.retainedOnly
+	}
 	msgQoS := byte(1)
 	switch {
 	case preSettled:
