@@ -266,3 +266,28 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentValidateOneFetch: many tokens at once, before any key is
+// cached, cause a single key set fetch.
+func TestConcurrentValidateOneFetch(t *testing.T) {
+	iss := oidctest.New(t)
+	v, _ := newValidator(t, iss, nil)
+	tok := iss.Token(t, iss.Claims("alice", aud))
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Go(func() {
+			if _, err := v.Validate(context.Background(), tok); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := iss.JWKSFetches.Load(); n != 1 {
+		t.Fatalf("%d fetches for 32 concurrent tokens, want 1", n)
+	}
+}
