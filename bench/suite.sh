@@ -167,8 +167,8 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
     [ "$name" = enmasse-5 ] && continue # one MQTT row for enmasse
     [ "$(($(date +%s) - T0))" -lt "$BUDGET" ] || { log "budget spent: idle $name skipped"; continue; }
     log "idle: $IDLE $proto connections to $name"
-    res=$(timeout 100 $BIN bench --protocol "$proto" --url "$addr" --idle-conns "$IDLE" --server-pid "$pid" \
-      --idle-hold 1s --time-limit 60s --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
+    res=$(timeout 110 $BIN bench --protocol "$proto" --url "$addr" --idle-conns "$IDLE" --server-pid "$pid" \
+      --idle-hold 1s --time-limit 75s --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
     [ -n "$res" ] || res='{"failed": true}'
     record idle "${name%-*}" "idle-$proto" 0 0 "$res"
   done
