@@ -31,6 +31,8 @@ type apiFlags struct {
 	timeout   time.Duration
 	// user and password are HTTP basic credentials of a MessagingUser.
 	user, password string
+	// token is an OIDC bearer token (RFC 6750), instead of user/password.
+	token string
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
@@ -45,11 +47,14 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.user, "user", os.Getenv("ENMASSE_USER"),
 		"MessagingUser `NAME` (user or user@addressspace) when anonymous access is off (env ENMASSE_USER)")
 	fs.StringVar(&f.password, "password", os.Getenv("ENMASSE_PASSWORD"), "the user's `PASSWORD` (env ENMASSE_PASSWORD)")
+	fs.StringVar(&f.token, "token", os.Getenv("ENMASSE_TOKEN"), "OIDC bearer `TOKEN` instead of --user/--password (env ENMASSE_TOKEN)")
 }
 
 func (f *apiFlags) client() *client.Client {
 	hc := &http.Client{Timeout: f.timeout}
-	if f.user != "" {
+	if f.token != "" {
+		hc.Transport = bearerAuth{token: f.token, base: http.DefaultTransport}
+	} else if f.user != "" {
 		hc.Transport = basicAuth{user: f.user, password: f.password, base: http.DefaultTransport}
 	}
 	return client.New(f.server, hc)
@@ -64,6 +69,18 @@ type basicAuth struct {
 func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.SetBasicAuth(b.user, b.password)
+	return b.base.RoundTrip(r)
+}
+
+// bearerAuth adds `Authorization: Bearer` to every request.
+type bearerAuth struct {
+	token string
+	base  http.RoundTripper
+}
+
+func (b bearerAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
 	return b.base.RoundTrip(r)
 }
 

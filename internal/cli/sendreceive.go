@@ -22,6 +22,7 @@ type clientFlags struct {
 	url      string
 	user     string
 	password string
+	token    string
 	timeout  time.Duration
 }
 
@@ -33,12 +34,17 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "url", def, "AMQP server HOST:PORT (env ENMASSE_AMQP_URL)")
 	fs.StringVar(&c.user, "user", "", "username for SASL PLAIN (user or user@addressspace); empty: ANONYMOUS")
 	fs.StringVar(&c.password, "password", "", "password for SASL PLAIN")
+	fs.StringVar(&c.token, "token", os.Getenv("ENMASSE_TOKEN"),
+		"OIDC bearer `TOKEN` for SASL OAUTHBEARER (env ENMASSE_TOKEN); --user then names the space as [user]@addressspace")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "give up after this long without progress")
 }
 
 func (c *clientFlags) dial(ctx context.Context) (*transport.Conn, *transport.Session, error) {
 	opts := transport.Options{SASL: sasl.NewAnonymousClient("")}
-	if c.user != "" {
+	switch {
+	case c.token != "":
+		opts.SASL = sasl.NewOAuthBearerClient(c.user, c.token)
+	case c.user != "":
 		opts.SASL = sasl.NewPlainClient("", c.user, c.password)
 	}
 	addr := strings.TrimPrefix(c.url, "amqp://")

@@ -327,3 +327,25 @@ func TestServeOAuthREST(t *testing.T) {
 		t.Fatalf("fred after failures: %d", code)
 	}
 }
+
+// TestCLIToken: enmasse send/receive and get take --token: OAUTHBEARER on
+// AMQP (with --user naming the space), Authorization: Bearer on the API.
+func TestCLIToken(t *testing.T) {
+	iss := oidctest.New(t)
+	srv := startServeOIDC(t, iss)
+	url := srv.addrs["amqp"].String()
+	alice := iss.Token(t, iss.Claims("alice", oidcAudience))
+	if code, _, errOut := runCLI(t, "send", "tok-q", "--url", url, "--token", alice, "--body", "by token"); code != 0 {
+		t.Fatalf("send --token: %s", errOut)
+	}
+	if code, out, errOut := runCLI(t, "receive", "tok-q", "--url", url, "--token", alice, "--user", "@default", "--count", "1"); code != 0 || !strings.Contains(out, "by token") {
+		t.Fatalf("receive --token: %d %q %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "send", "tok-q", "--url", url, "--token", "not.a.token", "--body", "x", "--timeout", "3s"); code != 1 || !strings.Contains(errOut, `{"status":"invalid_token"`) {
+		t.Fatalf("send with a bad token: %d %s", code, errOut)
+	}
+	fred := iss.Token(t, iss.Claims("fred.external", oidcAudience))
+	if code, out, errOut := runCLI(t, "get", "messagingusers", "--server", "http://"+srv.addrs["http"].String(), "--token", fred); code != 0 || !strings.Contains(out, "default.fred") {
+		t.Fatalf("get --token: %d %q %s", code, out, errOut)
+	}
+}
