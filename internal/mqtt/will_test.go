@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
+
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
@@ -107,4 +109,70 @@ func TestWillProperties(t *testing.T) {
 		got.MessageExpiryInterval == 0 || got.MessageExpiryInterval > 60 || len(got.User) != 1 || got.User[0] != props.User[0] {
 		t.Fatalf("got %s %q %+v", p.Topic, p.Payload, got)
 	}
+}
+
+// willConnect is a persistent v5 CONNECT with a will on topic delayed by
+// delay seconds.
+func willConnect(id string, expiry, delay uint32, topic string, clean bool) *paho.Connect {
+	cp := persistent(id, expiry)
+	cp.CleanStart = clean
+	cp.WillMessage = &paho.WillMessage{Topic: topic, QoS: 1, Payload: []byte(id + " gone")}
+	cp.WillProperties = &paho.WillProperties{WillDelayInterval: &delay}
+	return cp
+}
+
+func waitPendingWills(t *testing.T, gw *Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for gw.PendingWills() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pending wills, want %d", gw.PendingWills(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWillDelayWithSession: with a persistent session a will waits for
+// its delay, or for the end of the session when that comes first; a
+// reconnection within the delay cancels it, one with clean start
+// publishes it at once [MQTT-3.1.3-9].
+func TestWillDelayWithSession(t *testing.T) {
+	e := newSessionEnv(t, Options{})
+	w, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "watcher", CleanStart: true})
+	w.sub(t, "wd/#", 1)
+
+	// The delay (1 s) ends first.
+	d, _ := dialV5(t, e.addr, willConnect("d1", 60, 1, "wd/1", true))
+	start := time.Now()
+	d.nc.Close()
+	w.expect(t, "wd/1", "d1 gone")
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Fatalf("will after %v, before its 1 s delay", el)
+	}
+
+	// The session (1 s) ends first.
+	d, _ = dialV5(t, e.addr, willConnect("d2", 1, 3600, "wd/2", true))
+	start = time.Now()
+	d.nc.Close()
+	w.expect(t, "wd/2", "d2 gone")
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Fatalf("will after %v, before the session's 1 s", el)
+	}
+
+	// Reconnected within the delay: no will.
+	d, _ = dialV5(t, e.addr, willConnect("d3", 60, 60, "wd/3", true))
+	d.nc.Close()
+	waitPendingWills(t, e.gw, 1)
+	d, ca := dialV5(t, e.addr, willConnect("d3", 60, 60, "wd/3", false))
+	if !ca.SessionPresent || e.gw.PendingWills() != 0 {
+		t.Fatalf("session present %v, pending wills %d", ca.SessionPresent, e.gw.PendingWills())
+	}
+	w.expectNone(t)
+
+	// Reconnected with clean start: the old session ends, its will is
+	// published at once.
+	d.nc.Close()
+	waitPendingWills(t, e.gw, 1)
+	dialV5(t, e.addr, willConnect("d3", 60, 60, "wd/3", true))
+	w.expect(t, "wd/3", "d3 gone")
 }
