@@ -85,11 +85,8 @@ func TestBenchTLS(t *testing.T) {
 }
 
 // TestBenchCredentials: with anonymous access off, enmasse bench logs in
-// to serve over AMQP with --username/--password or the URL's user info; a
-// wrong password is refused. MQTT: the CONNECT carries the same
-// credentials, in 5 and 3.1.1 (checked with a server that records them:
-// serve's MQTT gateway cannot log users in over plain TCP yet, see
-// TestBenchMQTTConnectCredentials).
+// to serve with --username/--password or the URL's user info, over AMQP
+// and MQTT 5 and 3.1.1; a wrong password is refused.
 func TestBenchCredentials(t *testing.T) {
 	s := startServeWithUsers(t, userYAML)
 	amqpAddr := s.addrs["amqp"].String()
@@ -105,10 +102,24 @@ func TestBenchCredentials(t *testing.T) {
 	if _, errOut := benchJSON(t, true, append(run, "--url", amqpAddr, "--address", "cred-q3")...); errOut == "" {
 		t.Fatal("anonymous: no error")
 	}
+	mqttAddr := s.addrs["mqtt"].String()
+	for _, v := range []string{"5", "311"} {
+		res, _ = benchJSON(t, false, append(run, "--protocol", "mqtt", "--mqtt-version", v, "--qos", "1",
+			"--url", "mqtt://alice:secret@"+mqttAddr, "--address", "cred/t"+v)...)
+		wantAll(t, res, 200, 200)
+		res, _ = benchJSON(t, false, append(run, "--protocol", "mqtt", "--mqtt-version", v, "--qos", "1",
+			"--url", mqttAddr, "--username", "alice", "--password", "secret", "--address", "cred/u"+v)...)
+		wantAll(t, res, 200, 200)
+		if _, errOut := benchJSON(t, true, append(run, "--protocol", "mqtt", "--mqtt-version", v,
+			"--url", "mqtt://alice:wrong@"+mqttAddr, "--address", "cred/w"+v)...); !strings.Contains(errOut, "refused") {
+			t.Fatalf("MQTT %s wrong password: %s", v, errOut)
+		}
+	}
 }
 
 // TestBenchMQTTConnectCredentials: the MQTT CONNECT carries --username and
-// --password or the URL's user info; a refusal is reported.
+// --password or the URL's user info exactly (escapes decoded); a refusal
+// is reported.
 func TestBenchMQTTConnectCredentials(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
