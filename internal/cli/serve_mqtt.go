@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,7 +49,7 @@ func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *sl
 	guard := newGuardedAuthenticator(newSASLAuthenticator(opts, dp, false), dp.fails, logger)
 	guard.protocol = "mqtt"
 	amqpOpts.Authenticator = guard
-	b := &mqttBackend{dp: dp, opts: amqpOpts}
+	b := &mqttBackend{dp: dp, opts: amqpOpts, tokens: opts.tokens != nil}
 	sess := &mqttSessions{dp: dp}
 	m := &mqttComponent{
 		addrs: map[string]string{}, dp: dp, closeDP: closeDP, logger: logger, backend: b,
@@ -156,11 +157,17 @@ func (m *mqttComponent) Shutdown(ctx context.Context) error {
 type mqttBackend struct {
 	dp   *dataPlane
 	opts transport.Options // the AMQP listener's
+	// tokens: an OIDC issuer is configured, so a password that is a JWT
+	// logs in with SASL OAUTHBEARER (the username, if any, names the
+	// space as [user]@space).
+	tokens bool
 }
 
 // Connect opens an AMQP connection over net.Pipe: the server side is
 // accepted as if it came from the AMQP listener, the client side
-// authenticates with SASL PLAIN (MQTT username and password), EXTERNAL
+// authenticates with SASL OAUTHBEARER (with --oidc-issuer, a password
+// that is a JWT; the username, optional in MQTT 5, is the authorization
+// identity `[user]@space`), PLAIN (MQTT username and password), EXTERNAL
 // (no username, a verified TLS client certificate) or ANONYMOUS. The
 // server side's authenticator sees the MQTT client's address and TLS
 // state instead of the pipe's, so PLAIN is offered as it would be to that
@@ -177,6 +184,8 @@ func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tran
 	}()
 	mech := sasl.NewAnonymousClient(cred.ClientID)
 	switch {
+	case b.tokens && cred.HasPassword && looksLikeJWT(cred.Password):
+		mech = sasl.NewOAuthBearerClient(cred.Username, string(cred.Password))
 	case cred.HasUsername:
 		mech = sasl.NewPlainClient("", cred.Username, string(cred.Password))
 	case cred.TLS != nil && len(cred.TLS.VerifiedChains) > 0:
@@ -223,4 +232,19 @@ func (a mqttClientAuthenticator) Start(mech string, info sasl.ConnInfo) (sasl.Se
 // auto-creating address space (SPEC §4: MQTT auto-creates topics).
 func (b *mqttBackend) EnsureTopic(user, name string) error {
 	return b.dp.router.EnsureTopic(user, name)
+}
+
+// looksLikeJWT reports whether p has the shape of a JWS compact
+// serialization with a JSON header: "eyJ" (base64url of `{"`), three
+// base64url parts separated by dots.
+func looksLikeJWT(p []byte) bool {
+	if !bytes.HasPrefix(p, []byte("eyJ")) || bytes.Count(p, []byte(".")) != 2 {
+		return false
+	}
+	for _, c := range p {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

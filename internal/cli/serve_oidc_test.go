@@ -15,6 +15,7 @@ import (
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
+	"github.com/eclipse/paho.golang/paho"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
@@ -347,5 +348,40 @@ func TestCLIToken(t *testing.T) {
 	fred := iss.Token(t, iss.Claims("fred.external", oidcAudience))
 	if code, out, errOut := runCLI(t, "get", "messagingusers", "--server", "http://"+srv.addrs["http"].String(), "--token", fred); code != 0 || !strings.Contains(out, "default.fred") {
 		t.Fatalf("get --token: %d %q %s", code, out, errOut)
+	}
+}
+
+// TestServeMQTTToken: with an OIDC issuer an MQTT password that is a JWT
+// logs in with OAUTHBEARER: paho 5.0 without a username, and with
+// "@default" naming the space; a bad token is 0x86 and audited.
+func TestServeMQTTToken(t *testing.T) {
+	iss := oidctest.New(t)
+	srv := startServeOIDC(t, iss)
+	addr := srv.addrs["mqtt"].String()
+	dial := func() net.Conn {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nc
+	}
+	fred := iss.Token(t, iss.Claims("fred.external", oidcAudience))
+	pc, rc, err := pahoOver(t, dial(), func(cp *paho.Connect) { cp.Password, cp.PasswordFlag = []byte(fred), true })
+	if err != nil || rc != 0 {
+		t.Fatalf("fred by token without username: %v %#x", err, rc)
+	}
+	pc.subscribe(t, "fred/news", 1)
+	pc.publish(t, &paho.Publish{Topic: "fred/news", QoS: 1, Payload: []byte("by token")})
+	pc.expect(t, "fred/news", "by token", 1)
+	if _, rc, err := pahoOver(t, dial(), withUser("@default", fred)); err != nil || rc != 0 {
+		t.Fatalf("fred by token with @default: %v %#x", err, rc)
+	}
+	expired := iss.Claims("fred.external", oidcAudience)
+	expired["exp"] = time.Now().Add(-time.Hour).Unix()
+	if _, rc, _ := pahoOver(t, dial(), withUser("fred", iss.Token(t, expired))); rc != 0x86 {
+		t.Fatalf("expired token: reason %#x, want 0x86", rc)
+	}
+	if !strings.Contains(srv.logs.String(), "protocol=mqtt") || !strings.Contains(srv.logs.String(), "mechanism=OAUTHBEARER user=fred reason=") {
+		t.Error("no MQTT audit line for the expired token")
 	}
 }
