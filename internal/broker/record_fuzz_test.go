@@ -14,6 +14,8 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add(retainedRecord("default", &retained{name: "sensors/a/temp", expires: 1_700_000_000_000_000_000}, []byte("21.5")))
 	f.Add([]byte{recRetained, 1, 'x', 1, 'y'})
 	f.Add([]byte{recQueue, 0, 0, 5, 't', 'o', 'p', 'i', 'c'})
+	// A durable subscription's definition with its filter and consumer limit.
+	f.Add([]byte{recQueue, 1, 'd', 3, 's', ':', ':', 12, 's', 'u', 'b', 's', 'c', 'r', 'i', 'p', 't', 'i', 'o', 'n', 3, 's', '/', '+', 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := parseRecord(data)
 		if err != nil || r.typ != recRetained {
