@@ -22,7 +22,7 @@ func (m *mapSessions) Put(_ context.Context, k uint64, d []byte) error {
 	return nil
 }
 func (m *mapSessions) Delete(_ context.Context, k uint64) error { delete(m.recs, k); return nil }
-func (m *mapSessions) DeleteAsync(k uint64) error              { delete(m.recs, k); return nil }
+func (m *mapSessions) DeleteAsync(k uint64) error               { delete(m.recs, k); return nil }
 func (m *mapSessions) Replay(fn func(uint64, []byte) error) error {
 	for _, k := range slices.Sorted(maps.Keys(m.recs)) {
 		if err := fn(k, m.recs[k]); err != nil {
