@@ -262,3 +262,29 @@ func annotation(m *message.Message, k types.Symbol) any {
 	}
 	return nil
 }
+
+// TestServeMQTTRetainedPersistentSession: a persistent session's new
+// subscription gets the retained messages; resuming the session does
+// not send them again, and messages published meanwhile arrive once.
+func TestServeMQTTRetainedPersistentSession(t *testing.T) {
+	s := startServe(t)
+	addr := s.addrs["mqtt"].String()
+	pub := mqttConnect(t, addr, "pspub", nil)
+	pub.publish(t, &paho.Publish{Topic: "ps/a", QoS: 1, Retain: true, Payload: []byte("kept")})
+	expiry := uint32(600)
+	persistent := func(cp *paho.Connect) {
+		cp.CleanStart = false
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	}
+	c := mqttConnect(t, addr, "ps", persistent)
+	c.subscribeWith(t, paho.SubscribeOptions{Topic: "ps/#", QoS: 1}, nil)
+	c.expectRetain(t, "ps/a", "kept", 1, true)
+	c.Disconnect(&paho.Disconnect{})
+	pub.publish(t, &paho.Publish{Topic: "ps/a", QoS: 1, Payload: []byte("while-away")})
+	c = mqttConnect(t, addr, "ps", persistent)
+	if !c.ack.SessionPresent {
+		t.Fatal("session not resumed")
+	}
+	c.expectRetain(t, "ps/a", "while-away", 1, false)
+	c.expectNone(t, 300*time.Millisecond)
+}
