@@ -3,6 +3,8 @@ package broker
 import (
 	"bytes"
 	"testing"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
 )
 
 // FuzzParseRecord: journal records never crash the decoder, and a
@@ -27,4 +29,33 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("retained record does not round-trip: %+v vs %+v (%v)", r, r2, err)
 		}
 	})
+}
+
+func TestEmptyBody(t *testing.T) {
+	enc := func(m message.Message) []byte {
+		b, err := m.Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name  string
+		m     message.Message
+		empty bool
+	}{
+		{"no body", message.Message{Properties: &message.Properties{To: "x"}}, true},
+		{"empty data", message.Message{Data: [][]byte{{}}}, true},
+		{"two empty data", message.Message{Data: [][]byte{{}, {}}}, true},
+		{"data", message.Message{Data: [][]byte{[]byte("x")}}, false},
+		{"long data", message.Message{Data: [][]byte{make([]byte, 100)}}, false},
+		{"null value", message.Message{HasValue: true}, true},
+		{"empty string", message.Message{Value: "", HasValue: true}, true},
+		{"string", message.Message{Value: "v", HasValue: true}, false},
+		{"number", message.Message{Value: int64(0), HasValue: true}, false},
+	} {
+		if got := emptyBody(enc(c.m)); got != c.empty {
+			t.Errorf("%s: emptyBody = %v, want %v", c.name, got, c.empty)
+		}
+	}
 }

@@ -130,6 +130,12 @@ func emptyBody(payload []byte) bool {
 	if raw.BodyKind() == 0 {
 		return true
 	}
+	if len(raw.Body()) > 16 {
+		// An empty section encodes in at most 8 bytes (descriptor and an
+		// empty vbin32/str32): a longer body counts as content without
+		// decoding it (even if it were only empty sections).
+		return false
+	}
 	m, err := raw.Decode()
 	if err != nil {
 		return false
