@@ -76,8 +76,12 @@ type conn struct {
 	takenOver atomic.Bool   // another connection took the client identifier
 	done      chan struct{} // closed when ServeConn returns
 
-	wmu  sync.Mutex // guards wbuf and writes to nc
+	wmu  sync.Mutex // guards wbuf, outAliases and writes to nc
 	wbuf []byte
+	// Server-to-client topic aliases (v5.go): aliasMax is set by connect;
+	// outAliases maps a topic to its alias in the order packets are written.
+	aliasMax   uint16
+	outAliases map[string]uint16
 
 	mu       sync.Mutex
 	qos2In   map[uint16]*qos2State // QoS 2 from the client, until PUBREL [MQTT-4.3.3-9]
@@ -469,6 +473,9 @@ func (c *conn) writeV(p packets.Packet, version byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if pp, ok := p.(*packets.Publish); ok && c.aliasMax > 0 {
+		p = c.aliasLocked(pp)
+	}
 	buf, err := packets.Append(c.wbuf[:0], p, version)
 	if err != nil {
 		c.log.Warn("cannot encode packet", "type", p.Type(), "err", err)

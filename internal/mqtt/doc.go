@@ -220,6 +220,12 @@
 //     Request Response Information 1: CONNACK carries Response
 //     Information Options.ResponseTopicRoot/<client identifier> ("response"
 //     by default; none when the identifier holds `/`, `+` or `#`).
+//   - Server-to-client topic aliases (v5.go): a client that announces a
+//     Topic Alias Maximum gets aliases 1..min(its maximum, 64) for the
+//     first distinct topic names written to it, then the alias alone;
+//     aliases are assigned under conn.wmu in wire order and never
+//     reassigned [MQTT-3.3.2-11]. (mosquitto_sub 2.0 cannot take them even
+//     when told to announce a maximum with -D.)
 //   - CONNACK (v5) announces Maximum Packet Size, Topic Alias Maximum 16
 //     (client-to-server aliases are resolved [MQTT-3.3.2-9]), Retain
 //     Available 1, Shared Subscription Available 1, Subscription
@@ -261,8 +267,7 @@
 //     maximum. The session's address space is the username's
 //     (`user@space`), not a TLS server name.
 //   - Retained messages on multicast addresses (only topics keep them).
-//   - v5: server-to-client topic aliases, enhanced authentication (AUTH
-//     is a protocol error).
+//   - v5: enhanced authentication (AUTH is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled
 //     link (messages stay at QoS 0 until it is resubscribed).
 //   - A message from an AMQP sender without properties.to (or subject)

@@ -8,8 +8,9 @@ import (
 )
 
 // connackV5 applies what only shapes the v5 exchange: Server Keep Alive
-// (Options.MaxKeepAlive), Request Problem Information [MQTT-3.1.2-29] and
-// Request Response Information (MQTT 5.0 §3.1.2.11.7).
+// (Options.MaxKeepAlive), the client's Topic Alias Maximum, Request
+// Problem Information [MQTT-3.1.2-29] and Request Response Information
+// (MQTT 5.0 §3.1.2.11.7).
 func (c *conn) connackV5(cp *packets.Connect, ack *packets.Connack) {
 	pr := &cp.Properties
 	if ka := c.s.opts.MaxKeepAlive; ka > 0 && (cp.KeepAlive == 0 || cp.KeepAlive > ka) {
@@ -17,6 +18,7 @@ func (c *conn) connackV5(cp *packets.Connect, ack *packets.Connack) {
 		ack.Properties.ServerKeepAlive, ack.Properties.HasServerKeepAlive = ka, true
 		c.keepAlive = time.Duration(ka) * time.Second
 	}
+	c.aliasMax = min(pr.TopicAliasMaximum, maxOutAliases)
 	c.noProblemInfo = pr.HasRequestProblemInformation && pr.RequestProblemInformation == 0
 	if pr.RequestResponseInformation == 1 {
 		if info := c.s.responseInformation(c.clientID); info != "" {
@@ -63,4 +65,36 @@ func stripProblemInfo(p packets.Packet) {
 		return
 	}
 	pr.ReasonString, pr.User = "", nil
+}
+
+// maxOutAliases bounds the topic aliases kept per connection.
+const maxOutAliases = 64
+
+// aliasLocked gives a PUBLISH to the client a topic alias (MQTT 5.0
+// §3.3.2.3.4): the first aliasMax distinct topic names get the aliases
+// 1..aliasMax in the order they are written (never above the client's
+// Topic Alias Maximum [MQTT-3.3.2-11]); a later PUBLISH of one of them
+// carries the alias and an empty topic. Aliases are never reassigned.
+// It returns a copy; p stays as it was (a session may have stored it).
+// c.wmu is held, so aliases follow the order of the bytes on the wire.
+func (c *conn) aliasLocked(p *packets.Publish) *packets.Publish {
+	if p.Topic == "" {
+		return p
+	}
+	a, ok := c.outAliases[p.Topic]
+	q := *p
+	switch {
+	case ok:
+		q.Topic = ""
+	case len(c.outAliases) < int(c.aliasMax):
+		if c.outAliases == nil {
+			c.outAliases = map[string]uint16{}
+		}
+		a = uint16(len(c.outAliases) + 1)
+		c.outAliases[p.Topic] = a
+	default:
+		return p
+	}
+	q.Properties.TopicAlias = a
+	return &q
 }

@@ -152,3 +152,38 @@ func TestServerKeepAlive(t *testing.T) {
 		t.Fatalf("CONNACK %+v", ack.Properties)
 	}
 }
+
+// TestServerTopicAliases: a client with Topic Alias Maximum 2 gets the
+// aliases 1 and 2 for its first two topics and then only the alias for
+// them; a third topic goes by name [MQTT-3.3.2-11].
+func TestServerTopicAliases(t *testing.T) {
+	addr := startGateway(t)
+	sub, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-sub",
+		Properties: packets.Properties{TopicAliasMaximum: 2}})
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "ta/#"}}})
+	sub.next()
+	pub, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-pub"})
+	type want struct {
+		topic string
+		alias uint16
+	}
+	for i, w := range []want{{"ta/a", 1}, {"ta/b", 2}, {"ta/c", 0}, {"", 1}, {"", 2}, {"ta/c", 0}} {
+		topic := []string{"ta/a", "ta/b", "ta/c", "ta/a", "ta/b", "ta/c"}[i]
+		pub.send(&packets.Publish{Topic: topic, Payload: []byte(topic)})
+		got := sub.next().(*packets.Publish)
+		if got.Topic != w.topic || got.Properties.TopicAlias != w.alias || string(got.Payload) != topic {
+			t.Fatalf("publish %d (%s): topic %q alias %d, want %q alias %d", i, topic, got.Topic, got.Properties.TopicAlias, w.topic, w.alias)
+		}
+	}
+	// Without a Topic Alias Maximum: never an alias.
+	plain, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-plain"})
+	plain.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "ta/#"}}})
+	plain.next()
+	for range 2 {
+		pub.send(&packets.Publish{Topic: "ta/a", Payload: []byte("x")})
+		if got := plain.next().(*packets.Publish); got.Topic != "ta/a" || got.Properties.TopicAlias != 0 {
+			t.Fatalf("got %q alias %d", got.Topic, got.Properties.TopicAlias)
+		}
+		sub.next()
+	}
+}
