@@ -71,6 +71,7 @@ type conn struct {
 	aliases     map[uint16]string
 
 	acks chan ackItem
+	relq chan relItem  // persistent sessions: PUBRECs to record (session.go)
 	sem  chan struct{} // in-flight QoS 1/2 messages to the client
 
 	takenOver atomic.Bool   // another connection took the client identifier
@@ -335,6 +336,11 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		return false
 	}
 	c.wg.Add(2)
+	if c.session != nil {
+		c.relq = make(chan relItem, 256)
+		c.wg.Add(1)
+		go c.relLoop()
+	}
 	go c.ackLoop()
 	go func() {
 		defer c.wg.Done()

@@ -819,30 +819,85 @@ func (c *conn) storeOut(id uint16, m *outMsg, p *packets.Publish) {
 	}()
 }
 
-// releaseOut records that the client sent PUBREC for a stored QoS 2
-// message, before PUBREL goes out: after a reconnect PUBREL, not the
-// PUBLISH, is resent.
-func (c *conn) releaseOut(id uint16, m *outMsg) {
-	if m.stored == nil {
-		return
+// releaseOut answers PUBREC for a persistent session's stored QoS 2
+// message: the record says PUBREC came before PUBREL goes out, so that
+// after a reconnect PUBREL, not the PUBLISH, is resent. It reports false
+// for a message without a record (the caller answers at once). The
+// records are written by relLoop, in batches sharing an fsync, and the
+// PUBRELs go out in PUBREC order [MQTT-4.6.0-3].
+func (c *conn) releaseOut(id uint16, m *outMsg) bool {
+	if c.relq == nil || m.stored == nil {
+		return false
 	}
-	<-m.stored
-	c.mu.Lock()
-	key := m.key
-	c.mu.Unlock()
-	if key == 0 {
-		return
+	select {
+	case c.relq <- relItem{id: id, m: m}:
+	case <-c.ctx.Done():
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
-	defer cancel()
-	rec := append(childRecord(recOutgoing, c.session.key, id), 1)
-	if err := c.s.sessions.store.Put(ctx, key, rec); err != nil {
-		c.log.Warn("cannot store a PUBREC", "err", err)
-		return
+	return true
+}
+
+type relItem struct {
+	id uint16
+	m  *outMsg
+}
+
+// relLoop writes the released state of stored QoS 2 messages and then
+// their PUBRELs.
+func (c *conn) relLoop() {
+	defer c.wg.Done()
+	st := c.s.sessions.store
+	var batch []relItem
+	for {
+		batch = batch[:0]
+		select {
+		case it := <-c.relq:
+			batch = append(batch, it)
+		case <-c.ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < cap(c.relq) {
+			select {
+			case it := <-c.relq:
+				batch = append(batch, it)
+			default:
+				break more
+			}
+		}
+		var wg sync.WaitGroup
+		for _, it := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-it.m.stored:
+				case <-c.ctx.Done():
+					return
+				}
+				c.mu.Lock()
+				key := it.m.key
+				c.mu.Unlock()
+				if key == 0 {
+					return
+				}
+				ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
+				defer cancel()
+				if err := st.Put(ctx, key, append(childRecord(recOutgoing, c.session.key, it.id), 1)); err != nil {
+					c.log.Warn("cannot store a PUBREC", "err", err)
+					return
+				}
+				c.mu.Lock()
+				it.m.released = true
+				c.mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for _, it := range batch {
+			if c.write(&packets.Pubrel{PacketID: it.id}) != nil {
+				return
+			}
+		}
 	}
-	c.mu.Lock()
-	m.released = true
-	c.mu.Unlock()
 }
 
 // forgetOut deletes the record of a completed stored message.

@@ -331,6 +331,7 @@ func (c *conn) handlePubrec(p *packets.Pubrec) {
 		c.completeOut(p.PacketID, p.ReasonCode)
 		return
 	}
-	c.releaseOut(p.PacketID, m)
-	c.write(&packets.Pubrel{PacketID: p.PacketID})
+	if !c.releaseOut(p.PacketID, m) {
+		c.write(&packets.Pubrel{PacketID: p.PacketID})
+	}
 }
