@@ -65,7 +65,9 @@ type testServe struct {
 // Set ENMASSE_TEST_LOG=1 to see its logs.
 func startServe(t *testing.T, args ...string) *testServe {
 	t.Helper()
-	base := []string{"--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--data-dir", t.TempDir()}
+	// --mqtts off unless a test gives it: with TLS it would default to
+	// the fixed port 8883.
+	base := []string{"--amqp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--mqtts", "", "--data-dir", t.TempDir()}
 	opts := mustParseServe(t, append(base, args...)...)
 	return startServeOptions(t, opts)
 }
