@@ -187,3 +187,31 @@ func TestWebSocketRefusals(t *testing.T) {
 		t.Fatal("no CONNACK")
 	}
 }
+
+// TestWebSocketKeepAliveAndOrigin: a silent WebSocket client still gets
+// its DISCONNECT 0x8D after 1.5 × keep-alive (the read deadline does not
+// break writes); a browser request from another origin is refused.
+func TestWebSocketKeepAliveAndOrigin(t *testing.T) {
+	url := startWebSocket(t)
+	nc, err := DialWebSocket(context.Background(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &rawClient{t: t, nc: nc, r: packets.NewReader(nc, 0), v: packets.Version5}
+	c.r.Version = packets.Version5
+	c.send(&packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ws-ka", KeepAlive: 1})
+	if _, ok := c.next().(*packets.Connack); !ok {
+		t.Fatal("no CONNACK")
+	}
+	got := c.closed(5 * time.Second)
+	if len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonKeepAliveTimeout {
+		t.Fatalf("got %v, want DISCONNECT 0x8D", got)
+	}
+
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
+	_, resp, err := d.Dial(url, http.Header{"Origin": {"https://elsewhere.example"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin: %v %v, want 403", err, resp)
+	}
+}
