@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -255,6 +256,13 @@ func TestServeOIDCFlags(t *testing.T) {
 	o := mustParseServe(t, "--oidc-issuer", "https://kc.example/realms/r", "--oidc-audience", "enmasse")
 	if o.oidc.usernameClaim != "" || !o.oidc.configured() {
 		t.Errorf("parsed %+v", o.oidc)
+	}
+	// The same as config file keys.
+	cfg := filepath.Join(t.TempDir(), "oidc.yaml")
+	writeFile(t, cfg, "oidc-issuer: https://kc.example/realms/r\noidc-audience: enmasse\noidc-username-claim: email\noidc-provider: keycloak\noidc-jwks: /etc/keys.json\n")
+	o = mustParseServe(t, "--config", cfg)
+	if o.oidc != (oidcOptions{issuer: "https://kc.example/realms/r", audience: "enmasse", usernameClaim: "email", provider: "keycloak", jwks: "/etc/keys.json"}) {
+		t.Errorf("from the config file: %+v", o.oidc)
 	}
 }
 
