@@ -47,6 +47,7 @@ var rules = []rule{
 	{pkg: "internal/version", only: []string{}},
 	{pkg: "internal/telemetry", only: []string{}},
 	{pkg: "internal/tlsconfig", only: []string{}},
+	{pkg: "internal/oidc", only: []string{"github.com/go-jose/go-jose/v4"}},
 	{pkg: "cmd/enmasse", only: []string{"internal/cli", "internal/version"}},
 	{pkg: "internal/cli", forbid: []string{
 		"internal/testenv", "internal/amqp/amqptest", "internal/store/storetest", "internal/archtest",
