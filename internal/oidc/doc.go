@@ -12,8 +12,9 @@
 //     would let anyone holding the public key forge tokens — is refused
 //     before a key is looked at (ErrAlgorithm).
 //   - The signature, against the issuer's JSON Web Key Set (RFC 7517): the
-//     key named by the header's "kid" (every key when there is none) whose
-//     "use" is "sig" or absent and whose "alg", if set, is the header's.
+//     key named by the header's "kid" (every key when there is none, at
+//     most 8 tried) whose "use" is "sig" or absent and whose "alg", if set,
+//     is the header's.
 //     A key set holding no such key is ErrUnknownKey, a bad signature
 //     ErrSignature.
 //   - "iss" equals Options.Issuer exactly (ErrIssuer); "aud" contains

@@ -47,6 +47,9 @@ const (
 	DefaultMaxAge        = time.Hour
 	DefaultUsernameClaim = "preferred_username"
 	maxDocument          = 1 << 20
+	// maxTries bounds the signature checks of one token (without a kid,
+	// every key of the set is a candidate).
+	maxTries = 8
 	// MaxTokenSize bounds the tokens Validate parses.
 	MaxTokenSize = 16 << 10
 )
@@ -158,9 +161,13 @@ func (v *Validator) Validate(ctx context.Context, token string) (Claims, error) 
 		extra map[string]any
 		ok    bool
 	)
+	tries := 0
 	for _, k := range keys {
 		if k.Use != "" && k.Use != "sig" || k.Algorithm != "" && k.Algorithm != hdr.Algorithm {
 			continue
+		}
+		if tries++; tries > maxTries {
+			break // a token without kid against a huge key set: bounded work
 		}
 		pub := k.Public() // empty for a symmetric key: never a verifier here
 		if pub.Key == nil {

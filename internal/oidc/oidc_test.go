@@ -291,3 +291,37 @@ func TestConcurrentValidateOneFetch(t *testing.T) {
 		t.Fatalf("%d fetches for 32 concurrent tokens, want 1", n)
 	}
 }
+
+// BenchmarkValidate: the cost of one token check with cached keys.
+func BenchmarkValidate(b *testing.B) {
+	iss := oidctest.New(b)
+	v, err := oidc.New(oidc.Options{Issuer: iss.URL, Audience: aud})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, tok := range map[string]string{
+		"RS256": iss.Token(b, iss.Claims("alice", aud)),
+		"ES256": iss.ECToken(b, iss.Claims("alice", aud)),
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.Validate(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestNoKid: a token without kid is checked against the matching keys.
+func TestNoKid(t *testing.T) {
+	iss := oidctest.New(t)
+	v, _ := newValidator(t, iss, nil)
+	if _, err := v.Validate(context.Background(), oidctest.Sign(t, jose.ES256, iss.EC, "", iss.Claims("alice", aud))); err != nil {
+		t.Fatalf("ES256 without kid: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := v.Validate(context.Background(), oidctest.Sign(t, jose.ES256, other, "", iss.Claims("alice", aud))); !errors.Is(err, oidc.ErrSignature) {
+		t.Fatalf("foreign key without kid: %v, want ErrSignature", err)
+	}
+}
