@@ -45,8 +45,8 @@ const mqttGatewayDescription = `Runs the MQTT gateway as a process of its own (S
 and 5.0 clients and makes each one an AMQP client of a router over TCP, the
 AMQP listener of an "enmasse serve" (or router) given with --router. The
 router authenticates every client (MQTT username and password as SASL PLAIN,
-else ANONYMOUS; PLAIN is offered by serve only over TLS or loopback, so use
---router-tls across hosts), places it in its address space and applies its
+a password that is a JWT as OAUTHBEARER, else ANONYMOUS; PLAIN is offered by
+serve only over TLS or loopback, so use --router-tls across hosts), places it in its address space and applies its
 rights; unknown topic roots are created as topics where the space
 auto-creates addresses. TLS client certificates are not forwarded: a client
 without a username is anonymous at the router. Failed logins count against
@@ -208,7 +208,11 @@ type remoteBackend struct {
 
 func (b *remoteBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*transport.Conn, error) {
 	mech := sasl.NewAnonymousClient(cred.ClientID)
-	if cred.HasUsername {
+	switch {
+	case cred.HasPassword && looksLikeJWT(cred.Password):
+		// An OIDC token as password, as serve's gateway takes it.
+		mech = sasl.NewOAuthBearerClient(cred.Username, string(cred.Password))
+	case cred.HasUsername:
 		mech = sasl.NewPlainClient("", cred.Username, string(cred.Password))
 	}
 	return transport.Dial(ctx, b.addr, transport.Options{

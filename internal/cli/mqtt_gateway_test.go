@@ -12,6 +12,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/enmasse-go/enmasse/internal/mqtt"
+	"github.com/enmasse-go/enmasse/internal/oidc/oidctest"
 )
 
 // startMQTTGateway runs `enmasse mqtt-gateway` in process against the
@@ -132,4 +133,24 @@ func TestMQTTGatewayFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "--router HOST:PORT") || !strings.Contains(stdout, "--ws HOST:PORT") {
 		t.Fatalf("help: %d %s", code, stdout)
 	}
+}
+
+// TestMQTTGatewayToken: an OIDC token as MQTT password goes to the router
+// as SASL OAUTHBEARER through the separate gateway too.
+func TestMQTTGatewayToken(t *testing.T) {
+	iss := oidctest.New(t)
+	srv := startServeOIDC(t, iss)
+	addr := startMQTTGateway(t, srv.addrs["amqp"].String())["mqtt"].String()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fred := iss.Token(t, iss.Claims("fred.external", oidcAudience))
+	pc, rc, err := pahoOver(t, nc, func(cp *paho.Connect) { cp.Password, cp.PasswordFlag = []byte(fred), true })
+	if err != nil || rc != 0 {
+		t.Fatalf("fred by token through the gateway: %v %#x", err, rc)
+	}
+	pc.subscribe(t, "fred/gw", 1)
+	pc.publish(t, &paho.Publish{Topic: "fred/gw", QoS: 1, Payload: []byte("token")})
+	pc.expect(t, "fred/gw", "token", 1)
 }
