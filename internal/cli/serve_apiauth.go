@@ -35,6 +35,9 @@ func (a *apiAuth) authenticate(r *http.Request) (api.Caller, bool) {
 	if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
 		return a.bearer(r, strings.TrimLeft(token, " "))
 	}
+	if r.Header.Get("Authorization") == "" && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		return a.certificate(r, r.TLS.VerifiedChains[0][0].Subject.CommonName)
+	}
 	user, pass, ok := r.BasicAuth()
 	if ok && user == adminUser && a.admin != nil {
 		if a.admin.creds.VerifyPassword(pass) {
@@ -79,6 +82,28 @@ func (a *apiAuth) bearer(r *http.Request, token string) (api.Caller, bool) {
 	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
 		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "bearer"),
 		slog.String("user", ""), slog.String("reason", reason), slog.Duration("delay", d))
+	a.sleep(d)
+	return nil, false
+}
+
+// certificate authenticates an HTTPS request by its verified client
+// certificate (--tls-client-ca): the subject common name is the
+// MessagingUser (`user` or `user@space[.namespace]`), as for AMQP SASL
+// EXTERNAL and MQTT. Credentials in an Authorization header win.
+func (a *apiAuth) certificate(r *http.Request, cn string) (api.Caller, bool) {
+	remote := remoteIP(tcpAddr(r.RemoteAddr))
+	if name, space, ns, ok := splitUser(cn); ok {
+		if reg := a.users.reg.Load(); reg != nil {
+			if o, found := reg.Get(model.MessagingUserKind, ns, space+"."+name); found {
+				a.fails.succeeded(remote)
+				return newAPICaller(cn, o.(*model.MessagingUser)), true
+			}
+		}
+	}
+	d := a.fails.failed(remote)
+	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
+		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "client-certificate"),
+		slog.String("user", cn), slog.String("reason", "client certificate names no MessagingUser"), slog.Duration("delay", d))
 	a.sleep(d)
 	return nil, false
 }
