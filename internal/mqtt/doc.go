@@ -265,7 +265,9 @@
 //     identifier was stored is forwarded again when the client resends
 //     it. Messages resent on reconnect may exceed the client's receive
 //     maximum. The session's address space is the username's
-//     (`user@space`), not a TLS server name.
+//     (`user@space`), not a TLS server name. The separate `enmasse
+//     mqtt-gateway` process has no SessionStore: its sessions end with
+//     their connections (CONNACK says Session Expiry 0).
 //   - Retained messages on multicast addresses (only topics keep them).
 //   - v5: enhanced authentication (AUTH is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled

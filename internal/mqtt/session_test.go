@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -557,4 +558,46 @@ func (c *rawClient) nextType(t *testing.T, typ packets.PacketType) packets.Packe
 		t.Fatalf("got %v, want %v", p, typ)
 	}
 	return p
+}
+
+// TestSessionExpiredWhileDown: a session whose expiry passed while the
+// server was down is deleted at start, with its broker subscription; one
+// whose expiry has not passed is present.
+func TestSessionExpiredWhileDown(t *testing.T) {
+	e := newSessionEnv(t, Options{})
+	for _, id := range []string{"down-old", "down-new"} {
+		c, _ := dialV5(t, e.addr, persistent(id, 60))
+		c.sub(t, id+"/#", 1)
+		c.bye(t)
+	}
+	waitConns(t, e.gw, 0)
+	e.stop()
+	// Move down-old's disconnection two minutes into the past.
+	var key uint64
+	var rec *session
+	e.sessions.Replay(func(k uint64, data []byte) error {
+		if data[0] == recSession {
+			if s, err := parseSession(data); err == nil && s.id.clientID == "down-old" {
+				key, rec = k, s
+			}
+		}
+		return nil
+	})
+	if rec == nil {
+		t.Fatal("no stored session down-old")
+	}
+	e.sessions.Put(context.Background(), key, rec.record(time.Now().Add(-2*time.Minute)))
+	e.start()
+	if n := e.gw.SessionCount(); n != 1 {
+		t.Fatalf("%d sessions after the restart, want 1", n)
+	}
+	if subs := e.br.SubscriptionsWithPrefix(SubscriptionPrefix)["default"]; len(subs) != 1 || !strings.Contains(subs[0], "down-new") {
+		t.Fatalf("broker subscriptions %v, want down-new's only", subs)
+	}
+	if _, ca := dialV5(t, e.addr, persistent("down-old", 60)); ca.SessionPresent {
+		t.Fatal("expired session present")
+	}
+	if _, ca := dialV5(t, e.addr, persistent("down-new", 60)); !ca.SessionPresent {
+		t.Fatal("live session lost")
+	}
 }
