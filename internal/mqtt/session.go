@@ -388,8 +388,12 @@ func (t *sessions) open(c *conn, clean bool, expiry uint32) (sess *session, pres
 			old.timer = nil
 		}
 		old.expiry, old.version = expiry, c.version
-		old.dirty = true
 		t.mu.Unlock()
+		// Recorded as connected, with the new expiry: a crash from now on
+		// counts the session's expiry from the restart.
+		if err := t.save(old); err != nil {
+			t.s.opts.Logger.Warn("cannot store the MQTT session", "client_id", id.clientID, "err", err)
+		}
 		return old, true, nil
 	}
 	if expiry == 0 {
