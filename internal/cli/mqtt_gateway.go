@@ -32,12 +32,13 @@ type mqttGatewayOptions struct {
 	mqttAddr  string
 	mqttsAddr string
 	wsAddr    string
+	wssAddr   string
 	tlsCert   string
 	tlsKey    string
 	logFormat string
 	logLevel  string
 	// ready, if set, is called with the listen addresses ("mqtt",
-	// "mqtts", "ws") once they listen (tests).
+	// "mqtts", "ws", "wss") once they listen (tests).
 	ready func(map[string]net.Addr)
 }
 
@@ -53,7 +54,8 @@ without a username is anonymous at the router. Failed logins count against
 the gateway's address at the router.
 
 --mqtts (needs --tls-cert and --tls-key, re-read when they change) serves
-MQTT over TLS; --ws serves MQTT over WebSocket on /mqtt (subprotocol mqtt).
+MQTT over TLS; --ws and --wss serve MQTT over WebSocket on /mqtt
+(subprotocol mqtt), --wss over TLS.
 SIGINT or SIGTERM closes the clients and exits 0.`
 
 func mqttGatewayCommand() command {
@@ -73,7 +75,7 @@ func mqttGatewayCommand() command {
 func parseMQTTGatewayArgs(args []string, stdout io.Writer) (mqttGatewayOptions, error) {
 	routerAddr := listenAddr(defaultAMQPAddr)
 	mqttAddr := listenAddr(defaultMQTTAddr)
-	var mqttsAddr, wsAddr listenAddr
+	var mqttsAddr, wsAddr, wssAddr listenAddr
 	logFormat := choice{value: "text", allowed: telemetry.LogFormats}
 	logLevel := choice{value: "info", allowed: telemetry.LogLevels}
 	var o mqttGatewayOptions
@@ -84,14 +86,16 @@ func parseMQTTGatewayArgs(args []string, stdout io.Writer) (mqttGatewayOptions, 
 	fs.Var(&mqttAddr, "mqtt", "MQTT listener `HOST:PORT`")
 	fs.Var(&mqttsAddr, "mqtts", "MQTT over TLS listener `HOST:PORT` (needs --tls-cert and --tls-key)")
 	fs.Var(&wsAddr, "ws", "MQTT over WebSocket listener `HOST:PORT` (HTTP, path /mqtt)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM) of --mqtts")
+	fs.Var(&wssAddr, "wss", "MQTT over secure WebSocket listener `HOST:PORT` (HTTPS, path /mqtt; needs --tls-cert and --tls-key)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM) of --mqtts and --wss")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
 	fs.Var(&logFormat, "log-format", "log `FORMAT`: text or json")
 	fs.Var(&logLevel, "log-level", "log `LEVEL`: debug, info, warn or error")
 	if err := parseFlags(fs, args, "enmasse mqtt-gateway [flags]", mqttGatewayDescription, stdout, false); err != nil {
 		return o, err
 	}
-	o.router, o.mqttAddr, o.mqttsAddr, o.wsAddr = string(routerAddr), string(mqttAddr), string(mqttsAddr), string(wsAddr)
+	o.router, o.mqttAddr, o.mqttsAddr = string(routerAddr), string(mqttAddr), string(mqttsAddr)
+	o.wsAddr, o.wssAddr = string(wsAddr), string(wssAddr)
 	o.logFormat, o.logLevel = logFormat.value, logLevel.value
 	switch {
 	case o.router == "":
@@ -100,10 +104,12 @@ func parseMQTTGatewayArgs(args []string, stdout io.Writer) (mqttGatewayOptions, 
 		return o, usageErrorf("--tls-cert and --tls-key must be given together")
 	case o.mqttsAddr != "" && o.tlsCert == "":
 		return o, usageErrorf("--mqtts needs --tls-cert and --tls-key")
+	case o.wssAddr != "" && o.tlsCert == "":
+		return o, usageErrorf("--wss needs --tls-cert and --tls-key")
 	case o.routerCA != "" && !o.routerTLS:
 		return o, usageErrorf("--router-ca needs --router-tls")
-	case o.mqttAddr == "" && o.mqttsAddr == "" && o.wsAddr == "":
-		return o, usageErrorf("no listener: give --mqtt, --mqtts or --ws")
+	case o.mqttAddr == "" && o.mqttsAddr == "" && o.wsAddr == "" && o.wssAddr == "":
+		return o, usageErrorf("no listener: give --mqtt, --mqtts, --ws or --wss")
 	}
 	return o, nil
 }
@@ -149,7 +155,8 @@ func runMQTTGateway(ctx context.Context, o mqttGatewayOptions, logOut io.Writer)
 			ln.Close()
 		}
 	}
-	for _, l := range []struct{ name, addr string }{{"mqtt", o.mqttAddr}, {"mqtts", o.mqttsAddr}, {"ws", o.wsAddr}} {
+	var httpLns []net.Listener
+	for _, l := range []struct{ name, addr string }{{"mqtt", o.mqttAddr}, {"mqtts", o.mqttsAddr}, {"ws", o.wsAddr}, {"wss", o.wssAddr}} {
 		if l.addr == "" {
 			continue
 		}
@@ -166,19 +173,25 @@ func runMQTTGateway(ctx context.Context, o mqttGatewayOptions, logOut io.Writer)
 			go gw.Serve(ln)
 		case "mqtts":
 			go gw.Serve(tls.NewListener(ln, serverTLS))
+		case "ws":
+			httpLns = append(httpLns, ln)
+		case "wss":
+			httpLns = append(httpLns, tls.NewListener(ln, serverTLS))
 		}
 	}
 	var hs *http.Server
-	if o.wsAddr != "" {
+	if len(httpLns) > 0 {
 		mux := http.NewServeMux()
 		mux.Handle("GET /mqtt", gw.WebSocketHandler())
 		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-		go func() {
-			if err := hs.Serve(lns[len(lns)-1]); !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("ws listener stopped", "err", err)
-			}
-		}()
+		for _, ln := range httpLns {
+			go func() {
+				if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					logger.Error("WebSocket listener stopped", "err", err)
+				}
+			}()
+		}
 	}
 	logger.Info("ready")
 	if o.ready != nil {

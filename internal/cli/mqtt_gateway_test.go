@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,9 +121,10 @@ func TestMQTTGatewayFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--mqtts", "127.0.0.1:8883"}, "--mqtts needs --tls-cert"},
+		{[]string{"--wss", "127.0.0.1:8443"}, "--wss needs --tls-cert"},
 		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key"},
 		{[]string{"--router-ca", "ca.pem"}, "--router-ca needs --router-tls"},
-		{[]string{"--mqtt", ""}, "no listener"},
+		{[]string{"--mqtt", "", "--ws", ""}, "no listener"},
 		{[]string{"--router", ""}, "--router must not be empty"},
 	} {
 		_, err := parseMQTTGatewayArgs(tc.args, io.Discard)
@@ -153,4 +156,42 @@ func TestMQTTGatewayToken(t *testing.T) {
 	pc.subscribe(t, "fred/gw", 1)
 	pc.publish(t, &paho.Publish{Topic: "fred/gw", QoS: 1, Payload: []byte("token")})
 	pc.expect(t, "fred/gw", "token", 1)
+}
+
+// TestMQTTGatewayTLS: the separate gateway's --mqtts and --wss listeners
+// with a certificate from --tls-cert/--tls-key.
+func TestMQTTGatewayTLS(t *testing.T) {
+	s := startServe(t, "--mqtt", "")
+	ca := newTestCA(t, "gateway CA")
+	certPEM, keyPEM, _ := ca.issue(t, "gateway", false)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "gw.crt"), filepath.Join(dir, "gw.key")
+	writeFile(t, certFile, certPEM)
+	writeFile(t, keyFile, keyPEM)
+	addrs := startMQTTGateway(t, s.addrs["amqp"].String(), "--mqtt", "", "--ws", "",
+		"--mqtts", "127.0.0.1:0", "--wss", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	if addrs["mqtt"] != nil || addrs["ws"] != nil {
+		t.Fatalf("listeners %v", addrs)
+	}
+	nc, err := tls.Dial("tcp", addrs["mqtts"].String(), &tls.Config{RootCAs: ca.pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, rc, err := pahoOver(t, nc, nil)
+	if err != nil || rc != 0 {
+		t.Fatalf("mqtts: %v %#x", err, rc)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wc, err := mqtt.DialWebSocket(ctx, "wss://"+addrs["wss"].String()+"/mqtt", &tls.Config{RootCAs: ca.pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, rc, err := pahoOver(t, wc, nil)
+	if err != nil || rc != 0 {
+		t.Fatalf("wss: %v %#x", err, rc)
+	}
+	sub.subscribe(t, "secure/#", 1)
+	pub.publish(t, &paho.Publish{Topic: "secure/1", QoS: 1, Payload: []byte("tls both ways")})
+	sub.expect(t, "secure/1", "tls both ways", 1)
 }
