@@ -32,7 +32,8 @@ import (
 // [MQTT-3.3.1-6] [MQTT-3.3.1-9]. Those copies carry the message annotation
 // x-opt-retained = true (live messages never do) and a header ttl of what
 // is left of their time to live. A durable subscription gets them only
-// when the attach creates it. With the capability `retained-only`
+// when the attach creates it, journaled with it (those of durable
+// messages), so a persistent MQTT session keeps them across a crash. With the capability `retained-only`
 // instead, a receiver gets just the retained messages, then an end marker
 // (no body, annotation x-opt-retained-end = true), and no live message:
 // MQTT's re-sending of the retained messages to an existing subscription
@@ -268,8 +269,10 @@ func (b *Broker) retainedBody(r *retained) ([]byte, error) {
 
 // seedRetainedLocked enqueues on q the retained messages that filter
 // matches, oldest first, as retainedCopy makes them; expired ones are
-// removed on the way. t.mu is held.
-func (t *topic) seedRetainedLocked(b *Broker, q *queue, filter []string) {
+// removed on the way. On a durable subscription (journal set) the copies
+// of durable messages are journaled like published ones, in the
+// background: the retained store still holds them meanwhile. t.mu is held.
+func (t *topic) seedRetainedLocked(b *Broker, q *queue, filter []string, journal bool) {
 	if len(t.retained) == 0 {
 		return
 	}
@@ -300,6 +303,11 @@ func (t *topic) seedRetainedLocked(b *Broker, q *queue, filter []string) {
 		}
 		m := q.addLocked(out, 0, 0, nil)
 		m.expires = r.expires
+		if journal && b.opts.Store != nil && isDurable(out) {
+			m.key = b.nextKey.Add(1)
+			m.writing++
+			b.journal.submit(nil, journalJob{q: q, m: m, rec: messageRecord(q, m, out)})
+		}
 	}
 }
 
@@ -350,7 +358,7 @@ var retainedEnd = func() []byte {
 func (b *Broker) attachRetainedOnly(l *transport.Link, t *topic, filter []string) *binding {
 	q := &queue{b: b, space: t.space, name: t.name, typ: "subscription"}
 	t.mu.Lock()
-	t.seedRetainedLocked(b, q, filter)
+	t.seedRetainedLocked(b, q, filter, false)
 	t.mu.Unlock()
 	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
 	q.mu.Lock()

@@ -204,3 +204,37 @@ func TestBrokerRetainedOnly(t *testing.T) {
 		t.Fatalf("retained-only receiver counted as %d subscription(s)", st.Subscriptions)
 	}
 }
+
+// TestBrokerRetainedDurableSubscription: a durable subscription created
+// with the capability `retained` gets the retained messages, journaled
+// with it: unconsumed, they are still there after a restart.
+func TestBrokerRetainedDurableSubscription(t *testing.T) {
+	dir := t.TempDir()
+	setup := func(r *router.Router) { r.SetAddress("default", "ds", router.Topic) }
+	n := startNodeWith(t, dir, setup)
+	sendRetained(t, session(t, n.addr), "ds/a", "kept", func(m *amqp.Message) { m.Header = &amqp.MessageHeader{Durable: true} })
+	opts := &amqp.ReceiverOptions{Name: "sub", SourceDurability: amqp.DurabilityUnsettledState, SourceExpiryPolicy: amqp.ExpiryPolicyNever,
+		SourceCapabilities: []string{"global", string(broker.CapabilityRetained)}, Credit: 10}
+	r, err := session(t, n.addr).NewReceiver(ctx5(t), "ds/#", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Receive(ctx5(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "kept" {
+		t.Fatalf("got %q", m.GetData())
+	}
+	// Not acknowledged: back in the subscription, and journaled.
+	n.stop()
+	n = startNodeWith(t, dir, setup)
+	r, err = session(t, n.addr).NewReceiver(ctx5(t), "ds/#", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := receiveMarked(t, r, 1); got[0] != "kept(retained)" {
+		t.Fatalf("after restart got %v", got)
+	}
+	nothingMore(t, r) // the existing subscription is not seeded again
+}

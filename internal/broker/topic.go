@@ -236,7 +236,7 @@ func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*bind
 	t.mu.Lock()
 	t.subs = append(t.subs, &subscription{q: q, filter: filter})
 	if a.Source != nil && hasCapability(a.Source.Capabilities, CapabilityRetained) {
-		t.seedRetainedLocked(b, q, filter)
+		t.seedRetainedLocked(b, q, filter, false)
 	}
 	t.mu.Unlock()
 	c := &consumer{link: l, unacked: map[*transport.Delivery]*msg{}}
@@ -338,7 +338,7 @@ func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxC
 	t.mu.Lock()
 	t.subs = append(t.subs, &subscription{q: q, filter: filter, durable: true, maxConsumers: maxConsumers})
 	if seed {
-		t.seedRetainedLocked(b, q, filter)
+		t.seedRetainedLocked(b, q, filter, true)
 	}
 	t.mu.Unlock()
 	return nil
