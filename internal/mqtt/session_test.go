@@ -30,6 +30,7 @@ type sessionEnv struct {
 	gw       *Server
 	addr     string
 	opts     Options
+	maxMem   int64 // the broker's MaxMemory
 }
 
 // spaceBackend places a client by the space part of its username
@@ -55,7 +56,11 @@ func (s testSessions) DropSubscription(space, name string) error {
 }
 
 func newSessionEnv(t *testing.T, opts Options) *sessionEnv {
-	e := &sessionEnv{t: t, journal: store.NewMemory(), sessions: store.NewMemory(), opts: opts}
+	return newSessionEnvMem(t, opts, 0)
+}
+
+func newSessionEnvMem(t *testing.T, opts Options, maxMem int64) *sessionEnv {
+	e := &sessionEnv{t: t, journal: store.NewMemory(), sessions: store.NewMemory(), opts: opts, maxMem: maxMem}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -63,7 +68,7 @@ func newSessionEnv(t *testing.T, opts Options) *sessionEnv {
 
 func (e *sessionEnv) start() {
 	t := e.t
-	br, err := broker.Open(broker.Options{Store: e.journal})
+	br, err := broker.Open(broker.Options{Store: e.journal, MaxMemory: e.maxMem})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +232,7 @@ func TestSessionV5OfflineMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.bye(t)
+	waitConns(t, e.gw, 0) // the session is offline
 	waitSessions(t, e.gw, 1)
 
 	pub, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "pub", CleanStart: true})
@@ -599,5 +605,30 @@ func TestSessionExpiredWhileDown(t *testing.T) {
 	}
 	if _, ca := dialV5(t, e.addr, persistent("down-new", 60)); !ca.SessionPresent {
 		t.Fatal("live session lost")
+	}
+}
+
+// TestSessionOfflineMessagesPage: messages kept for an offline session
+// count against the broker's memory limit like any queue's: beyond it
+// they are paged out, still accepted, and all delivered on reconnect.
+func TestSessionOfflineMessagesPage(t *testing.T) {
+	const maxMem, n, size = 32 << 10, 100, 1 << 10
+	e := newSessionEnvMem(t, Options{}, maxMem)
+	c, _ := dialV5(t, e.addr, persistent("pg", 300))
+	c.sub(t, "pg/#", 1)
+	c.bye(t)
+	waitConns(t, e.gw, 0)
+	pub, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "pg-pub", CleanStart: true})
+	body := strings.Repeat("x", size)
+	for i := range n {
+		pub.pub(t, "pg/a", fmt.Sprint(i, body), 1)
+	}
+	st, ok := e.br.Stats("default", "pg::"+subscriptionName("pg", "pg/#"))
+	if !ok || st.Depth != n || st.Bytes <= maxMem {
+		t.Fatalf("offline subscription %+v (found %v), want %d messages beyond the %d-byte memory limit", st, ok, n, maxMem)
+	}
+	c, _ = dialV5(t, e.addr, persistent("pg", 300))
+	for i := range n {
+		c.expect(t, "pg/a", fmt.Sprint(i, body))
 	}
 }
