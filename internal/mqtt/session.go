@@ -717,6 +717,27 @@ func (c *conn) durableSource(ro *transport.ReceiverOptions, filter string) {
 	ro.Source.Capabilities = append(ro.Source.Capabilities, "global")
 }
 
+// newReceiver attaches a subscription's receiver. A persistent session's
+// durable subscription admits one consumer, and the connection it was
+// taken over from may still be detaching on the server side (its AMQP
+// close is answered before its links are gone): such an attach is
+// retried until ctx ends.
+func (c *conn) newReceiver(ctx context.Context, filter string, ro transport.ReceiverOptions) (*transport.Receiver, error) {
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		r, err := c.sess.NewReceiver(ctx, filter, ro)
+		var fe *frames.Error
+		if err == nil || c.session == nil || ro.Source == nil || ro.Source.Durable == 0 ||
+			!errors.As(err, &fe) || fe == nil || fe.Condition != frames.ErrResourceLocked {
+			return r, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
+}
+
 // recordSubscriptions stores the session's subscriptions after a
 // SUBSCRIBE, before SUBACK; it reports failure for the SUBACK codes.
 func (c *conn) recordSubscriptions(p *packets.Subscribe, codes []packets.ReasonCode) {

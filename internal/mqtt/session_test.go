@@ -3,7 +3,9 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,9 @@ func (e *sessionEnv) start() {
 	}}}
 	opts := e.opts
 	opts.Backend = b
+	if os.Getenv("ENMASSE_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	opts.Sessions = testSessions{e.sessions, e}
 	e.gw = NewServer(opts)
 	if err := e.gw.LoadSessions(); err != nil {

@@ -105,7 +105,7 @@ func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*s
 		// its shared ones stay the group's.
 		c.durableSource(&ro, filter)
 	}
-	r, err := c.sess.NewReceiver(ctx, filter, ro)
+	r, err := c.newReceiver(ctx, filter, ro)
 	if err != nil {
 		c.log.Debug("subscription refused", "filter", o.Filter, "err", err)
 		var re *transport.RemoteError
