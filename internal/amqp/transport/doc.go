@@ -22,7 +22,10 @@
 //   - the reader reads frames, applies them to the state under mu, and then
 //     calls the Handler without holding mu, so a handler may call back into
 //     this or any other connection (a router forwarding from one connection to
-//     another does exactly that);
+//     another does exactly that). It reads into a 512-byte buffer while
+//     frames trickle in and switches to a pooled 16 KiB one when a read fills
+//     that, returning it to the pool once it is drained and reads are small
+//     again (framereader.go): an idle connection holds 512 bytes, not 16 KiB;
 //   - the writer drains the connection's output buffer to the socket and
 //     sends heartbeats. Frames are encoded into the output buffer under mu by
 //     whichever goroutine produces them, so frames from many producers are

@@ -47,6 +47,7 @@ func (cb *callback) run(h Handler) {
 func (c *Conn) reader(fr *frameReader) {
 	var tr frames.Transfer
 	var cbs []callback
+	defer fr.release()
 	for {
 		f, err := fr.next()
 		if err != nil {
