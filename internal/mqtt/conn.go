@@ -70,7 +70,7 @@ type conn struct {
 	normalDC    bool // DISCONNECT without will [MQTT-3.14.4-3]
 	aliases     map[uint16]string
 
-	acks chan ackItem
+	acks chan ackItem // nil until the first QoS 1/2 PUBLISH (reader goroutine)
 	relq chan relItem  // persistent sessions: PUBRECs to record (session.go)
 	sem  chan struct{} // in-flight QoS 1/2 messages to the client
 
@@ -304,7 +304,6 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	c.connectExpiry = cp.Properties.SessionExpiryInterval
 	c.window = uint32(min(window, maxCredit))
 	c.sem = make(chan struct{}, window)
-	c.acks = make(chan ackItem, 1024)
 	if old := c.s.register(c); old != nil {
 		old.takeOver()
 		// The session passes on once the old connection has ended.
@@ -335,13 +334,12 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.s.sessions.release(c)
 		return false
 	}
-	c.wg.Add(2)
+	c.wg.Add(1)
 	if c.session != nil {
 		c.relq = make(chan relItem, 256)
 		c.wg.Add(1)
 		go c.relLoop()
 	}
-	go c.ackLoop()
 	go func() {
 		defer c.wg.Done()
 		select {
@@ -611,6 +609,14 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 			c.log.Debug("QoS 0 message dropped", "topic", p.Topic, "err", err)
 		}
 		return true
+	}
+	if c.acks == nil {
+		// Started on the first QoS 1/2 PUBLISH: the queue (36 KiB) and
+		// the goroutine are most of an idle or subscribe-only
+		// connection's memory otherwise.
+		c.acks = make(chan ackItem, 1024)
+		c.wg.Add(1)
+		go c.ackLoop()
 	}
 	select {
 	case c.acks <- ackItem{id: p.PacketID, qos: p.QoS, d: d, err: err}:

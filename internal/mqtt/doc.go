@@ -53,8 +53,9 @@
 //
 // Per connection: the goroutine of Server.ServeConn reads and handles
 // packets in order (CONNECT, PUBLISH, SUBSCRIBE, ...); an ack goroutine
-// waits for the AMQP outcome of each QoS 1/2 publication in arrival order
-// and writes PUBACK or PUBREC; one goroutine per subscription receives
+// (started by the first QoS 1/2 PUBLISH, so idle and subscribe-only
+// connections do without it and its queue) waits for the AMQP outcome of
+// each QoS 1/2 publication in arrival order and writes PUBACK or PUBREC; one goroutine per subscription receives
 // AMQP deliveries and writes PUBLISH. Writes go through conn.write under
 // conn.wmu, one packet per Write. conn.mu guards the packet-identifier
 // tables (QoS 2 received, in-flight sent) and the subscription map. A
