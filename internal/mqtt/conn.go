@@ -70,7 +70,7 @@ type conn struct {
 	normalDC    bool // DISCONNECT without will [MQTT-3.14.4-3]
 	aliases     map[uint16]string
 
-	acks chan ackItem // nil until the first QoS 1/2 PUBLISH (reader goroutine)
+	acks chan ackItem  // nil until the first QoS 1/2 PUBLISH (reader goroutine)
 	relq chan relItem  // persistent sessions: PUBRECs to record (session.go)
 	sem  chan struct{} // in-flight QoS 1/2 messages to the client
 
