@@ -15,6 +15,7 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/amqp/types"
 )
 
 // clientFlags are the connection flags shared by send and receive.
@@ -95,6 +96,7 @@ func sendCommand() command {
 			durable := fs.Bool("durable", false, "mark messages durable (header.durable)")
 			settle := fs.Bool("settle", false, "send pre-settled (at-most-once) instead of waiting for each outcome")
 			body := fs.String("body", "", "message body; default: read from stdin, one message per line")
+			retain := fs.Bool("retain", false, "on a topic: keep each message as the retained message of its topic name (annotation x-opt-retain; an empty body clears it)")
 			if err := parseFlags(fs, rest, "enmasse send ADDRESS [flags]",
 				"Sends messages to ADDRESS and waits for each outcome. The body comes from --body, or from stdin, one message per line.",
 				stdout, true); err != nil {
@@ -126,6 +128,9 @@ func sendCommand() command {
 				m := message.Message{Data: [][]byte{[]byte(b)}}
 				if *durable {
 					m.Header = &message.Header{Durable: true, Priority: 4}
+				}
+				if *retain {
+					m.MessageAnnotations = types.Map{{Key: types.Symbol("x-opt-retain"), Value: true}}
 				}
 				payload, err := m.Marshal(nil)
 				if err != nil {
@@ -188,6 +193,7 @@ func receiveCommand() command {
 			cf.register(fs)
 			count := fs.Int("count", 1, "number of messages to receive; 0: until --timeout passes without a message")
 			settle := fs.Bool("settle", false, "ask for pre-settled (at-most-once) delivery")
+			retained := fs.Bool("retained", false, "on a topic: first the retained messages ADDRESS matches (source capability `retained`)")
 			if err := parseFlags(fs, rest, "enmasse receive ADDRESS [flags]",
 				"Receives messages from ADDRESS, accepts them and prints each body on its own line.",
 				stdout, true); err != nil {
@@ -210,7 +216,11 @@ func receiveCommand() command {
 				credit = 100
 			}
 			actx, cancel := context.WithTimeout(ctx, cf.timeout)
-			rcv, err := s.NewReceiver(actx, address, transport.ReceiverOptions{Credit: credit, PreSettled: *settle})
+			ro := transport.ReceiverOptions{Credit: credit, PreSettled: *settle}
+			if *retained {
+				ro.Source = &frames.Source{Address: address, Capabilities: []types.Symbol{"retained"}}
+			}
+			rcv, err := s.NewReceiver(actx, address, ro)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("attaching to %q: %w", address, err)

@@ -288,3 +288,22 @@ func TestServeMQTTRetainedPersistentSession(t *testing.T) {
 	c.expectRetain(t, "ps/a", "while-away", 1, false)
 	c.expectNone(t, 300*time.Millisecond)
 }
+
+// TestCLIRetained: `enmasse send --retain` keeps a retained message,
+// `enmasse receive --retained` gets the retained ones (also MQTT's).
+func TestCLIRetained(t *testing.T) {
+	s := startServe(t)
+	url := s.addrs["amqp"].String()
+	mq := mqttConnect(t, s.addrs["mqtt"].String(), "clipub", nil)
+	mq.publish(t, &paho.Publish{Topic: "clir/m", QoS: 1, Retain: true, Payload: []byte("from-mqtt")}) // creates topic clir
+	if code, _, stderr := runCLI(t, "send", "clir/a", "--url", url, "--body", "from-cli", "--retain"); code != 0 {
+		t.Fatalf("send exit %d: %s", code, stderr)
+	}
+	code, out, stderr := runCLI(t, "receive", "clir/#", "--url", url, "--count", "2", "--retained")
+	if code != 0 || out != "from-mqtt\nfrom-cli\n" {
+		t.Fatalf("receive --retained: exit %d, %q %s", code, out, stderr)
+	}
+	if code, _, _ := runCLI(t, "receive", "clir/#", "--url", url, "--timeout", "300ms"); code != 1 {
+		t.Fatalf("receive without --retained got a message (exit %d)", code)
+	}
+}
