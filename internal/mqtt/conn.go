@@ -78,7 +78,7 @@ type conn struct {
 	done      chan struct{} // closed when ServeConn returns
 
 	wmu  sync.Mutex // guards wbuf, outAliases and writes to nc
-	wbuf []byte
+	wbuf []byte     // packets encoded and not yet written (send)
 	// Server-to-client topic aliases (v5.go): aliasMax is set by connect;
 	// outAliases maps a topic to its alias in the order packets are written.
 	aliasMax   uint16
@@ -472,6 +472,14 @@ func (c *conn) protocolError(rc packets.ReasonCode, format string, args ...any) 
 func (c *conn) write(p packets.Packet) error { return c.writeV(p, c.version) }
 
 func (c *conn) writeV(p packets.Packet, version byte) error {
+	return c.send(p, version, true)
+}
+
+// send encodes p after the packets already waiting in wbuf and, with
+// flush (or once 32 KiB wait), writes them all in one Write. Only a
+// subscription's receiveLoop leaves packets waiting, while it has more
+// deliveries at hand, and it flushes before it blocks.
+func (c *conn) send(p packets.Packet, version byte, flush bool) error {
 	if c.noProblemInfo {
 		stripProblemInfo(p)
 	}
@@ -480,19 +488,38 @@ func (c *conn) writeV(p packets.Packet, version byte) error {
 	if pp, ok := p.(*packets.Publish); ok && c.aliasMax > 0 {
 		p = c.aliasLocked(pp)
 	}
-	buf, err := packets.Append(c.wbuf[:0], p, version)
+	buf, err := packets.Append(c.wbuf, p, version)
 	if err != nil {
 		c.log.Warn("cannot encode packet", "type", p.Type(), "err", err)
 		return err
 	}
 	c.wbuf = buf
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.nc.Write(buf); err != nil {
-		c.nc.Close()
-		return err
+	if !flush && len(buf) < 32<<10 {
+		return nil
 	}
+	return c.flushLocked()
+}
+
+// flush writes the packets waiting in wbuf.
+func (c *conn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *conn) flushLocked() error {
+	if len(c.wbuf) == 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := c.nc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
 	if cap(c.wbuf) > 64<<10 {
 		c.wbuf = nil
+	}
+	if err != nil {
+		c.nc.Close()
+		return err
 	}
 	return nil
 }

@@ -55,12 +55,18 @@
 // packets in order (CONNECT, PUBLISH, SUBSCRIBE, ...); an ack goroutine
 // (started by the first QoS 1/2 PUBLISH, so idle and subscribe-only
 // connections do without it and its queue) waits for the AMQP outcome of
-// each QoS 1/2 publication in arrival order and writes PUBACK or PUBREC; one goroutine per subscription receives
-// AMQP deliveries and writes PUBLISH. Writes go through conn.write under
-// conn.wmu, one packet per Write. conn.mu guards the packet-identifier
-// tables (QoS 2 received, in-flight sent) and the subscription map. A
-// semaphore of the client's receive maximum (capped by
-// Options.MaxInflight) bounds the QoS 1/2 messages in flight to the client
+// each QoS 1/2 publication in arrival order and writes PUBACK or PUBREC;
+// one goroutine per subscription receives AMQP deliveries and writes
+// PUBLISH. Writes go through conn.send under conn.wmu: packets are encoded
+// into conn.wbuf and written with one Write. A subscription goroutine
+// leaves its PUBLISH packets in wbuf while its receiver holds more
+// deliveries and writes them all before it would block (Receive, or a
+// full in-flight window), so a burst costs one system call instead of one
+// per message; every other packet is written at once, together with
+// whatever waits before it. conn.mu guards the packet-identifier tables
+// (QoS 2 received, in-flight sent) and the subscription map. A semaphore
+// of the client's receive maximum (capped by Options.MaxInflight) bounds
+// the QoS 1/2 messages in flight to the client
 // [MQTT-3.3.4-9], and each subscription link's credit is that window
 // (capped at 256), so a slow client pushes back on the broker.
 //

@@ -181,6 +181,9 @@ func (c *conn) receiveLoop(s *sub) {
 			cancel()
 		}()
 	}
+	// PUBLISH packets wait in the write buffer while more deliveries are
+	// at hand and go out in one write before Receive would block.
+	defer c.flush()
 	for {
 		d, err := s.r.Receive(s.ctx)
 		if err != nil {
@@ -190,6 +193,9 @@ func (c *conn) receiveLoop(s *sub) {
 			return
 		}
 		if !c.deliver(s, d) {
+			return
+		}
+		if s.r.Buffered() == 0 && c.flush() != nil {
 			return
 		}
 	}
@@ -250,7 +256,7 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 		}
 	}
 	if qos == 0 {
-		err := c.write(p)
+		err := c.send(p, c.version, false)
 		if !preSettled {
 			d.Settle(frames.Accepted{})
 		}
@@ -258,8 +264,17 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 	}
 	select {
 	case c.sem <- struct{}{}:
-	case <-c.ctx.Done():
-		return false
+	default:
+		// The window is full: what waits in the write buffer must reach
+		// the client for its acknowledgements to open it again.
+		if c.flush() != nil {
+			return false
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return false
+		}
 	}
 	c.mu.Lock()
 	id := c.allocIDLocked()
@@ -273,7 +288,7 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 	if c.session != nil {
 		c.storeOut(id, m, p)
 	}
-	return c.write(p) == nil
+	return c.send(p, c.version, false) == nil
 }
 
 // allocIDLocked returns a packet identifier not in use [MQTT-2.2.1-3].

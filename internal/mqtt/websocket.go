@@ -29,8 +29,8 @@ const WebSocketSubprotocol = "mqtt"
 //
 // MQTT packets travel in binary messages: a packet may span messages and
 // one message may hold several packets [MQTT-6.0.0-2]; a text message
-// closes the connection [MQTT-6.0.0-1]. Each packet the server writes
-// is one binary message.
+// closes the connection [MQTT-6.0.0-1]. Each write of the server (one
+// packet, or a batch of PUBLISH packets) is one binary message.
 func (s *Server) WebSocketHandler() http.Handler {
 	up := &websocket.Upgrader{
 		HandshakeTimeout: s.opts.ConnectTimeout,

@@ -125,6 +125,14 @@ func (r *Receiver) push(d *Delivery) {
 	}
 }
 
+// Buffered reports how many received messages Receive returns without
+// waiting; a caller that batches its own writes flushes when it is 0.
+func (r *Receiver) Buffered() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.queue)
+}
+
 // Receive returns the next message, waiting for one.
 func (r *Receiver) Receive(ctx context.Context) (*Delivery, error) {
 	for {
