@@ -129,8 +129,9 @@
 //   - CONNECT: clean start discards an existing session, its
 //     subscriptions and messages [MQTT-3.1.2-4]; otherwise an existing
 //     session is resumed with session present 1 [MQTT-3.2.2-2]: its
-//     subscriptions are attached again and its unacknowledged messages
-//     resent, before the first packet of the client is read. A new
+//     subscriptions are attached again before the first packet of the
+//     client is read, and its unacknowledged messages resent ahead of
+//     new ones, within the client's receive maximum. A new
 //     session says session present 0 [MQTT-3.2.2-3].
 //   - Takeover keeps the session: the new connection waits for the old
 //     one to end (up to Options.ConnectTimeout) and resumes it
@@ -270,8 +271,7 @@
 //     the broker comes twice (once resent with DUP, once as a new
 //     message); a QoS 2 publication the broker accepted before its packet
 //     identifier was stored is forwarded again when the client resends
-//     it. Messages resent on reconnect may exceed the client's receive
-//     maximum. The session's address space is the username's
+//     it. The session's address space is the username's
 //     (`user@space`), not a TLS server name. The separate `enmasse
 //     mqtt-gateway` process has no SessionStore: its sessions end with
 //     their connections (CONNACK says Session Expiry 0).

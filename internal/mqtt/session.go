@@ -639,6 +639,7 @@ func (c *conn) resume() {
 	clear(sess.qos2In)
 	resend := make([]uint16, 0, len(sess.out))
 	for id, m := range sess.out {
+		m.held = false // a place in the previous connection's window
 		c.inflight[id] = m
 		resend = append(resend, id)
 	}
@@ -664,26 +665,57 @@ func (c *conn) resume() {
 	c.mu.Lock()
 	slices.SortFunc(resend, func(a, b uint16) int { return cmpKey(c.inflight[a].key, c.inflight[b].key) })
 	c.mu.Unlock()
-	for _, id := range resend {
+	c.wg.Add(1)
+	go c.resend(resend, started)
+}
+
+// resend sends a resumed session's unacknowledged messages again, in
+// their original order, then starts its subscriptions' receive loops. It
+// runs on its own goroutine so that the reader goes on reading the
+// acknowledgements that free places in the client's receive maximum
+// [MQTT-3.3.4-9]; PUBRELs take none.
+func (c *conn) resend(ids []uint16, started []*sub) {
+	defer c.wg.Done()
+	for _, id := range ids {
 		c.mu.Lock()
 		m := c.inflight[id]
-		c.mu.Unlock()
-		select {
-		case c.sem <- struct{}{}:
-			m.held = true
-		default: // more than the client's receive maximum: sent anyway
+		var released bool
+		var raw []byte
+		if m != nil {
+			released, raw = m.released, m.raw
 		}
-		if m.released {
+		c.mu.Unlock()
+		if m == nil {
+			continue // acknowledged meanwhile
+		}
+		if released {
 			c.write(&packets.Pubrel{PacketID: id})
 			continue
 		}
-		p, err := decodeStoredPublish(m.raw)
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		mine := c.inflight[id] == m
+		if mine {
+			m.held = true
+		}
+		c.mu.Unlock()
+		if !mine {
+			<-c.sem
+			continue
+		}
+		p, err := decodeStoredPublish(raw)
 		if err != nil {
 			c.log.Warn("stored message not resent", "err", err)
 			continue
 		}
 		p.PacketID, p.Dup = id, true
-		c.write(p)
+		if c.write(p) != nil {
+			return
+		}
 	}
 	for _, s := range started {
 		c.wg.Add(1)

@@ -637,3 +637,42 @@ func TestSessionOfflineMessagesPage(t *testing.T) {
 		c.expect(t, "pg/a", fmt.Sprint(i, body))
 	}
 }
+
+// TestSessionResendWithinReceiveMaximum: unacknowledged messages resent
+// on reconnect respect the new connection's receive maximum
+// [MQTT-3.3.4-9]: the second goes out once the first is acknowledged.
+func TestSessionResendWithinReceiveMaximum(t *testing.T) {
+	e := newSessionEnv(t, Options{})
+	connect := func(rm uint16) *packets.Connect {
+		return &packets.Connect{ProtocolVersion: packets.Version5, ClientID: "rm", KeepAlive: 30,
+			Properties: packets.Properties{SessionExpiryInterval: 300, HasSessionExpiryInterval: true, ReceiveMaximum: rm}}
+	}
+	sub, _ := dialRawConnect(t, e.addr, connect(3))
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "rm/#", QoS: 1}}})
+	sub.nextType(t, packets.TypeSuback)
+	pub, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "rm-pub", CleanStart: true})
+	var ids []uint16
+	for i := range 3 {
+		pub.pub(t, "rm/a", fmt.Sprint(i), 1)
+		ids = append(ids, sub.nextType(t, packets.TypePublish).(*packets.Publish).PacketID)
+	}
+	sub.nc.Close()
+	waitConns(t, e.gw, 1)
+
+	sub, ack := dialRawConnect(t, e.addr, connect(1))
+	if !ack.SessionPresent {
+		t.Fatal("no session")
+	}
+	for i, id := range ids {
+		p := sub.nextType(t, packets.TypePublish).(*packets.Publish)
+		if p.PacketID != id || !p.Dup || string(p.Payload) != fmt.Sprint(i) {
+			t.Fatalf("resent %+v, want DUP %d of %q", p, id, fmt.Sprint(i))
+		}
+		// Nothing more until it is acknowledged.
+		sub.send(&packets.Pingreq{})
+		if p := sub.next(); p.Type() != packets.TypePingresp {
+			t.Fatalf("got %v beyond the receive maximum 1", p)
+		}
+		sub.send(&packets.Puback{PacketID: id})
+	}
+}

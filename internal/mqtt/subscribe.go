@@ -312,8 +312,9 @@ func (c *conn) completeOut(id uint16, rc packets.ReasonCode) {
 	m := c.inflight[id]
 	delete(c.inflight, id)
 	var d *transport.Delivery
+	held := false
 	if m != nil {
-		d, m.d, m.done = m.d, nil, true
+		d, m.d, m.done, held = m.d, nil, true, m.held
 	}
 	c.mu.Unlock()
 	if m == nil {
@@ -327,7 +328,7 @@ func (c *conn) completeOut(id uint16, rc packets.ReasonCode) {
 	default:
 		d.Settle(frames.Accepted{})
 	}
-	if m.held {
+	if held {
 		<-c.sem
 	}
 }
