@@ -676,3 +676,33 @@ func TestSessionResendWithinReceiveMaximum(t *testing.T) {
 		sub.send(&packets.Puback{PacketID: id})
 	}
 }
+
+// TestSessionCleanStartWithExpiry: clean start 1 with a session expiry
+// discards the old session and its subscriptions [MQTT-3.1.2-4] and
+// starts a new persistent one [MQTT-3.2.2-3].
+func TestSessionCleanStartWithExpiry(t *testing.T) {
+	e := newSessionEnv(t, Options{})
+	c, _ := dialV5(t, e.addr, persistent("cs", 300))
+	c.sub(t, "cs/#", 1)
+	c.bye(t)
+	waitConns(t, e.gw, 0)
+	cp := persistent("cs", 300)
+	cp.CleanStart = true
+	c, ca := dialV5(t, e.addr, cp)
+	if ca.SessionPresent {
+		t.Fatal("session present with clean start")
+	}
+	if subs := e.br.SubscriptionsWithPrefix(SubscriptionPrefix); len(subs) != 0 {
+		t.Fatalf("the old session's subscriptions are left: %v", subs)
+	}
+	c.bye(t)
+	waitConns(t, e.gw, 0)
+	waitSessions(t, e.gw, 1)
+	pub, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "cs-pub", CleanStart: true})
+	pub.pub(t, "cs/x", "unsubscribed", 1)
+	c, ca = dialV5(t, e.addr, persistent("cs", 300))
+	if !ca.SessionPresent {
+		t.Fatal("the new session is not present")
+	}
+	c.expectNone(t)
+}
