@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,5 +217,52 @@ func TestDeliveryWindowAndOrder(t *testing.T) {
 		sub.send(t, &packets.Puback{PacketID: unacked[0]})
 		sub.flush(t)
 		unacked = unacked[1:]
+	}
+}
+
+// TestMatchFilterSplit compares matchFilter with the obvious definition
+// over level lists.
+func TestMatchFilterSplit(t *testing.T) {
+	ref := func(filter, topic string) bool {
+		f, tl := strings.Split(filter, "/"), strings.Split(topic, "/")
+		for i, l := range f {
+			if l == "#" {
+				return true
+			}
+			if i >= len(tl) || (l != "+" && l != tl[i]) {
+				return false
+			}
+		}
+		return len(f) == len(tl)
+	}
+	levels := []string{"a", "b", "", "+", "#"}
+	var names []string
+	var gen func(prefix string, depth int)
+	gen = func(prefix string, depth int) {
+		if depth == 0 {
+			return
+		}
+		for _, l := range levels {
+			n := l
+			if prefix != "" || depth < 4 {
+				n = prefix + "/" + l
+			}
+			names = append(names, n)
+			gen(n, depth-1)
+		}
+	}
+	gen("", 4)
+	for _, f := range names {
+		for _, tn := range names {
+			if strings.ContainsAny(tn, "+#") {
+				continue
+			}
+			if got, want := matchFilter(f, tn), ref(f, tn); got != want {
+				t.Fatalf("matchFilter(%q, %q) = %v, want %v", f, tn, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { matchFilter("a/+/c/#", "a/b/c/d/e") }); n != 0 {
+		t.Fatalf("matchFilter allocates %v times", n)
 	}
 }
