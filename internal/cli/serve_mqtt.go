@@ -43,6 +43,10 @@ func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *sl
 	logger = logger.With("component", "mqtt")
 	amqpOpts := newAMQPComponent(opts, dp, logger).opts
 	amqpOpts.TLSConfig = nil // the pipe is in process
+	// Nor can it go quiet: no idle timeout, so neither side sends
+	// heartbeats or arms a read deadline per read (the MQTT keep-alive
+	// watches the client).
+	amqpOpts.IdleTimeout = -1
 	// MQTT logins fail through the same per-address backoff as AMQP and
 	// HTTP (mqttClientAuthenticator gives it the MQTT client's address);
 	// their audit lines say protocol=mqtt.
@@ -194,6 +198,7 @@ func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tran
 	c, err := transport.NewClientConn(ctx, clientSide, transport.Options{
 		ContainerID: "mqtt:" + cred.ClientID,
 		SASL:        mech,
+		IdleTimeout: -1, // see newMQTTComponent
 	})
 	if err != nil {
 		clientSide.Close()
