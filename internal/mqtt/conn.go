@@ -148,7 +148,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) serve() {
 	defer c.nc.Close()
 	defer c.cancel()
-	r := packets.NewReader(c.nc, c.s.opts.MaxPacketSize)
+	cr := newConnReader(c.nc)
+	defer cr.release()
+	r := packets.NewReader(cr, c.s.opts.MaxPacketSize)
 	c.nc.SetReadDeadline(time.Now().Add(c.s.opts.ConnectTimeout))
 	fh, body, err := r.Next()
 	if err != nil {

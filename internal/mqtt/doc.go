@@ -52,7 +52,9 @@
 // # Threading
 //
 // Per connection: the goroutine of Server.ServeConn reads and handles
-// packets in order (CONNECT, PUBLISH, SUBSCRIBE, ...); an ack goroutine
+// packets in order (CONNECT, PUBLISH, SUBSCRIBE, ...), through a
+// connReader that holds 256 bytes while the client is idle and a pooled
+// 4 KiB buffer while it streams; an ack goroutine
 // (started by the first QoS 1/2 PUBLISH, so idle and subscribe-only
 // connections do without it and its queue) waits for the AMQP outcome of
 // each QoS 1/2 publication in arrival order and writes PUBACK or PUBREC;
