@@ -336,21 +336,18 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.s.sessions.release(c)
 		return false
 	}
-	c.wg.Add(1)
 	if c.session != nil {
 		c.relq = make(chan relItem, 256)
 		c.wg.Add(1)
 		go c.relLoop()
 	}
-	go func() {
-		defer c.wg.Done()
-		select {
-		case <-c.amqp.Done():
+	// No goroutine waits for the AMQP side for the connection's life.
+	c.amqp.AfterClose(func() {
+		if c.ctx.Err() == nil {
 			c.log.Debug("AMQP connection ended", "err", c.amqp.Err())
 			c.nc.Close()
-		case <-c.ctx.Done():
 		}
-	}()
+	})
 	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive, "session_present", present)
 	if present {
 		c.resume()

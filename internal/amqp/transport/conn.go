@@ -138,6 +138,7 @@ type Conn struct {
 	sessions    map[uint16]*Session // by local channel
 	remoteChans map[uint16]*Session // by remote channel
 	openWaiters []chan struct{}
+	afterClose  []func() // AfterClose
 	// Reused decode targets for the frequent performatives; owned by the
 	// reader goroutine (handlers run after each frame is applied, and
 	// nothing keeps a pointer to them past that).
@@ -153,6 +154,21 @@ type Conn struct {
 
 // Done is closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// AfterClose arranges for f to run on its own goroutine once the
+// connection has ended (at once if it has), after Handler.OnClose: the
+// same as a goroutine waiting on Done, without one per connection for its
+// whole life.
+func (c *Conn) AfterClose(f func()) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.afterClose = append(c.afterClose, f)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go f()
+}
 
 // Err reports why the connection ended (nil while it is open). A close from
 // the peer with an error is a *frames.Error.
@@ -311,6 +327,8 @@ func (c *Conn) fail(err error) {
 		close(w)
 	}
 	c.openWaiters = nil
+	after := c.afterClose
+	c.afterClose = nil
 	sessions := make([]*Session, 0, len(c.sessions))
 	for _, s := range c.sessions {
 		sessions = append(sessions, s)
@@ -321,6 +339,9 @@ func (c *Conn) fail(err error) {
 		s.connEnded(err)
 	}
 	c.opts.Handler.OnClose(c, err)
+	for _, f := range after {
+		go f()
+	}
 }
 
 // Close closes the connection with an optional error and waits until it has
