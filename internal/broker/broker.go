@@ -122,7 +122,7 @@ func (b *Broker) EnsureAddress(space, address, addrType string) error {
 		if t == nil || t.name != tn {
 			return fmt.Errorf("topic %q of subscription %q does not exist", tn, address)
 		}
-		return b.ensureSubscription(t, address, levels(tn+"/#"), 1, false)
+		return b.ensureSubscription(t, address, levels(tn+"/#"), 1, false, false)
 	default:
 		return fmt.Errorf("the broker does not host addresses of type %s", addrType)
 	}
@@ -444,7 +444,13 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 }
 
 // QueueInfo names a queue.
-type QueueInfo struct{ Space, Name, Type string }
+type QueueInfo struct {
+	Space, Name, Type string
+	// OnAttach marks a durable subscription a receiver's attach created
+	// (JMS durable subscribers, MQTT sessions): the broker's, not an
+	// address.
+	OnAttach bool
+}
 
 // Queues lists the broker's queues (for the router after a restart).
 func (b *Broker) Queues() []QueueInfo {
@@ -452,7 +458,7 @@ func (b *Broker) Queues() []QueueInfo {
 	defer b.mu.Unlock()
 	out := make([]QueueInfo, 0, len(b.queues))
 	for k, q := range b.queues {
-		out = append(out, QueueInfo{Space: k.space, Name: k.name, Type: q.typ})
+		out = append(out, QueueInfo{Space: k.space, Name: k.name, Type: q.typ, OnAttach: q.subOnAttach})
 	}
 	return out
 }

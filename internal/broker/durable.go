@@ -83,6 +83,7 @@ type record struct {
 	addrType    string
 	filter      string // subscription definitions; "" = not recorded
 	maxCons     int
+	onAttach    bool // a subscription a receiver's attach created
 }
 
 func parseRecord(data []byte) (record, error) {
@@ -111,6 +112,10 @@ func parseRecord(data []byte) (record, error) {
 			return r, errors.New("broker journal: bad consumer limit")
 		}
 		r.maxCons = int(n)
+		// Journals before the flag end here.
+		if rest = rest[k:]; len(rest) > 0 {
+			r.onAttach = rest[0]&queueOnAttach != 0
+		}
 		return r, nil
 	case recRetained:
 		expires, k := binary.Uvarint(rest)
@@ -168,7 +173,7 @@ func Open(opts Options) (*Broker, error) {
 			q := b.replayQueue(rec.space, rec.name, rec.addrType)
 			q.typ = rec.addrType
 			q.key = key
-			q.subFilter, q.subMaxConsumers = rec.filter, rec.maxCons
+			q.subFilter, q.subMaxConsumers, q.subOnAttach = rec.filter, rec.maxCons, rec.onAttach
 			maxQueue = max(maxQueue, key-queueKeyBase)
 		case recMessage:
 			payload := append([]byte(nil), rec.payload...)
@@ -269,6 +274,12 @@ func (b *Broker) replayQueue(space, name, typ string) *queue {
 	return q
 }
 
+// queueOnAttach flags a subscription definition the broker created for a
+// receiver's attach (JMS durable, MQTT session), not for an address. The
+// flags byte follows the consumer limit; journals written before it end
+// after the limit.
+const queueOnAttach = 1
+
 // persistQueue journals a queue definition (synchronously: it is rare).
 func (b *Broker) persistQueue(q *queue) error {
 	if b.opts.Store == nil {
@@ -280,6 +291,11 @@ func (b *Broker) persistQueue(q *queue) error {
 	if q.subFilter != "" {
 		rec = appendString(rec, q.subFilter)
 		rec = binary.AppendUvarint(rec, uint64(q.subMaxConsumers))
+		var flags byte
+		if q.subOnAttach {
+			flags |= queueOnAttach
+		}
+		rec = append(rec, flags)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()

@@ -105,10 +105,12 @@ type queue struct {
 	name  string
 	typ   string
 	key   uint64 // journal key of the queue definition
-	// A durable subscription's filter and consumer limit, journaled with
-	// its definition (set before persistQueue).
+	// A durable subscription's filter and consumer limit and whether a
+	// receiver's attach created it, journaled with its definition (set
+	// before persistQueue).
 	subFilter       string
 	subMaxConsumers int
+	subOnAttach     bool
 
 	mu        sync.Mutex
 	policy    Policy

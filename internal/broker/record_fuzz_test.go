@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/store"
 )
 
 // FuzzParseRecord: journal records never crash the decoder, and a
@@ -18,6 +19,8 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte{recQueue, 0, 0, 5, 't', 'o', 'p', 'i', 'c'})
 	// A durable subscription's definition with its filter and consumer limit.
 	f.Add([]byte{recQueue, 1, 'd', 3, 's', ':', ':', 12, 's', 'u', 'b', 's', 'c', 'r', 'i', 'p', 't', 'i', 'o', 'n', 3, 's', '/', '+', 1})
+	// The same created by a receiver's attach (the flags byte).
+	f.Add([]byte{recQueue, 1, 'd', 3, 's', ':', ':', 12, 's', 'u', 'b', 's', 'c', 'r', 'i', 'p', 't', 'i', 'o', 'n', 3, 's', '/', '+', 1, queueOnAttach})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := parseRecord(data)
 		if err != nil || r.typ != recRetained {
@@ -56,6 +59,38 @@ func TestEmptyBody(t *testing.T) {
 	} {
 		if got := emptyBody(enc(c.m)); got != c.empty {
 			t.Errorf("%s: emptyBody = %v, want %v", c.name, got, c.empty)
+		}
+	}
+}
+
+// TestSubscriptionRecordOnAttach: a subscription definition round-trips
+// its created-on-attach flag; one written before the flag decodes as not
+// created on attach.
+func TestSubscriptionRecordOnAttach(t *testing.T) {
+	log, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	b := New(Options{Store: log})
+	for _, onAttach := range []bool{false, true} {
+		q := &queue{b: b, space: "d", name: "t::s", typ: "subscription", subFilter: "t/#", subMaxConsumers: 1, subOnAttach: onAttach}
+		if err := b.persistQueue(q); err != nil {
+			t.Fatal(err)
+		}
+		var rec []byte
+		log.Replay(func(key uint64, data []byte) error {
+			if key == q.key {
+				rec = append([]byte(nil), data...)
+			}
+			return nil
+		})
+		r, err := parseRecord(rec)
+		if err != nil || r.onAttach != onAttach || r.filter != "t/#" || r.maxCons != 1 {
+			t.Fatalf("onAttach %v: %+v %v", onAttach, r, err)
+		}
+		if r, err := parseRecord(rec[:len(rec)-1]); err != nil || r.onAttach || r.maxCons != 1 {
+			t.Fatalf("record without the flags byte: %+v %v", r, err)
 		}
 	}
 }

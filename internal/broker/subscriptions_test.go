@@ -5,6 +5,7 @@ import (
 
 	amqp "github.com/Azure/go-amqp"
 
+	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/router"
 )
 
@@ -28,6 +29,11 @@ func TestBrokerDurableWildcardFilterSurvivesRestart(t *testing.T) {
 	n = startNodeWith(t, dir, setup)
 	send(t, session(t, n.addr), "sensors/a/humidity", "no")
 	send(t, session(t, n.addr), "sensors/a/temp", "yes")
+	// Created by an attach, not for an address: serve gives it to
+	// neither the router nor the control plane.
+	if qs := n.b.Queues(); len(qs) != 1 || qs[0] != (broker.QueueInfo{Space: "default", Name: "sensors::temps", Type: "subscription", OnAttach: true}) {
+		t.Fatalf("Queues after restart: %+v", qs)
+	}
 	if st, ok := n.b.Stats("default", "sensors::temps"); !ok || st.Depth != 1 {
 		t.Fatalf("subscription after restart: %+v %v, want the one matching message", st, ok)
 	}

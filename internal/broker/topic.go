@@ -311,16 +311,17 @@ func (b *Broker) attachJMSDurable(l *transport.Link, t *topic, filter []string, 
 		maxConsumers = 0
 	}
 	subName := t.name + "::" + linkSubscriptionName(l, caps)
-	if err := b.ensureSubscription(t, subName, filter, maxConsumers, hasCapability(caps, CapabilityRetained)); err != nil {
+	if err := b.ensureSubscription(t, subName, filter, maxConsumers, true, hasCapability(caps, CapabilityRetained)); err != nil {
 		return nil, frames.Errorf(frames.ErrInternal, "%v", err)
 	}
 	return b.bindConsumer(l, b.lookup(t.space, subName))
 }
 
 // ensureSubscription creates a durable subscription queue on t
-// (idempotent); a new one gets the matching retained messages when seed is
-// set.
-func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxConsumers int, seed bool) error {
+// (idempotent); onAttach records that a receiver's attach, not an
+// address, created it; a new one gets the matching retained messages when
+// seed is set.
+func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxConsumers int, onAttach, seed bool) error {
 	b.mu.Lock()
 	k := key{t.space, name}
 	if b.queues[k] != nil {
@@ -328,7 +329,7 @@ func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxC
 		return nil
 	}
 	q := &queue{b: b, space: t.space, name: name, typ: "subscription",
-		subFilter: strings.Join(filter, "/"), subMaxConsumers: maxConsumers}
+		subFilter: strings.Join(filter, "/"), subMaxConsumers: maxConsumers, subOnAttach: onAttach}
 	if err := b.persistQueue(q); err != nil {
 		b.mu.Unlock()
 		return err

@@ -136,6 +136,11 @@ func TestBrokerDurableSubscription(t *testing.T) {
 	if got := receiveN(t, rcv, 1); got[0] != "two" {
 		t.Fatalf("after restart got %v", got)
 	}
+	for _, q := range n.b.Queues() {
+		if q.OnAttach {
+			t.Fatalf("the subscription address %+v is marked created on attach", q)
+		}
+	}
 	if _, err := session(t, n.addr).NewSender(ctx5(t), "news::archive", nil); err == nil {
 		t.Fatal("sending to a subscription was accepted")
 	}

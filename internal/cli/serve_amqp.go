@@ -82,8 +82,15 @@ func openDataPlane(opts serveOptions, logger *slog.Logger) (*dataPlane, error) {
 	})
 	r.SetSpace(router.SpaceConfig{Name: "default", Namespace: "default", AutoCreate: true})
 	for _, q := range b.Queues() {
-		if isMQTTSubscription(q) {
-			continue // the MQTT gateway's own, attached by their filters
+		if q.OnAttach || isMQTTSubscription(q) {
+			// Durable subscriptions a receiver's attach created (JMS
+			// durable subscribers on a topic, MQTT sessions) are the
+			// broker's, reached through their topic, not addresses: as
+			// before the restart, neither the router nor the control
+			// plane (which would adopt them as Address resources
+			// without a topic) gets them. isMQTTSubscription covers
+			// journals written before the OnAttach flag.
+			continue
 		}
 		// Queues replayed from the journal are addresses again.
 		r.SetAddress(q.Space, q.Name, router.Type(q.Type))

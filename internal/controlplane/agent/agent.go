@@ -628,7 +628,8 @@ func (a *Agent) adopt(ref spaceRef, dpName string, sp *model.AddressSpacePlan, p
 	have := make(map[string]bool, len(addrs))
 	names := make(map[string]bool, len(addrs))
 	for _, it := range addrs {
-		have[it.Object.(*model.Address).Spec.Address] = true
+		// A subscription is `{topic}::{address}` in the data plane.
+		have[dataPlaneAddress(it.Object.(*model.Address))] = true
 		names[it.Object.GetMeta().Name] = true
 	}
 	managed := a.managed[dpName]
@@ -646,10 +647,15 @@ func (a *Agent) adopt(ref spaceRef, dpName string, sp *model.AddressSpacePlan, p
 		if p := defaultPlanFor(sp, ps, typ); p != nil {
 			plan = p.Metadata.Name
 		}
+		spec := model.AddressSpec{Address: addr, Type: typ, Plan: plan}
+		if tn, sub, ok := strings.Cut(addr, "::"); ok && typ == model.TypeSubscription {
+			// dataPlaneAddress gives back `{topic}::{address}`.
+			spec.Topic, spec.Address = tn, sub
+		}
 		create = append(create, &model.Address{
 			Metadata: model.ObjectMeta{Name: name, Namespace: ref.ns,
 				Annotations: map[string]string{model.AnnotationCreatedBy: "auto-create"}},
-			Spec:   model.AddressSpec{Address: addr, Type: typ, Plan: plan},
+			Spec:   spec,
 			Status: model.AddressStatus{Phase: model.PhasePending},
 		})
 	}

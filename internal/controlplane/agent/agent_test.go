@@ -49,6 +49,7 @@ type env struct {
 	api   *api.Server
 	agent *Agent
 	r     *router.Router
+	b     *broker.Broker // nil without a broker
 }
 
 func newEnv(t *testing.T, withBroker bool) *env {
@@ -62,13 +63,15 @@ func newEnv(t *testing.T, withBroker bool) *env {
 		t.Fatal(err)
 	}
 	opts := router.Options{}
+	var b *broker.Broker
 	if withBroker {
-		opts.Broker = broker.New(broker.Options{})
+		b = broker.New(broker.Options{})
+		opts.Broker = b
 	}
 	r := router.New(opts)
 	a := New(Options{Registry: reg, DataPlane: routerPlane{r}})
 	t.Cleanup(func() { a.Close(); reg.Close() })
-	return &env{t: t, reg: reg, api: s, agent: a, r: r}
+	return &env{t: t, reg: reg, api: s, agent: a, r: r, b: b}
 }
 
 func (e *env) apply(yaml string) {
@@ -392,5 +395,66 @@ func TestScale(t *testing.T) {
 	t.Logf("%d addresses: created through the API in %v, all Active after %v; list %v, get %v", n, created.Round(time.Millisecond), all.Round(time.Millisecond), list.Round(time.Millisecond), get.Round(time.Microsecond))
 	if n >= 10000 && all > 30*time.Second {
 		t.Errorf("%d addresses took %v to become Active, want < 30s", n, all)
+	}
+}
+
+// deleteRecorder records the addresses the agent deletes.
+type deleteRecorder struct {
+	routerPlane
+	mu      sync.Mutex
+	deleted []string
+}
+
+func (p *deleteRecorder) DeleteAddress(s, a string) error {
+	p.mu.Lock()
+	p.deleted = append(p.deleted, a)
+	p.mu.Unlock()
+	return p.routerPlane.DeleteAddress(s, a)
+}
+
+// TestRestartKeepsReplayedSubscription: after a restart the data plane
+// has the broker's replayed subscription `prices::archive` but not yet
+// its topic. The agent neither adopts it a second time (its resource's
+// spec.address is `archive`) nor drops it (with its stored messages)
+// because its topic is placed in a later round of the same pass.
+func TestRestartKeepsReplayedSubscription(t *testing.T) {
+	e := newEnv(t, true)
+	e.apply(`
+apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata: {name: default.prices}
+spec: {address: prices, type: topic, plan: standard-small-topic}
+---
+apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata: {name: default.prices-archive}
+spec: {address: archive, topic: prices, type: subscription, plan: standard-small-subscription}
+`)
+	e.agent.Sync()
+	e.agent.Sync()
+	e.expect("default.prices-archive", model.PhaseActive, "")
+
+	// The restart: a new router and agent over the same registry and
+	// broker, the router holding only the replayed subscription.
+	r := router.New(router.Options{Broker: e.b})
+	r.SetSpace(router.SpaceConfig{Name: "default", Namespace: "default", AutoCreate: true})
+	if err := r.SetAddress("default", "prices::archive", router.Subscription); err != nil {
+		t.Fatal(err)
+	}
+	dp := &deleteRecorder{routerPlane: routerPlane{r}}
+	a := New(Options{Registry: e.reg, DataPlane: dp})
+	t.Cleanup(a.Close)
+	a.Sync()
+	e.agent, e.r = a, r
+	if len(dp.deleted) != 0 {
+		t.Fatalf("the first pass after the restart deleted %v", dp.deleted)
+	}
+	e.expect("default.prices-archive", model.PhaseActive, "")
+	if list, _ := e.reg.List(model.AddressKind, "default"); len(list) != 2 {
+		var names []string
+		for _, o := range list {
+			names = append(names, o.GetMeta().Name)
+		}
+		t.Fatalf("addresses after the restart: %v, want the 2 applied", names)
 	}
 }

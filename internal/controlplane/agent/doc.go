@@ -17,12 +17,21 @@
 //  2. Read back the data plane's addresses. Addresses it has that no
 //     resource claims and the agent did not put there (a client's attach
 //     in an auto-creating space, queues the broker replayed from its
-//     journal) are adopted as Address resources `{space}.{address}`.
+//     journal) are adopted as Address resources `{space}.{address}`; a
+//     resource claims its data-plane name (`{topic}::{address}` for a
+//     subscription), and an adopted `{topic}::{name}` subscription gets
+//     spec.topic. Durable subscriptions the broker created for a
+//     receiver's attach (JMS durable subscribers, MQTT sessions) never
+//     reach the data plane's address list: they are the broker's, as in
+//     EnMasse, where JMS subscriptions are not Address resources.
 //  3. Schedule (schedule.go, a pure function): resolve each address's
 //     plan against the space plan, give each spec.address to the first
 //     resource created with it (the others stay Pending naming it), check
 //     that subscriptions have their topic and dead-letter references
-//     exist, and admit addresses within the space plan's limits with
+//     exist (a subscription whose topic is admitted in a later round
+//     waits for it: after a restart the replayed subscription is applied
+//     while its topic is not yet, and unplacing it would drop its stored
+//     messages), and admit addresses within the space plan's limits with
 //     EnMasse's credit arithmetic — addresses already applied keep their
 //     credits, the rest are admitted in creation order while they fit,
 //     and those that do not stay Pending with "Quota exceeded".

@@ -265,6 +265,19 @@ func schedule(space *model.AddressSpace, sp *model.AddressSpacePlan, ps plans, i
 		}
 		return 0
 	}
+	// A subscription whose topic waits for a later round waits for it
+	// (after a restart an applied subscription's topic may be new to the
+	// data plane): deciding it before would unplace it, and the data
+	// plane would drop it with its stored messages.
+	var later []input
+	topicLater := func(it input) bool {
+		t := owner[it.addr.Spec.Topic]
+		if it.addr.Spec.Type != model.TypeSubscription || t == nil || placedType[it.addr.Spec.Topic] != "" {
+			return false
+		}
+		td := out[t.Metadata.Name]
+		return td != nil && td.plan != nil && !td.place
+	}
 	for r := range 3 {
 		for _, subs := range []bool{false, true} {
 			for _, it := range order {
@@ -272,8 +285,17 @@ func schedule(space *model.AddressSpace, sp *model.AddressSpacePlan, ps plans, i
 				if d.plan == nil || d.place || round(it, d) != r || (it.addr.Spec.Type == model.TypeSubscription) != subs {
 					continue
 				}
+				if r < 2 && topicLater(it) {
+					later = append(later, it)
+					continue
+				}
 				admit(it, d)
 			}
+		}
+	}
+	for _, it := range later {
+		if d := out[it.addr.Metadata.Name]; d.plan != nil && !d.place {
+			admit(it, d)
 		}
 	}
 	return out
