@@ -127,8 +127,11 @@ func TestIdleConnectionsMemory(t *testing.T) {
 	t.Logf("%d idle AMQP connections: +%d KiB (%.1f KiB each, server RSS %d MiB); %d idle MQTT connections: +%d KiB (%.1f KiB each, server RSS %d MiB)",
 		n, afterAMQP-base, perAMQP, afterAMQP/1024, n, afterMQTT-baseMQTT, perMQTT, afterMQTT/1024)
 	// EnMasse's sizing rule for Dispatch was ~120 kB per connection; an
-	// idle connection here must cost well under that.
-	if perAMQP > 64 || perMQTT > 96 {
+	// idle connection here must cost well under that. 2026-11-26: about
+	// 15 KiB (AMQP) and 45 KiB (MQTT) at 10,000, a little more at 500;
+	// the limits leave room for noise, not for a lost optimisation (MQTT
+	// was 65 KiB before its read buffers and ack queue became lazy).
+	if perAMQP > 32 || perMQTT > 60 {
 		t.Fatalf("idle connections cost %.1f KiB (AMQP) and %.1f KiB (MQTT) each", perAMQP, perMQTT)
 	}
 }
