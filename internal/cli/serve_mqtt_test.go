@@ -27,7 +27,7 @@ type pahoClient struct {
 
 func mqttConnect(t *testing.T, addr, clientID string, edit func(*paho.Connect)) *pahoClient {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -59,7 +59,7 @@ func mqttConnect(t *testing.T, addr, clientID string, edit func(*paho.Connect)) 
 
 func (pc *pahoClient) subscribe(t *testing.T, filter string, qos byte) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()
 	sa, err := pc.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
 	if err != nil {
@@ -72,7 +72,7 @@ func (pc *pahoClient) subscribe(t *testing.T, filter string, qos byte) {
 
 func (pc *pahoClient) publish(t *testing.T, p *paho.Publish) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()
 	resp, err := pc.Publish(ctx, p)
 	if err != nil {
@@ -91,7 +91,7 @@ func (pc *pahoClient) expect(t *testing.T, topic, payload string, qos byte) *pah
 			t.Fatalf("got %s %q QoS %d, want %s %q QoS %d", m.Topic, m.Payload, m.QoS, topic, payload, qos)
 		}
 		return m
-	case <-time.After(10 * time.Second):
+	case <-time.After(clientWait):
 		t.Fatalf("no message %q on %s", payload, topic)
 		return nil
 	}

@@ -44,7 +44,7 @@ var pahoIDs atomic.Int64
 // its CONNACK reason code.
 func pahoOver(t *testing.T, nc net.Conn, edit func(*paho.Connect)) (*pahoClient, byte, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()
 	pc := &pahoClient{nc: nc, msgs: make(chan *paho.Publish, 100)}
 	pc.Client = paho.NewClient(paho.ClientConfig{
@@ -254,7 +254,9 @@ func TestServeMQTTWebSocketTLS(t *testing.T) {
 	s := startServe(t, "--tls-self-signed", "--amqps", "", "--mqtts", "", "--http-tls", "--tls-client-ca", clients.file,
 		"--allow-anonymous=false", "--config", mqttUsersConfig(t))
 	_, pool := s.caPool(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Each dial (TCP, TLS with client certificates, WebSocket upgrade)
+	// has its own bound: they are slow under -race on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()
 	alice := clients.clientCert(t, "alice")
 	nc, err := mqtt.DialWebSocket(ctx, "wss://"+s.addrs["https"].String()+"/mqtt",
@@ -269,7 +271,9 @@ func TestServeMQTTWebSocketTLS(t *testing.T) {
 	a.subscribe(t, "alice/ws", 0)
 	a.publish(t, &paho.Publish{Topic: "alice/ws", Payload: []byte("wss")})
 	a.expect(t, "alice/ws", "wss", 0)
-	nc, err = mqtt.DialWebSocket(ctx, "wss://"+s.addrs["https"].String()+"/mqtt", &tls.Config{RootCAs: pool})
+	ctx2, cancel2 := context.WithTimeout(context.Background(), clientWait)
+	defer cancel2()
+	nc, err = mqtt.DialWebSocket(ctx2, "wss://"+s.addrs["https"].String()+"/mqtt", &tls.Config{RootCAs: pool})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,18 @@ type testServe struct {
 // data dir, after applying extra flags (e.g. "--log-level", "debug"). It
 // returns once every component listens; the serve is stopped at cleanup.
 // Set ENMASSE_TEST_LOG=1 to see its logs.
+// serveWait bounds the waits for serve to become ready and to stop. They
+// end as soon as serve is ready or stopped; the bound is for a broken
+// serve and is generous because on a loaded machine (2 cores shared by
+// parallel test runs and benchmarks) opening and closing the journal and
+// the control-plane database wait for fsyncs that can take seconds.
+const serveWait = 60 * time.Second
+
+// clientWait bounds a client's wait for an answer it must get (CONNACK,
+// SUBACK, PUBACK, an expected message): as long a bound as a loaded
+// machine needs, still a failure when the answer never comes.
+const clientWait = 30 * time.Second
+
 func startServe(t *testing.T, args ...string) *testServe {
 	t.Helper()
 	// --mqtts off unless a test gives it: with TLS it would default to
@@ -83,8 +95,8 @@ func startServeOptions(t *testing.T, opts serveOptions) *testServe {
 		s.cancel()
 		select {
 		case <-s.done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("serve did not stop within 15s")
+		case <-time.After(serveWait):
+			t.Errorf("serve did not stop within %v", serveWait)
 		}
 		if t.Failed() || os.Getenv("ENMASSE_TEST_LOG") != "" {
 			t.Logf("serve logs:\n%s", s.logs)
@@ -95,8 +107,8 @@ func startServeOptions(t *testing.T, opts serveOptions) *testServe {
 	case err := <-s.done:
 		s.done <- err // for cleanup
 		t.Fatalf("serve failed to start: %v\nlogs:\n%s", err, s.logs)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("serve not ready within 10s; logs:\n%s", s.logs)
+	case <-time.After(serveWait):
+		t.Fatalf("serve not ready within %v; logs:\n%s", serveWait, s.logs)
 	}
 	return s
 }
@@ -109,8 +121,8 @@ func (s *testServe) stop(t *testing.T) error {
 	case err := <-s.done:
 		s.done <- err // for cleanup
 		return err
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop within 15s")
+	case <-time.After(serveWait):
+		t.Fatalf("serve did not stop within %v", serveWait)
 		return nil
 	}
 }
