@@ -749,6 +749,12 @@ func codeFor(err error) packets.ReasonCode {
 		return packets.ReasonQuotaExceeded
 	case frames.ErrInvalidField, frames.ErrNotFound:
 		return packets.ReasonTopicFilterInvalid
+	case frames.ErrNotImplemented:
+		// The router's answer to a retained message on a multicast
+		// address: 0x9A (Retain not supported) is no PUBACK/PUBREC code
+		// [MQTT-3.4.2-1], and CONNACK said Retain Available 1 (topics
+		// keep them).
+		return packets.ReasonImplementationSpecificError
 	}
 	return packets.ReasonUnspecifiedError
 }

@@ -166,7 +166,14 @@
 //	QoS ≥ 1                      header.durable = true; x-opt-mqtt-qos annotation
 //	RETAIN flag                  message annotation x-opt-retain = true (the
 //	                             broker keeps the message as the retained one
-//	                             of its topic name; empty payload clears)
+//	                             of its topic name; empty payload clears). On
+//	                             a multicast address, which keeps nothing, the
+//	                             router refuses it (amqp:not-implemented):
+//	                             PUBACK/PUBREC 0x83 with a Reason String, not
+//	                             0x9A, which is no PUBACK/PUBREC code
+//	                             [MQTT-3.4.2-1] and CONNACK's Retain Available
+//	                             is 1 for topics; QoS 0: dropped; 3.1.1: the
+//	                             connection closes [MQTT-3.3.5-2 (3.1.1)]
 //	RETAIN on delivery           1 for retained messages delivered on
 //	                             subscribe (annotation x-opt-retained)
 //	                             [MQTT-3.3.1-8]; else 0 [MQTT-3.3.1-12], or
@@ -277,7 +284,6 @@
 //     (`user@space`), not a TLS server name. The separate `enmasse
 //     mqtt-gateway` process has no SessionStore: its sessions end with
 //     their connections (CONNACK says Session Expiry 0).
-//   - Retained messages on multicast addresses (only topics keep them).
 //   - v5: enhanced authentication (AUTH is a protocol error).
 //   - Changing a subscription's QoS from 0 to more keeps its pre-settled
 //     link (messages stay at QoS 0 until it is resubscribed).

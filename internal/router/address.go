@@ -174,8 +174,13 @@ func (a *address) pumpLocked() {
 
 // produce handles a message from a producer link bound to a.
 func (a *address) produce(p *linkState, d *transport.Delivery) {
+	refused := a.refuseRetained(d)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if refused {
+		a.rebalanceLocked() // the producer's credit, as for any message
+		return
+	}
 	if a.typ == Multicast {
 		a.fanoutLocked(d)
 		a.rebalanceLocked()
@@ -198,6 +203,9 @@ func (a *address) produce(p *linkState, d *transport.Delivery) {
 // gets credit independently of this address's consumers: it is forwarded,
 // buffered while the buffer is within LinkCapacity, or released.
 func (a *address) relayed(d *transport.Delivery) {
+	if a.refuseRetained(d) {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.typ == Multicast {

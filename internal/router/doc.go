@@ -15,7 +15,12 @@
 //     (at-most-once); producers' unsettled messages are accepted on
 //     receipt. A consumer without credit gets a bounded buffer
 //     (MulticastBuffer messages), beyond which messages are dropped and
-//     counted on the link, so one slow consumer stalls nobody.
+//     counted on the link, so one slow consumer stalls nobody. A multicast
+//     address keeps no messages: one asking to be retained (annotation
+//     x-opt-retain = true, the MQTT RETAIN flag) is rejected with
+//     amqp:not-implemented when unsettled and dropped when pre-settled,
+//     rather than delivered as if kept (retain.go; only topics keep
+//     retained messages).
 //   - queue, topic, subscription, deadletter: whole links are handed to the
 //     Endpoint that hosts them (the broker). In `enmasse serve` the broker is
 //     in the same process and receives the client's own link objects and

@@ -698,3 +698,57 @@ func TestRouterConnectionLimitsPerUserAndHost(t *testing.T) {
 		t.Fatalf("space u: %v", err)
 	}
 }
+
+// TestRouterMulticastRefusesRetained: a multicast address keeps no
+// messages, so one asking to be retained (x-opt-retain = true) is refused
+// instead of delivered as if kept: unsettled on a link or through the
+// anonymous relay it is rejected with amqp:not-implemented, pre-settled
+// it is dropped. Other messages, and x-opt-retain = false, pass.
+func TestRouterMulticastRefusesRetained(t *testing.T) {
+	r, addr := startRouter(t)
+	r.SetAddress("default", "events", router.Multicast)
+	s := dial(t, addr, "")
+	rcv, err := s.NewReceiver(ctxT(t, 5*time.Second), "events", &amqp.ReceiverOptions{Credit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(body string, retain any) *amqp.Message {
+		m := amqp.NewMessage([]byte(body))
+		if retain != nil {
+			m.Annotations = amqp.Annotations{"x-opt-retain": retain}
+		}
+		m.Properties = &amqp.MessageProperties{To: ptr("events")}
+		return m
+	}
+	link, err := s.NewSender(ctxT(t, 5*time.Second), "events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := s.NewSender(ctxT(t, 5*time.Second), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, snd := range map[string]*amqp.Sender{"link": link, "relay": relay} {
+		err := snd.Send(ctxT(t, 5*time.Second), msg("kept?", true), nil)
+		var ae *amqp.Error
+		if !errors.As(err, &ae) || ae.Condition != amqp.ErrCondNotImplemented || !strings.Contains(ae.Description, "retained") {
+			t.Fatalf("%s: retained message to a multicast address: %v, want amqp:not-implemented", name, err)
+		}
+		if err := snd.Send(ctxT(t, 5*time.Second), msg("dropped", true), &amqp.SendOptions{Settled: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := snd.Send(ctxT(t, 5*time.Second), msg("plain-"+name, false), nil); err != nil {
+			t.Fatalf("%s: x-opt-retain false: %v", name, err)
+		}
+		// Same producer, same path: the refused ones would be first.
+		m, err := rcv.Receive(ctxT(t, 5*time.Second), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(m.GetData()); got != "plain-"+name {
+			t.Fatalf("%s: consumer got %q, want plain-%s", name, got, name)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
