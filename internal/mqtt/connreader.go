@@ -46,15 +46,19 @@ func (cr *connReader) fill() error {
 	case cr.pooled != nil && cr.lastRead < smallReadBuf:
 		cr.release()
 	}
-	n, err := cr.nc.Read(cr.buf)
-	cr.lastRead, cr.w = n, n
-	if n > 0 {
-		return nil
+	// Like bufio.Reader, tolerate a few empty reads without an error
+	// (a WebSocket message boundary can give one).
+	for range 100 {
+		n, err := cr.nc.Read(cr.buf)
+		cr.lastRead, cr.w = n, n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return io.ErrNoProgress
 }
 
 // release gives the large buffer back; the buffer must be empty.

@@ -75,3 +75,33 @@ func TestConnReader(t *testing.T) {
 		t.Fatalf("buffer of %d bytes once writes are small again", len(cr.buf))
 	}
 }
+
+// emptyReads returns (0, nil) twice before every read, as a WebSocket
+// message boundary can.
+type emptyReads struct {
+	net.Conn
+	n int
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	if e.n++; e.n%3 != 0 {
+		return 0, nil
+	}
+	return e.Conn.Read(p)
+}
+
+// TestConnReaderEmptyReads: empty reads without an error are not the end
+// of the stream (bufio.Reader's rule).
+func TestConnReaderEmptyReads(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	cr := newConnReader(&emptyReads{Conn: a})
+	go b.Write([]byte("abc"))
+	for _, want := range []byte("abc") {
+		c, err := cr.ReadByte()
+		if err != nil || c != want {
+			t.Fatalf("ReadByte = %q, %v; want %q", c, err, want)
+		}
+	}
+}
