@@ -434,10 +434,11 @@ func inputs(addrs []registry.Item, actual map[string]string) []input {
 // returns the errors by address and whether it changed anything.
 func (a *Agent) apply(dpName string, addrs []registry.Item, decisions map[string]*decision, actual map[string]string) (map[string]error, bool) {
 	desired := map[string]string{}
-	claimed := make(map[string]bool, len(addrs))
+	// claimed holds, per data-plane address, the types resources give it.
+	claimed := make(map[string][]string, len(addrs))
 	for _, it := range addrs {
 		ad := it.Object.(*model.Address)
-		claimed[dataPlaneAddress(ad)] = true
+		claimed[dataPlaneAddress(ad)] = append(claimed[dataPlaneAddress(ad)], ad.Spec.Type)
 		if d := decisions[ad.Metadata.Name]; d != nil && d.place {
 			desired[dataPlaneAddress(ad)] = ad.Spec.Type
 		}
@@ -480,9 +481,17 @@ func (a *Agent) apply(dpName string, addrs []registry.Item, decisions map[string
 			}
 		}
 	}
-	for addr := range actual {
-		if _, ok := desired[addr]; ok || (!managed[addr] && !claimed[addr]) {
+	for addr, typ := range actual {
+		if _, ok := desired[addr]; ok || (!managed[addr] && claimed[addr] == nil) {
 			continue // wanted, or not ours and to be adopted
+		}
+		if stored(typ) && slices.Contains(claimed[addr], typ) {
+			// A resource still claims it with this type but cannot be
+			// placed now (quota, plan, a topic not yet placed): it keeps
+			// its queue and stored messages. Only deleting the resource,
+			// or changing its address or type, removes them.
+			managed[addr] = true
+			continue
 		}
 		changed = true
 		delete(managed, addr)
@@ -491,6 +500,11 @@ func (a *Agent) apply(dpName string, addrs []registry.Item, decisions map[string
 		}
 	}
 	return errs, changed
+}
+
+// stored reports whether addresses of a type hold messages in the broker.
+func stored(typ string) bool {
+	return typ != model.TypeAnycast && typ != model.TypeMulticast
 }
 
 // pendingAll gives every address the same Pending message.
@@ -525,6 +539,9 @@ func addressStatuses(addrs []registry.Item, decisions map[string]*decision, actu
 			st.Phase = model.PhasePending
 			if d != nil {
 				st.Messages = d.messages
+			}
+			if stored(ad.Spec.Type) && actual[dataPlaneAddress(ad)] == ad.Spec.Type {
+				st.Messages = append(slices.Clip(st.Messages), fmt.Sprintf("Address '%s' keeps its stored messages until it can be placed or its resource is deleted", ad.Spec.Address))
 			}
 		default:
 			st.PlanStatus = &model.PlanStatus{Name: d.plan.Metadata.Name, Partitions: partitions(d.plan), Resources: d.plan.Spec.Resources}

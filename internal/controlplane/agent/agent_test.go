@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/Azure/go-amqp"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/controlplane/api"
 	"github.com/enmasse-go/enmasse/internal/controlplane/client"
@@ -456,5 +461,113 @@ spec: {address: archive, topic: prices, type: subscription, plan: standard-small
 			names = append(names, o.GetMeta().Name)
 		}
 		t.Fatalf("addresses after the restart: %v, want the 2 applied", names)
+	}
+}
+
+// serveAMQP listens for AMQP clients of e's router on a random loopback
+// port and returns its address.
+func (e *env) serveAMQP() string {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv := transport.NewServer(ln, transport.Options{
+		Handler: e.r, OnOpen: e.r.OnOpen,
+		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true}), AllowNoSASL: true,
+	})
+	go srv.Serve(context.Background())
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// TestUnplaceableKeepsStoredMessages: a queue that cannot be placed for
+// a while (here its plan is unknown, as in a plan change) goes Pending
+// but keeps its broker queue and stored messages; they are deleted only
+// with its resource.
+func TestUnplaceableKeepsStoredMessages(t *testing.T) {
+	e := newEnv(t, true)
+	e.apply(strings.Replace(space, "standard-unlimited", "standard-small", 1) + `---
+apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata: {name: s.orders}
+spec: {address: orders, type: queue, plan: standard-small-queue}
+`)
+	// The space plan allows the queue's plan or not.
+	spacePlan := `
+apiVersion: admin.enmasse.io/v1beta2
+kind: AddressSpacePlan
+metadata: {name: standard-small}
+spec:
+  addressSpaceType: standard
+  resourceLimits: {router: 1, broker: 1, aggregate: 2}
+  addressPlans: [%s]
+`
+	e.agent.Sync()
+	e.expect("s.orders", model.PhaseActive, "")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := amqp.Dial(ctx, "amqp://"+e.serveAMQP(), &amqp.ConnOptions{HostName: "s", SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := s.NewSender(ctx, "orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := snd.Send(ctx, amqp.NewMessage([]byte(fmt.Sprint("order-", i))), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	depth := func() int {
+		st, ok := e.b.Stats("s", "orders")
+		if !ok {
+			return -1
+		}
+		return st.Depth
+	}
+	if d := depth(); d != 3 {
+		t.Fatalf("depth %d, want 3", d)
+	}
+
+	e.apply(fmt.Sprintf(spacePlan, "standard-medium-queue"))
+	e.agent.Sync()
+	e.agent.Sync()
+	if d := depth(); d != 3 || !e.routerHas("s", "orders") {
+		t.Fatalf("unplaceable queue: depth %d, in router %v; want its 3 messages kept", d, e.routerHas("s", "orders"))
+	}
+	e.expect("s.orders", model.PhasePending, "Address plan 'standard-small-queue' is not allowed by address space plan 'standard-small'")
+	e.expect("s.orders", model.PhasePending, "keeps its stored messages")
+
+	e.apply(fmt.Sprintf(spacePlan, "standard-small-queue"))
+	e.agent.Sync()
+	e.expect("s.orders", model.PhaseActive, "")
+	rcv, err := s.NewReceiver(ctx, "orders", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rcv.Receive(ctx, nil)
+	if err != nil || string(m.GetData()) != "order-0" {
+		t.Fatalf("receive after placing again: %v %v", m, err)
+	}
+	rcv.AcceptMessage(ctx, m)
+
+	if _, err := e.api.Delete(context.Background(), model.AddressKind, "default", "s.orders", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.agent.Sync()
+	if d := depth(); d != -1 || e.routerHas("s", "orders") {
+		t.Fatalf("deleted queue: depth %d, in router %v; want gone", d, e.routerHas("s", "orders"))
 	}
 }

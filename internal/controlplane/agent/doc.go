@@ -35,9 +35,17 @@
 //     EnMasse's credit arithmetic — addresses already applied keep their
 //     credits, the rest are admitted in creation order while they fit,
 //     and those that do not stay Pending with "Quota exceeded".
-//  4. Make the data plane hold exactly the admitted addresses
-//     (SetAddress, DeleteAddress; deleting detaches the address's links
-//     with amqp:resource-deleted), then read it back again.
+//  4. Make the data plane hold the admitted addresses (SetAddress), then
+//     read it back again. DeleteAddress (which detaches the address's
+//     links with amqp:resource-deleted and drops a broker queue with its
+//     stored messages) is called only for an address no resource claims
+//     any more (its resource was deleted, or its spec.address changed) or
+//     whose resource changed its type. A broker-backed address (queue,
+//     topic, subscription, deadletter) whose resource still claims it but
+//     cannot be placed now — quota, a plan change, a topic or dead-letter
+//     address not placed — stays in the data plane with its stored
+//     messages and is Pending with the reason; anycast and multicast
+//     addresses, which store nothing, are removed until they fit again.
 //  5. Write status: Active and isReady only for an address that is really
 //     in the data plane with its type; Configuring when it should be but
 //     is not yet; Failed with the data plane's error (retried with
