@@ -342,7 +342,9 @@ func (b *Broker) bindConsumer(l *transport.Link, q *queue) (*binding, error) {
 	if tn, _, ok := splitSubscription(q.name); ok {
 		if t := b.topicFor(q.space, tn); t != nil {
 			if sub := t.subscription(q); sub != nil {
+				t.mu.Lock() // SetMaxConsumers changes it
 				limit = sub.maxConsumers
+				t.mu.Unlock()
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package broker
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // DeleteSubscriptions deletes every durable subscription of space named
 // `{topic}::{name}`, whatever its topic, with its messages (the MQTT
@@ -44,4 +47,54 @@ func (b *Broker) SubscriptionsWithPrefix(prefix string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// SetMaxConsumers sets how many consumers the subscription address
+// `{topic}::{name}` admits: 1 is exclusive, more is shared, 0 unlimited
+// (an Address's spec.subscription.maxConsumers). Consumers already
+// attached beyond a lowered limit stay. The limit is journaled with the
+// subscription. It is idempotent.
+func (b *Broker) SetMaxConsumers(space, address string, n int) error {
+	tn, _, ok := splitSubscription(address)
+	b.mu.Lock()
+	q := b.queues[key{space, address}]
+	t := b.topics[key{space, tn}]
+	b.mu.Unlock()
+	if !ok || q == nil || q.typ != "subscription" || t == nil {
+		return fmt.Errorf("subscription %q does not exist", address)
+	}
+	t.mu.Lock()
+	var sub *subscription
+	for _, s := range t.subs {
+		if s.q == q {
+			sub = s
+		}
+	}
+	changed := sub != nil && sub.maxConsumers != n
+	if changed {
+		sub.maxConsumers = n
+	}
+	t.mu.Unlock()
+	if sub == nil {
+		return fmt.Errorf("subscription %q does not exist", address)
+	}
+	if !changed {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.queues[key{space, address}] != q {
+		return nil // deleted meanwhile
+	}
+	// A later queue record replaces an earlier one of the same name.
+	old := q.key
+	q.subMaxConsumers = n
+	if err := b.persistQueue(q); err != nil {
+		q.key = old
+		return err
+	}
+	if old != 0 && old != q.key {
+		b.opts.Store.DeleteAsync(old)
+	}
+	return nil
 }

@@ -1,56 +1,67 @@
-package broker_test
+package broker
 
 import (
 	"testing"
 
-	amqp "github.com/Azure/go-amqp"
-
-	"github.com/enmasse-go/enmasse/internal/broker"
-	"github.com/enmasse-go/enmasse/internal/router"
+	"github.com/enmasse-go/enmasse/internal/store"
 )
 
-// TestBrokerDurableWildcardFilterSurvivesRestart: a durable subscription
-// attached below its topic with a wildcard keeps that filter after a
-// restart (it used to come back as `{topic}/#`), and DeleteSubscriptions
-// removes it by name.
-func TestBrokerDurableWildcardFilterSurvivesRestart(t *testing.T) {
+// TestSetMaxConsumersJournaled: a subscription's consumer limit replaces
+// the default 1 and survives a restart.
+func TestSetMaxConsumersJournaled(t *testing.T) {
 	dir := t.TempDir()
-	setup := func(r *router.Router) { r.SetAddress("default", "sensors", router.Topic) }
-	n := startNodeWith(t, dir, setup)
-	opts := &amqp.ReceiverOptions{Name: "temps", SourceDurability: amqp.DurabilityUnsettledState,
-		SourceExpiryPolicy: amqp.ExpiryPolicyNever, SourceCapabilities: []string{"global"}, Credit: 10}
-	rcv, err := session(t, n.addr).NewReceiver(ctx5(t), "sensors/+/temp", opts)
-	if err != nil {
+	open := func() (*Broker, func()) {
+		log, err := store.Open(store.Options{Dir: dir, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Open(Options{Store: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, func() { log.Close() }
+	}
+	limit := func(b *Broker) int {
+		t.Helper()
+		q := b.lookup("s", "news::shared")
+		if q == nil {
+			t.Fatal("no subscription")
+		}
+		t := b.topics[key{"s", "news"}]
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for _, sub := range t.subs {
+			if sub.q == q {
+				return sub.maxConsumers
+			}
+		}
+		return -1
+	}
+	b, done := open()
+	if err := b.EnsureAddress("s", "news", "topic"); err != nil {
 		t.Fatal(err)
 	}
-	rcv.Close(ctx5(t))
-	n.stop()
-
-	n = startNodeWith(t, dir, setup)
-	send(t, session(t, n.addr), "sensors/a/humidity", "no")
-	send(t, session(t, n.addr), "sensors/a/temp", "yes")
-	// Created by an attach, not for an address: serve gives it to
-	// neither the router nor the control plane.
-	if qs := n.b.Queues(); len(qs) != 1 || qs[0] != (broker.QueueInfo{Space: "default", Name: "sensors::temps", Type: "subscription", OnAttach: true}) {
-		t.Fatalf("Queues after restart: %+v", qs)
-	}
-	if st, ok := n.b.Stats("default", "sensors::temps"); !ok || st.Depth != 1 {
-		t.Fatalf("subscription after restart: %+v %v, want the one matching message", st, ok)
-	}
-	rcv, err = session(t, n.addr).NewReceiver(ctx5(t), "sensors/+/temp", opts)
-	if err != nil {
+	if err := b.EnsureAddress("s", "news::shared", "subscription"); err != nil {
 		t.Fatal(err)
 	}
-	if got := receiveN(t, rcv, 1); got[0] != "yes" {
-		t.Fatalf("got %v", got)
+	if got := limit(b); got != 1 {
+		t.Fatalf("default limit %d, want 1", got)
 	}
-	if subs := n.b.SubscriptionsWithPrefix("te"); len(subs["default"]) != 1 || subs["default"][0] != "temps" {
-		t.Fatalf("SubscriptionsWithPrefix: %v", subs)
+	for range 2 { // idempotent
+		if err := b.SetMaxConsumers("s", "news::shared", 3); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if d := n.b.DeleteSubscriptions("default", "temps"); d != 1 {
-		t.Fatalf("deleted %d", d)
+	if err := b.SetMaxConsumers("s", "news::nosuch", 3); err == nil {
+		t.Error("SetMaxConsumers on a missing subscription succeeded")
 	}
-	if _, ok := n.b.Stats("default", "sensors::temps"); ok {
-		t.Fatal("subscription still there")
+	if got := limit(b); got != 3 {
+		t.Fatalf("limit %d, want 3", got)
+	}
+	done()
+	b, done = open()
+	defer done()
+	if got := limit(b); got != 3 {
+		t.Fatalf("limit after restart %d, want 3", got)
 	}
 }

@@ -25,8 +25,10 @@ import (
 //     none) at the end; `sensors` alone matches only `sensors`.
 //   - A `subscription` address `{topic}::{name}` is a durable subscription
 //     on the whole topic (`{topic}/#`): it keeps messages while nobody is
-//     attached and survives restarts. At most MaxConsumers consumers may
-//     attach (1 = exclusive, the EnMasse default).
+//     attached and survives restarts. At most maxConsumers consumers may
+//     attach (1 = exclusive, the EnMasse default; SetMaxConsumers sets the
+//     Address's spec.subscription.maxConsumers, more = shared); one more
+//     is refused with amqp:resource-locked.
 //   - The AMQP/JMS way: a receiver on the topic whose source is durable
 //     (terminus durability > 0) gets a durable subscription named after its
 //     link (`{container-id}:{link name}`, or the link name alone with the

@@ -208,10 +208,16 @@ func (p routerPlane) SetSpace(cfg agent.SpaceConfig) {
 
 func (p routerPlane) DeleteSpace(name string) { p.r.DeleteSpace(name) }
 
-// SetPolicy gives a broker-backed address its delivery policy.
+// SetPolicy gives a broker-backed address its delivery policy, and a
+// subscription its consumer limit.
 func (p routerPlane) SetPolicy(space, address string, pol agent.Policy) error {
 	if p.b == nil {
 		return nil
+	}
+	if pol.MaxConsumers > 0 {
+		if err := p.b.SetMaxConsumers(space, address, pol.MaxConsumers); err != nil {
+			return err
+		}
 	}
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 	return p.b.SetPolicy(space, address, broker.Policy{

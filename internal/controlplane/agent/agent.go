@@ -712,7 +712,8 @@ func dataPlaneAddress(ad *model.Address) string {
 
 // Policy is the delivery policy of a broker-backed address: EnMasse's
 // messageTtl and messageRedelivery (the address's settings override its
-// plan's) and its deadletter and expiry addresses. Durations are in
+// plan's), its deadletter and expiry addresses, and a subscription's
+// maxConsumers. Durations are in
 // milliseconds as in the resources.
 type Policy struct {
 	Deadletter, Expiry        string
@@ -721,6 +722,9 @@ type Policy struct {
 	RedeliveryDelay           int64
 	RedeliveryDelayMultiplier float64
 	MaxRedeliveryDelay        int64
+	// MaxConsumers is a subscription's spec.subscription.maxConsumers
+	// (1 exclusive, more shared; SPEC §4); 0 for other types.
+	MaxConsumers int
 }
 
 // PolicySetter is implemented by data planes whose broker takes delivery
@@ -737,7 +741,7 @@ func deliveryPolicy(ad *model.Address, plan *model.AddressPlan) (Policy, bool) {
 	default:
 		return Policy{}, false
 	}
-	p := Policy{Deadletter: ad.Spec.Deadletter, Expiry: ad.Spec.Expiry}
+	p := Policy{Deadletter: ad.Spec.Deadletter, Expiry: ad.Spec.Expiry, MaxConsumers: model.MaxConsumers(&ad.Spec)}
 	ttls := []*model.MessageTTL{ad.Spec.MessageTTL}
 	reds := []*model.MessageRedelivery{ad.Spec.Redelivery}
 	if plan != nil {
