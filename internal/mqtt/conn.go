@@ -666,7 +666,7 @@ func (c *conn) ackLoop() {
 		}
 		rc, reason := packets.ReasonSuccess, ""
 		if it.err != nil {
-			rc, reason = codeFor(it.err), it.err.Error()
+			rc, reason = pubCodeFor(it.err), it.err.Error()
 		} else {
 			select {
 			case <-it.d.Done():
@@ -716,9 +716,9 @@ func outcomeCode(st frames.DeliveryState) (packets.ReasonCode, string) {
 	case frames.Accepted, *frames.Accepted:
 		return packets.ReasonSuccess, ""
 	case frames.Rejected:
-		return codeFor(st.Error), errString(st.Error)
+		return pubCodeFor(st.Error), errString(st.Error)
 	case *frames.Rejected:
-		return codeFor(st.Error), errString(st.Error)
+		return pubCodeFor(st.Error), errString(st.Error)
 	case nil:
 		return packets.ReasonUnspecifiedError, "the message was not settled"
 	default:
@@ -733,7 +733,9 @@ func errString(e *frames.Error) string {
 	return e.Error()
 }
 
-// codeFor maps an AMQP error (or a reason code) to a reason code.
+// codeFor maps an AMQP error (or a reason code) to a SUBACK reason code
+// (MQTT 5.0 §3.9.3): an address that does not exist or is not valid
+// there is 0x8F Topic Filter invalid. PUBACK and PUBREC use pubCodeFor.
 func codeFor(err error) packets.ReasonCode {
 	if rc, ok := err.(packets.ReasonCode); ok {
 		return rc
@@ -757,6 +759,27 @@ func codeFor(err error) packets.ReasonCode {
 		return packets.ReasonImplementationSpecificError
 	}
 	return packets.ReasonUnspecifiedError
+}
+
+// pubCodeFor maps an AMQP error (or a reason code) to a PUBACK or PUBREC
+// reason code, which must be one of 0x80, 0x83, 0x87, 0x90, 0x91, 0x97
+// or 0x99 for an error [MQTT-3.4.2-1] [MQTT-3.5.2-1]: an address that
+// does not exist or is not valid there (amqp:not-found,
+// amqp:invalid-field) is 0x90 Topic Name invalid, and a code PUBACK does
+// not have becomes 0x80 Unspecified error.
+func pubCodeFor(err error) packets.ReasonCode {
+	switch rc := codeFor(err); rc {
+	case packets.ReasonTopicFilterInvalid:
+		return packets.ReasonTopicNameInvalid
+	case packets.ReasonSuccess, packets.ReasonNoMatchingSubscribers,
+		packets.ReasonUnspecifiedError, packets.ReasonImplementationSpecificError,
+		packets.ReasonNotAuthorized, packets.ReasonTopicNameInvalid,
+		packets.ReasonPacketIdentifierInUse, packets.ReasonQuotaExceeded,
+		packets.ReasonPayloadFormatInvalid:
+		return rc
+	default:
+		return packets.ReasonUnspecifiedError
+	}
 }
 
 // ensureRoot asks the backend to prepare the first level of name, once

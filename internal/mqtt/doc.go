@@ -81,8 +81,12 @@
 //	                     identifier before PUBREL is not forwarded again [MQTT-4.3.3-10]
 //	refused (rejected)  → v5: PUBACK/PUBREC with a reason code (0x87 for
 //	                     amqp:unauthorized-access, 0x97 resource-limit-exceeded,
-//	                     else 0x80) and a reason string; v3.1.1: the connection
-//	                     is closed (3.1.1 cannot report it)
+//	                     0x90 Topic Name invalid for amqp:not-found and
+//	                     amqp:invalid-field, else 0x80; only PUBACK/PUBREC codes
+//	                     [MQTT-3.4.2-1] [MQTT-3.5.2-1]) and a reason string;
+//	                     v3.1.1: the connection is closed (3.1.1 cannot report it)
+//	refused SUBSCRIBE   → SUBACK 0x87, 0x97 as above, 0x8F Topic Filter invalid
+//	                     for amqp:not-found and amqp:invalid-field, else 0x80
 //	AMQP delivery       → PUBLISH with QoS min(granted, message QoS) [MQTT-3.8.4-8]:
 //	                     message QoS is 0 for a pre-settled delivery, else the
 //	                     x-opt-mqtt-qos annotation of a gateway-published message,
