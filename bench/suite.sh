@@ -110,6 +110,17 @@ for p in $PEERS; do
   [ -z "$(peer "$p" MQTT)" ] || TARGETS+=("$p-$(peer "$p" MQTT_VERSION) mqtt $(peer "$p" MQTT) $pid $(peer "$p" MQTT_VERSION)")
 done
 
+# settle PID: wait (at most 60 s) until the process uses less than a fifth
+# of a core, e.g. until a server has finished closing 10,000 connections
+# (RabbitMQ takes tens of seconds and answers nothing meanwhile).
+settle() {
+  local i t0 t1 hz; hz=$(getconf CLK_TCK)
+  for i in $(seq 60); do
+    t0=$(cpu_ticks "$1"); sleep 1; t1=$(cpu_ticks "$1")
+    [ $((t1 - t0)) -ge $((hz / 5)) ] || return 0
+  done
+  log "pid $1 still busy after 60 s"
+}
 cpu_ticks() { [ -r "/proc/$1/stat" ] && awk '{print $14+$15}' "/proc/$1/stat" || echo 0; }
 status_kb() { [ -r "/proc/$1/status" ] && awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status" || echo 0; }
 record() { echo "$*" >>"$RESULTS"; } # PHASE TARGET SCENARIO ROUND CPU-TICKS JSON
@@ -171,6 +182,7 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
       --idle-hold 1s --time-limit 75s --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
     [ -n "$res" ] || res='{"failed": true}'
     record idle "${name%-*}" "idle-$proto" 0 0 "$res"
+    settle "$pid"
   done
 fi
 
