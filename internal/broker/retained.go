@@ -40,7 +40,9 @@ import (
 // [MQTT-3.8.4-3].
 //
 // Retained messages are always journaled (record type 0x04, one per topic
-// name; a newer one deletes the older record), whatever their header's
+// name; a newer one deletes the older record once the newer record is
+// durable, never before: a crash at any point leaves the old or the new
+// one, as replay keeps the highest key of a name), whatever their header's
 // durable flag: an unsettled publication is accepted after that fsync, and
 // the acceptance of a publication that clears one waits for the tombstone's
 // fsync. A retained message expires like any message (header ttl or
@@ -79,7 +81,16 @@ type retained struct {
 	key     uint64 // journal key; 0 without a journal
 	writing bool   // its journal write is in flight
 	stored  bool   // the journal write completed
-	done    bool   // replaced or cleared: delete the record once written
+	done    bool   // replaced or cleared: its record is to be deleted
+	// replaced: a newer retained message of the name took its place; the
+	// newer one deletes this record once the newer record is durable.
+	replaced bool
+	// deleteWritten: the newer record is durable; delete this one as soon
+	// as its own write completes.
+	deleteWritten bool
+	// older are the replaced retained messages of the name whose records
+	// this one's deletes once it is durable itself.
+	older []*retained
 }
 
 // recRetained is the journal record of a retained message:
@@ -185,12 +196,26 @@ func expiryAt(md *meta, t int64) int64 {
 // (nil without a journal or when clearing) and whether a tombstone was
 // queued for an older record. t.mu is held.
 func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta) (job *journalJob, deleted bool) {
-	if old := t.retained[name]; old != nil {
-		delete(t.retained, name)
-		deleted = t.dropRetainedLocked(b, old)
-	}
+	old := t.retained[name]
 	if emptyBody(payload) {
+		if old != nil {
+			delete(t.retained, name)
+			deleted = t.dropRetainedLocked(b, old)
+		}
 		return nil, deleted
+	}
+	var older []*retained
+	if old != nil {
+		// The new record replaces the old one: the old record (and those
+		// it was to delete) is deleted only once the new one is durable,
+		// so a tombstone never reaches the journal before it.
+		delete(t.retained, name)
+		if b.opts.Store != nil {
+			old.replaced = true
+			older = append(old.older, old)
+			old.older = nil
+		}
+		t.dropRetainedLocked(b, old)
 	}
 	if t.retained == nil {
 		t.retained = map[string]*retained{}
@@ -205,11 +230,13 @@ func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta) (
 	}
 	r.key = b.nextKey.Add(1)
 	r.writing = true
+	r.older = older
 	return &journalJob{t: t, r: r, rec: retainedRecord(t.space, r, payload)}, deleted
 }
 
-// dropRetainedLocked forgets r (already out of t.retained) and deletes
-// its record, now or once its write completes; it reports whether a
+// dropRetainedLocked forgets r (already out of t.retained) and, unless a
+// newer record replaces it, deletes its record (and those r was to
+// delete), now or once its write completes; it reports whether a
 // tombstone was queued now. t.mu is held.
 func (t *topic) dropRetainedLocked(b *Broker, r *retained) bool {
 	r.done = true
@@ -218,11 +245,32 @@ func (t *topic) dropRetainedLocked(b *Broker, r *retained) bool {
 		b.mem.Add(-r.size)
 		r.payload = nil
 	}
+	if r.replaced {
+		return false
+	}
+	queued := deleteOlder(b, r)
 	if r.key != 0 && r.stored && !r.writing {
 		b.opts.Store.DeleteAsync(r.key)
 		return true
 	}
-	return false
+	return queued
+}
+
+// deleteOlder deletes the records of the retained messages r replaced:
+// at once when written, else when their write completes. t.mu is held.
+func deleteOlder(b *Broker, r *retained) bool {
+	queued := false
+	for _, o := range r.older {
+		switch {
+		case o.writing:
+			o.deleteWritten = true
+		case o.key != 0:
+			b.opts.Store.DeleteAsync(o.key)
+			queued = true
+		}
+	}
+	r.older = nil
+	return queued
 }
 
 // retainedWritten records the end of r's journal write: a record already
@@ -232,12 +280,19 @@ func (t *topic) retainedWritten(b *Broker, r *retained, err error) {
 	defer t.mu.Unlock()
 	r.writing = false
 	if err != nil {
+		// Those r replaces stay in the journal: after a crash the
+		// previous retained message is back, as is r's outcome.
 		return
 	}
 	r.stored = true
-	if r.done {
+	// r is durable: the records it replaces may go now.
+	deleteOlder(b, r)
+	if r.done && (!r.replaced || r.deleteWritten) {
 		b.opts.Store.DeleteAsync(r.key)
 		return
+	}
+	if r.done {
+		return // the newer record deletes this one once it is durable
 	}
 	t.pageRetainedLocked(b, r)
 }
