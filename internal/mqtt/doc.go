@@ -47,7 +47,9 @@
 // connection with 1003 [MQTT-6.0.0-1]. Every packet written is one binary
 // message. gorilla keeps a timed-out read fatal but writes working, so a
 // keep-alive expiry can still send its DISCONNECT. DialWebSocket is the
-// client side (tests, tools).
+// client side (tests, tools); its conn is a sync.Locker, which
+// paho.golang holds across the Writes of one packet so that two of its
+// goroutines' packets never interleave.
 //
 // # Threading
 //

@@ -56,12 +56,21 @@ func (s *Server) WebSocketHandler() http.Handler {
 // writes. Read is called by one goroutine at a time, as gorilla/websocket
 // requires; Writes are serialised by wmu; Close may come from any
 // goroutine.
+//
+// wsConn is also a sync.Locker (pmu), for clients that write one packet
+// as several Writes: paho.golang writes a packet's parts (fixed header,
+// then body) one Write each unless the conn offers a sync.Locker, which
+// it then holds across them. Over TCP its net.Buffers become one writev;
+// over this conn, without the lock, another goroutine's packet (paho's
+// first PINGREQ, sent at once after CONNACK) could land between a
+// SUBSCRIBE's header and body, and the server sees a malformed packet.
 type wsConn struct {
 	ws  *websocket.Conn
 	tls *tls.ConnectionState
 	r   io.Reader // the current message, nil between messages
 
 	wmu sync.Mutex // net.Conn writes may be concurrent (clients)
+	pmu sync.Mutex // held by a writer across the Writes of one packet
 
 	closeOnce sync.Once
 }
@@ -107,6 +116,13 @@ func (c *wsConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Lock makes the caller's next Writes, until Unlock, one run that no
+// other Lock holder's Writes interleave (paho.golang's packet writes).
+func (c *wsConn) Lock() { c.pmu.Lock() }
+
+// Unlock ends the run Lock started.
+func (c *wsConn) Unlock() { c.pmu.Unlock() }
+
 // Close sends a WebSocket close (best effort) and closes the socket.
 func (c *wsConn) Close() error {
 	c.closeWith(websocket.CloseNormalClosure, "")
@@ -135,7 +151,8 @@ func (c *wsConn) TLSState() *tls.ConnectionState { return c.tls }
 // DialWebSocket opens MQTT over WebSocket to url (ws:// or wss://, with
 // tlsConfig for wss) offering the subprotocol "mqtt", and returns it as
 // the byte stream an MQTT client reads and writes: each Write is one
-// binary message.
+// binary message. The conn is a sync.Locker, which paho.golang holds
+// across the Writes of one packet.
 func DialWebSocket(ctx context.Context, url string, tlsConfig *tls.Config) (net.Conn, error) {
 	d := websocket.Dialer{
 		Subprotocols:     []string{WebSocketSubprotocol},

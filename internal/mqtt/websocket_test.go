@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	pahopackets "github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 
@@ -213,5 +215,71 @@ func TestWebSocketKeepAliveAndOrigin(t *testing.T) {
 	_, resp, err := d.Dial(url, http.Header{"Origin": {"https://elsewhere.example"}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin: %v %v, want 403", err, resp)
+	}
+}
+
+// TestWebSocketPacketWritesLocked: paho.golang writes a packet as several
+// Writes, atomically only under the conn's sync.Locker; two goroutines
+// writing packets at once (as paho's pinger and a Subscribe do right
+// after CONNACK) must not interleave them into a malformed packet.
+func TestWebSocketPacketWritesLocked(t *testing.T) {
+	url := startWebSocket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := DialWebSocket(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, ok := nc.(sync.Locker); !ok {
+		t.Fatal("DialWebSocket's conn is no sync.Locker: paho.golang's packet parts can interleave")
+	}
+	cp := pahopackets.NewControlPacket(pahopackets.CONNECT)
+	cp.Content.(*pahopackets.Connect).ClientID = "ws-locked"
+	cp.Content.(*pahopackets.Connect).CleanStart = true
+	cp.Content.(*pahopackets.Connect).ProtocolVersion = 5
+	cp.Content.(*pahopackets.Connect).ProtocolName = "MQTT"
+	if _, err := cp.WriteTo(nc); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	errs := make(chan error, 2)
+	go func() { // SUBSCRIBEs: header and body are separate Writes
+		for i := range n {
+			sp := pahopackets.NewControlPacket(pahopackets.SUBSCRIBE)
+			s := sp.Content.(*pahopackets.Subscribe)
+			s.PacketID = uint16(i + 1)
+			s.Subscriptions = []pahopackets.SubOptions{{Topic: "locked/x"}}
+			if _, err := sp.WriteTo(nc); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() {
+		for range n {
+			if _, err := pahopackets.NewControlPacket(pahopackets.PINGREQ).WriteTo(nc); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := packets.NewReader(nc, 0)
+	r.Version = packets.Version5
+	count := map[packets.PacketType]int{}
+	for count[packets.TypeSuback] < n || count[packets.TypePingresp] < n {
+		p, err := r.ReadPacket()
+		if err != nil {
+			t.Fatalf("after %v: %v (the server closed on a malformed packet?)", count, err)
+		}
+		count[p.Type()]++
 	}
 }
