@@ -44,8 +44,9 @@ import (
 // durable, never before: a crash at any point leaves the old or the new
 // one, as replay keeps the highest key of a name), whatever their header's
 // durable flag: an unsettled publication is accepted after that fsync, and
-// the acceptance of a publication that clears one waits for the tombstone's
-// fsync. A retained message expires like any message (header ttl or
+// the acceptance of a publication that clears one waits for the tombstones'
+// fsync — also of records still being written when it arrived, whose
+// tombstones can only follow their writes (clearWait). A retained message expires like any message (header ttl or
 // absolute-expiry-time, counted from its arrival); an expired one is never
 // delivered and is removed when next met. Retained bodies count against
 // Options.MaxMemory; once journaled, a body is dropped from memory while
@@ -91,6 +92,46 @@ type retained struct {
 	// older are the replaced retained messages of the name whose records
 	// this one's deletes once it is durable itself.
 	older []*retained
+	// waiters are clearing publications whose acceptance waits for this
+	// record's tombstone: the record was still being written when it was
+	// cleared.
+	waiters []*clearWait
+}
+
+// clearWait holds back the acceptance of a publication that clears a
+// retained message until every tombstone of the records it clears is
+// durable — also of records still being written when it arrived, whose
+// tombstones can only follow their writes. Without it, a crash after the
+// acceptance could bring the cleared message back. pending counts the
+// records still being written plus one for the publication itself; it is
+// guarded by the topic's mu.
+type clearWait struct {
+	pending int
+	err     error
+	done    func(error)
+}
+
+// releaseLocked drops one hold on w; the last one syncs the journal (the
+// tombstones queued so far) and then runs w.done. t.mu is held.
+func (w *clearWait) releaseLocked(b *Broker, err error) {
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.pending--
+	if w.pending > 0 {
+		return
+	}
+	if b.opts.Store == nil {
+		w.done(w.err)
+		return
+	}
+	werr := w.err
+	b.syncThen(func(err error) {
+		if werr != nil {
+			err = werr
+		}
+		w.done(err)
+	})
 }
 
 // recRetained is the journal record of a retained message:
@@ -194,13 +235,14 @@ func expiryAt(md *meta, t int64) int64 {
 // retainLocked makes payload the retained message of name, or clears it
 // when the body is empty. It returns the journal job of the new record
 // (nil without a journal or when clearing) and whether a tombstone was
-// queued for an older record. t.mu is held.
-func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta) (job *journalJob, deleted bool) {
+// queued for an older record. A clear registers cw (when not nil) with
+// every record it deletes whose write is still in flight. t.mu is held.
+func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta, cw *clearWait) (job *journalJob, deleted bool) {
 	old := t.retained[name]
 	if emptyBody(payload) {
 		if old != nil {
 			delete(t.retained, name)
-			deleted = t.dropRetainedLocked(b, old)
+			deleted = t.dropRetainedLocked(b, old, cw)
 		}
 		return nil, deleted
 	}
@@ -215,7 +257,7 @@ func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta) (
 			older = append(old.older, old)
 			old.older = nil
 		}
-		t.dropRetainedLocked(b, old)
+		t.dropRetainedLocked(b, old, nil)
 	}
 	if t.retained == nil {
 		t.retained = map[string]*retained{}
@@ -237,8 +279,9 @@ func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta) (
 // dropRetainedLocked forgets r (already out of t.retained) and, unless a
 // newer record replaces it, deletes its record (and those r was to
 // delete), now or once its write completes; it reports whether a
-// tombstone was queued now. t.mu is held.
-func (t *topic) dropRetainedLocked(b *Broker, r *retained) bool {
+// tombstone was queued now. Records whose tombstone must wait for their
+// write get cw (when not nil) as a waiter. t.mu is held.
+func (t *topic) dropRetainedLocked(b *Broker, r *retained, cw *clearWait) bool {
 	r.done = true
 	t.retainedBytes -= r.size
 	if r.payload != nil {
@@ -248,22 +291,31 @@ func (t *topic) dropRetainedLocked(b *Broker, r *retained) bool {
 	if r.replaced {
 		return false
 	}
-	queued := deleteOlder(b, r)
+	queued := deleteOlder(b, r, cw)
 	if r.key != 0 && r.stored && !r.writing {
 		b.opts.Store.DeleteAsync(r.key)
 		return true
+	}
+	if r.writing && cw != nil {
+		cw.pending++
+		r.waiters = append(r.waiters, cw)
 	}
 	return queued
 }
 
 // deleteOlder deletes the records of the retained messages r replaced:
-// at once when written, else when their write completes. t.mu is held.
-func deleteOlder(b *Broker, r *retained) bool {
+// at once when written, else when their write completes (registering cw
+// then, when not nil). t.mu is held.
+func deleteOlder(b *Broker, r *retained, cw *clearWait) bool {
 	queued := false
 	for _, o := range r.older {
 		switch {
 		case o.writing:
 			o.deleteWritten = true
+			if cw != nil {
+				cw.pending++
+				o.waiters = append(o.waiters, cw)
+			}
 		case o.key != 0:
 			b.opts.Store.DeleteAsync(o.key)
 			queued = true
@@ -279,6 +331,15 @@ func (t *topic) retainedWritten(b *Broker, r *retained, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r.writing = false
+	if ws := r.waiters; len(ws) > 0 {
+		// Runs after the tombstone below is queued.
+		r.waiters = nil
+		defer func() {
+			for _, w := range ws {
+				w.releaseLocked(b, err)
+			}
+		}()
+	}
 	if err != nil {
 		// Those r replaces stay in the journal: after a crash the
 		// previous retained message is back, as is r's outcome.
@@ -286,7 +347,7 @@ func (t *topic) retainedWritten(b *Broker, r *retained, err error) {
 	}
 	r.stored = true
 	// r is durable: the records it replaces may go now.
-	deleteOlder(b, r)
+	deleteOlder(b, r, nil)
 	if r.done && (!r.replaced || r.deleteWritten) {
 		b.opts.Store.DeleteAsync(r.key)
 		return
@@ -336,7 +397,7 @@ func (t *topic) seedRetainedLocked(b *Broker, q *queue, filter []string, journal
 	for name, r := range t.retained {
 		if r.expires != 0 && tnow >= r.expires {
 			delete(t.retained, name)
-			t.dropRetainedLocked(b, r)
+			t.dropRetainedLocked(b, r, nil)
 			continue
 		}
 		if matches(filter, levels(name)) {
@@ -434,7 +495,7 @@ func (t *topic) dropAllRetained(b *Broker) {
 	defer t.mu.Unlock()
 	for name, r := range t.retained {
 		delete(t.retained, name)
-		t.dropRetainedLocked(b, r)
+		t.dropRetainedLocked(b, r, nil)
 	}
 }
 

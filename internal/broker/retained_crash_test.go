@@ -93,7 +93,7 @@ func TestRetainedReplaceCrashPoints(t *testing.T) {
 		}
 		md := inspect(payload)
 		tp.mu.Lock()
-		job, _ := tp.retainLocked(b, "r/x", payload, &md)
+		job, _ := tp.retainLocked(b, "r/x", payload, &md, nil)
 		tp.mu.Unlock()
 		done := make(chan error, 1)
 		b.journal.submit(func(err error) { done <- err }, *job)
@@ -135,5 +135,92 @@ func TestRetainedReplaceCrashPoints(t *testing.T) {
 		if cut == total && string(m.Data[0]) != fmt.Sprint("v", n-1) {
 			t.Fatalf("after all writes: retained %q, want v%d", m.Data[0], n-1)
 		}
+	}
+}
+
+// TestRetainedClearWaitsForWrite clears a retained message whose record
+// is still being written: the clear may be accepted only once that
+// record's tombstone is in the journal, which can only follow the write.
+// Accepted earlier, a crash after the acceptance brought the cleared
+// message back.
+func TestRetainedClearWaitsForWrite(t *testing.T) {
+	cl := &crashLog{Store: store.NewMemory()}
+	b, err := Open(Options{Store: cl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureAddress("default", "r", "topic"); err != nil {
+		t.Fatal(err)
+	}
+	tp := b.topicFor("default", "r")
+	marshal := func(body string) []byte {
+		t.Helper()
+		m := &message.Message{}
+		if body != "" {
+			m.Data = [][]byte{[]byte(body)}
+		}
+		payload, err := m.Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return payload
+	}
+	// Two retained messages, neither written yet: v1 replaced by v2.
+	var jobs []journalJob
+	for _, body := range []string{"v1", "v2"} {
+		payload := marshal(body)
+		md := inspect(payload)
+		tp.mu.Lock()
+		job, _ := tp.retainLocked(b, "r/x", payload, &md, nil)
+		tp.mu.Unlock()
+		jobs = append(jobs, *job)
+	}
+	keys := []uint64{jobs[0].r.key, jobs[1].r.key}
+	accepted := make(chan []crashOp, 1)
+	cw := &clearWait{pending: 1, done: func(err error) {
+		if err != nil {
+			t.Errorf("clear: %v", err)
+		}
+		cl.mu.Lock()
+		accepted <- append([]crashOp(nil), cl.ops...)
+		cl.mu.Unlock()
+	}}
+	clear := marshal("")
+	md := inspect(clear)
+	tp.mu.Lock()
+	if job, _ := tp.retainLocked(b, "r/x", clear, &md, cw); job != nil {
+		t.Fatal("a clear wrote a record")
+	}
+	if cw.pending != 3 {
+		t.Errorf("clear waits for %d holds, want 3 (itself and both writes)", cw.pending)
+	}
+	cw.releaseLocked(b, nil) // the publication's own hold
+	tp.mu.Unlock()
+	select {
+	case <-accepted:
+		t.Fatal("clear accepted while the records it clears were still being written")
+	default:
+	}
+	for _, j := range jobs {
+		done := make(chan error, 1)
+		b.journal.submit(func(err error) { done <- err }, j)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ops := <-accepted
+	deleted := map[uint64]bool{}
+	for _, op := range ops {
+		if op.recs == nil {
+			deleted[op.del] = true
+		}
+	}
+	for _, k := range keys {
+		if !deleted[k] {
+			t.Errorf("clear accepted before the tombstone of record %d (writes %+v)", k, ops)
+		}
+	}
+	if _, ok := tp.retained["r/x"]; ok {
+		t.Error("cleared message still retained")
 	}
 }

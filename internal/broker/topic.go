@@ -156,13 +156,32 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	subj := levels(subject)
 	md := inspect(payload)
 	journal := b.opts.Store != nil && md.durable
+	settle := func(err error) {
+		if err != nil {
+			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
+			return
+		}
+		d.Settle(frames.Accepted{})
+	}
 	t.mu.Lock()
 	var jobs []journalJob
 	deleted := false
+	var cw *clearWait // a clear's acceptance waiting for records still being written
 	if md.retain {
+		if emptyBody(payload) {
+			cw = &clearWait{pending: 1, done: settle}
+		}
 		var job *journalJob
-		if job, deleted = t.retainLocked(b, subject, payload, &md); job != nil {
+		if job, deleted = t.retainLocked(b, subject, payload, &md, cw); job != nil {
 			jobs = append(jobs, *job)
+		}
+		if cw != nil && cw.pending > 1 {
+			// The publication holds one; the records' writes the others.
+			settle = func(err error) {
+				t.mu.Lock()
+				defer t.mu.Unlock()
+				cw.releaseLocked(b, err)
+			}
 		}
 	}
 	for _, s := range t.subs {
@@ -188,13 +207,6 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 			q.page()
 		}
 	}()
-	settle := func(err error) {
-		if err != nil {
-			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
-			return
-		}
-		d.Settle(frames.Accepted{})
-	}
 	switch {
 	case len(jobs) > 0:
 		// A tombstone queued before this batch is durable with it.
@@ -202,7 +214,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	case deleted:
 		b.syncThen(settle)
 	default:
-		d.Settle(frames.Accepted{})
+		settle(nil)
 	}
 }
 
