@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -450,7 +451,21 @@ func (a *Agent) apply(dpName string, addrs []registry.Item, decisions map[string
 	}
 	errs := map[string]error{}
 	changed := false
-	for addr, typ := range desired {
+	// Subscriptions after everything else: a subscription's topic must be
+	// in the data plane first, whatever the map's order.
+	order := slices.Collect(maps.Keys(desired))
+	slices.SortFunc(order, func(x, y string) int {
+		xs, ys := desired[x] == model.TypeSubscription, desired[y] == model.TypeSubscription
+		switch {
+		case xs && !ys:
+			return 1
+		case ys && !xs:
+			return -1
+		}
+		return strings.Compare(x, y)
+	})
+	for _, addr := range order {
+		typ := desired[addr]
 		have, ok := actual[addr]
 		if have == typ {
 			managed[addr] = true
