@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -152,25 +151,8 @@ func retainedRecord(space string, r *retained, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// retainOf reports whether a message asks to be retained; the section is
-// decoded only when its bytes contain the annotation's name.
-func retainOf(raw *message.Raw) bool {
-	sec := raw.MessageAnnotationsBytes()
-	if sec == nil || !bytes.Contains(sec, []byte(AnnotationRetain)) {
-		return false
-	}
-	ma, err := raw.MessageAnnotations()
-	if err != nil {
-		return false
-	}
-	for _, kv := range ma {
-		if kv.Key == AnnotationRetain {
-			v, _ := kv.Value.(bool)
-			return v
-		}
-	}
-	return false
-}
+// retainOf reports whether a message asks to be retained.
+func retainOf(raw *message.Raw) bool { return raw.AnnotationTrue(AnnotationRetain) }
 
 // emptyBody reports whether a message has no payload: no body, data
 // sections of zero bytes, an empty amqp-sequence, or an amqp-value that is

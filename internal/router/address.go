@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 )
 
@@ -174,7 +175,7 @@ func (a *address) pumpLocked() {
 
 // produce handles a message from a producer link bound to a.
 func (a *address) produce(p *linkState, d *transport.Delivery) {
-	refused := a.refuseRetained(d)
+	refused := a.refuseRetained(d, nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if refused {
@@ -201,9 +202,10 @@ func (a *address) produce(p *linkState, d *transport.Delivery) {
 
 // relayed handles a message that arrived through the anonymous relay, which
 // gets credit independently of this address's consumers: it is forwarded,
-// buffered while the buffer is within LinkCapacity, or released.
-func (a *address) relayed(d *transport.Delivery) {
-	if a.refuseRetained(d) {
+// buffered while the buffer is within LinkCapacity, or released. raw is
+// d's payload, which the relay parsed.
+func (a *address) relayed(d *transport.Delivery, raw *message.Raw) {
+	if a.refuseRetained(d, raw) {
 		return
 	}
 	a.mu.Lock()

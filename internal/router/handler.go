@@ -348,7 +348,7 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 		r.opts.Broker.Produce(sp.cfg().Name, to, d)
 		return
 	}
-	a.relayed(d)
+	a.relayed(d, &raw)
 }
 
 // OnDisposition passes a consumer's outcome back to the producer.

@@ -1,8 +1,6 @@
 package router
 
 import (
-	"bytes"
-
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
@@ -14,37 +12,26 @@ import (
 // broker's AnnotationRetain).
 const annotationRetain types.Symbol = "x-opt-retain"
 
-// retainRequested reports whether a message carries x-opt-retain = true.
-// Most messages do not contain the name at all and cost one scan.
-func retainRequested(payload []byte) bool {
-	if !bytes.Contains(payload, []byte(annotationRetain)) {
-		return false
-	}
-	raw, err := message.Parse(payload)
-	if err != nil {
-		return false
-	}
-	ma, err := raw.MessageAnnotations()
-	if err != nil {
-		return false
-	}
-	for _, kv := range ma {
-		if kv.Key == annotationRetain {
-			v, _ := kv.Value.(bool)
-			return v
-		}
-	}
-	return false
-}
-
 // refuseRetained refuses a message asking to be retained on a multicast
 // address, which keeps no messages: an unsettled one is rejected with
 // amqp:not-implemented (the MQTT gateway answers PUBACK/PUBREC 0x83), a
 // pre-settled one (MQTT QoS 0) is dropped. Delivering it without keeping
 // it would break the retain contract [MQTT-3.3.1-5]; only topics keep
-// retained messages. It reports whether d was refused.
-func (a *address) refuseRetained(d *transport.Delivery) bool {
-	if a.typ != Multicast || !retainRequested(d.Payload()) {
+// retained messages. It reports whether d was refused. raw is d's payload
+// parsed, or nil when the caller has not parsed it; only a multicast
+// address parses it. A payload that does not parse asks for nothing.
+func (a *address) refuseRetained(d *transport.Delivery, raw *message.Raw) bool {
+	if a.typ != Multicast {
+		return false
+	}
+	if raw == nil {
+		r, err := message.Parse(d.Payload())
+		if err != nil {
+			return false
+		}
+		raw = &r
+	}
+	if !raw.AnnotationTrue(annotationRetain) {
 		return false
 	}
 	if _, settled := d.RemoteState(); !settled {

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
@@ -190,6 +191,28 @@ func (r *Raw) MessageAnnotations() (types.Map, error) {
 // section, aliasing the message bytes, or nil when it is absent: a cheap
 // look for a key before MessageAnnotations decodes the section.
 func (r *Raw) MessageAnnotationsBytes() []byte { return r.section(rankMessageAnnotations) }
+
+// AnnotationTrue reports whether the message annotations hold key = true
+// (a flag such as x-opt-retain). The section is decoded only when its
+// bytes contain the key's name; a section that fails to decode holds no
+// flag.
+func (r *Raw) AnnotationTrue(key types.Symbol) bool {
+	sec := r.section(rankMessageAnnotations)
+	if sec == nil || !bytes.Contains(sec, []byte(key)) {
+		return false
+	}
+	ma, err := r.MessageAnnotations()
+	if err != nil {
+		return false
+	}
+	for _, kv := range ma {
+		if kv.Key == key {
+			v, _ := kv.Value.(bool)
+			return v
+		}
+	}
+	return false
+}
 
 // Footer decodes the footer section (§3.2.9), or returns nil when it is
 // absent.
