@@ -215,13 +215,13 @@ func expiryAt(md *meta, t int64) int64 {
 }
 
 // retainLocked makes payload the retained message of name, or clears it
-// when the body is empty. It returns the journal job of the new record
-// (nil without a journal or when clearing) and whether a tombstone was
-// queued for an older record. A clear registers cw (when not nil) with
+// when clearing (its body is empty: the caller has asked emptyBody once).
+// It returns the journal job of the new record (nil without a journal or
+// when clearing) and whether a tombstone was queued for an older record. A clear registers cw (when not nil) with
 // every record it deletes whose write is still in flight. t.mu is held.
-func (t *topic) retainLocked(b *Broker, name string, payload []byte, md *meta, cw *clearWait) (job *journalJob, deleted bool) {
+func (t *topic) retainLocked(b *Broker, name string, payload []byte, clearing bool, md *meta, cw *clearWait) (job *journalJob, deleted bool) {
 	old := t.retained[name]
-	if emptyBody(payload) {
+	if clearing {
 		if old != nil {
 			delete(t.retained, name)
 			deleted = t.dropRetainedLocked(b, old, cw)

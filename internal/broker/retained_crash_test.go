@@ -93,7 +93,7 @@ func TestRetainedReplaceCrashPoints(t *testing.T) {
 		}
 		md := inspect(payload)
 		tp.mu.Lock()
-		job, _ := tp.retainLocked(b, "r/x", payload, &md, nil)
+		job, _ := tp.retainLocked(b, "r/x", payload, false, &md, nil)
 		tp.mu.Unlock()
 		done := make(chan error, 1)
 		b.journal.submit(func(err error) { done <- err }, *job)
@@ -171,7 +171,7 @@ func TestRetainedClearWaitsForWrite(t *testing.T) {
 		payload := marshal(body)
 		md := inspect(payload)
 		tp.mu.Lock()
-		job, _ := tp.retainLocked(b, "r/x", payload, &md, nil)
+		job, _ := tp.retainLocked(b, "r/x", payload, false, &md, nil)
 		tp.mu.Unlock()
 		jobs = append(jobs, *job)
 	}
@@ -188,7 +188,7 @@ func TestRetainedClearWaitsForWrite(t *testing.T) {
 	clear := marshal("")
 	md := inspect(clear)
 	tp.mu.Lock()
-	if job, _ := tp.retainLocked(b, "r/x", clear, &md, cw); job != nil {
+	if job, _ := tp.retainLocked(b, "r/x", clear, true, &md, cw); job != nil {
 		t.Fatal("a clear wrote a record")
 	}
 	if cw.pending != 3 {

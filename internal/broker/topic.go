@@ -168,11 +168,12 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	deleted := false
 	var cw *clearWait // a clear's acceptance waiting for records still being written
 	if md.retain {
-		if emptyBody(payload) {
+		clearing := emptyBody(payload)
+		if clearing {
 			cw = &clearWait{pending: 1, done: settle}
 		}
 		var job *journalJob
-		if job, deleted = t.retainLocked(b, subject, payload, &md, cw); job != nil {
+		if job, deleted = t.retainLocked(b, subject, payload, clearing, &md, cw); job != nil {
 			jobs = append(jobs, *job)
 		}
 		if cw != nil && cw.pending > 1 {
