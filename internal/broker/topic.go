@@ -185,6 +185,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 			}
 		}
 	}
+	var over []*queue // queues this message took over a memory limit
 	for _, s := range t.subs {
 		if !matches(s.filter, subj) {
 			continue
@@ -196,15 +197,14 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 			m.writing++
 			jobs = append(jobs, journalJob{q: s.q, m: m, rec: messageRecord(s.q, m, payload)})
 		}
+		if own, global := s.q.overLocked(); own || global {
+			over = append(over, s.q)
+		}
 		s.q.mu.Unlock()
-	}
-	subsNow := make([]*queue, 0, len(t.subs))
-	for _, s := range t.subs {
-		subsNow = append(subsNow, s.q)
 	}
 	t.mu.Unlock()
 	defer func() {
-		for _, q := range subsNow {
+		for _, q := range over {
 			q.page()
 		}
 	}()
