@@ -3,13 +3,13 @@ package bench
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
+
+	"github.com/enmasse-go/enmasse/internal/tlsconfig"
 )
 
 // target is where and how a run connects, resolved once from Config.URL,
@@ -72,14 +72,11 @@ func resolveTarget(cfg *Config, proto string) (*target, error) {
 	if useTLS {
 		tc := &tls.Config{InsecureSkipVerify: cfg.Insecure}
 		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
+			pool, err := tlsconfig.CAPool(cfg.CAFile)
 			if err != nil {
 				return nil, fmt.Errorf("--ca: %w", err)
 			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--ca %s: no PEM certificate in it", cfg.CAFile)
-			}
+			tc.RootCAs = pool
 		}
 		tc.ServerName, _, _ = net.SplitHostPort(t.addr)
 		t.tls = tc

@@ -3,14 +3,12 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
@@ -127,14 +125,11 @@ func runMQTTGateway(ctx context.Context, o mqttGatewayOptions, logOut io.Writer)
 		host, _, _ := net.SplitHostPort(o.router)
 		b.tls = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 		if o.routerCA != "" {
-			pem, err := os.ReadFile(o.routerCA)
+			pool, err := tlsconfig.CAPool(o.routerCA)
 			if err != nil {
-				return err
+				return fmt.Errorf("--router-ca: %w", err)
 			}
-			b.tls.RootCAs = x509.NewCertPool()
-			if !b.tls.RootCAs.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("--router-ca %s: no PEM certificate", o.routerCA)
-			}
+			b.tls.RootCAs = pool
 		}
 	}
 	var serverTLS *tls.Config

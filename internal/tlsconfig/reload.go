@@ -275,6 +275,21 @@ func describePair(_ [][]byte, c *tls.Certificate) []any {
 	return []any{"subject", c.Leaf.Subject.String(), "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339)}
 }
 
+// CAPool reads a file of PEM CA certificates into a pool, for clients
+// that verify a server against it (enmasse bench --ca, mqtt-gateway
+// --router-ca); a file without a certificate is an error.
+func CAPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := parseCAs([][]byte{data})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return pool, nil
+}
+
 // parseCAs parses a file of PEM certificates into a pool; a file without
 // any certificate is an error (it would refuse every client certificate).
 func parseCAs(files [][]byte) (*x509.CertPool, error) {

@@ -475,3 +475,26 @@ func TestTLSServerConfigALPN(t *testing.T) {
 		t.Errorf("ALPN = %q, want h2", p)
 	}
 }
+
+// A client whose pool comes from CAPool verifies the server; a file
+// without a certificate, or none, is an error naming the file.
+func TestTLSCAPool(t *testing.T) {
+	f := newFixture(t, Options{})
+	caFile := filepath.Join(f.dir, "ca.pem")
+	writeFile(t, caFile, f.ca.pem)
+	pool, err := CAPool(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dialTLS(t, f.addr, &tls.Config{RootCAs: pool}); err != nil {
+		t.Fatalf("dial with CAPool's pool: %v", err)
+	}
+	empty := filepath.Join(f.dir, "empty.pem")
+	writeFile(t, empty, []byte("# none\n"))
+	if _, err := CAPool(empty); err == nil || !strings.Contains(err.Error(), empty+": no PEM certificate found") {
+		t.Fatalf("CAPool(empty): %v", err)
+	}
+	if _, err := CAPool(filepath.Join(f.dir, "nope.pem")); err == nil || !strings.Contains(err.Error(), "nope.pem") {
+		t.Fatalf("CAPool(missing): %v", err)
+	}
+}
