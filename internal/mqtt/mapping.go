@@ -116,64 +116,6 @@ type fromAMQP struct {
 	properties packets.Properties
 }
 
-// unmarshalLean is message.Unmarshal for what decodeAMQP reads, with
-// fewer allocations for the usual body of data sections: the header stays
-// in the result value, and one data section is not put in a slice of its
-// own. Every section is still decoded and checked as Unmarshal does.
-func unmarshalLean(b []byte) (*message.Message, error) {
-	r, err := message.Parse(b)
-	if err != nil {
-		return nil, err
-	}
-	if r.BodyKind() != message.DescriptorData {
-		return r.Decode()
-	}
-	var lm leanMessage
-	m := &lm.m
-	if h, ok, err := r.Header(); err != nil {
-		return nil, err
-	} else if ok {
-		lm.h = h
-		m.Header = &lm.h
-	}
-	if m.DeliveryAnnotations, err = r.DeliveryAnnotations(); err != nil {
-		return nil, err
-	}
-	if m.MessageAnnotations, err = r.MessageAnnotations(); err != nil {
-		return nil, err
-	}
-	if m.Properties, err = r.Properties(); err != nil {
-		return nil, err
-	}
-	if m.ApplicationProperties, err = r.ApplicationProperties(); err != nil {
-		return nil, err
-	}
-	if m.Footer, err = r.Footer(); err != nil {
-		return nil, err
-	}
-	d := types.NewDecoder(r.Body())
-	m.Data = lm.data[:0]
-	for d.Len() > 0 {
-		if _, _, err := d.ReadDescriptor(); err != nil {
-			return nil, fmt.Errorf("data section: %w", err)
-		}
-		data, err := d.ReadBinaryBytes()
-		if err != nil {
-			return nil, fmt.Errorf("data section: %w", err)
-		}
-		m.Data = append(m.Data, data)
-	}
-	return m, nil
-}
-
-// leanMessage holds a message with its header and first data section in
-// one allocation.
-type leanMessage struct {
-	m    message.Message
-	h    message.Header
-	data [1][]byte
-}
-
 // decodeAMQP maps an AMQP message to MQTT (SPEC §5). The payload is the
 // concatenated data sections, or a string or binary amqp-value; other
 // bodies are formatted as text. The Payload Format Indicator is 1 (UTF-8)
@@ -181,7 +123,7 @@ type leanMessage struct {
 // x-opt-mqtt-payload-format annotation), when the payload is valid UTF-8.
 func decodeAMQP(b []byte) (fromAMQP, error) {
 	var f fromAMQP
-	m, err := unmarshalLean(b)
+	m, err := message.Unmarshal(b)
 	if err != nil {
 		return f, err
 	}

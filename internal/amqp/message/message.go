@@ -147,13 +147,24 @@ func Unmarshal(b []byte) (*Message, error) {
 // Decode decodes every section. Binary values (Data, UserID, binary ids and
 // binary values in maps and the body) alias the message bytes; strings are
 // copied.
+// The message, its header and a single data section's slice share one
+// allocation.
 func (r *Raw) Decode() (*Message, error) {
-	m := new(Message)
+	lm := new(struct {
+		m    Message
+		h    Header
+		data [1][]byte
+	})
+	m := &lm.m
 	var err error
 	if h, ok, err := r.Header(); err != nil {
 		return nil, err
 	} else if ok {
-		m.Header = &h
+		lm.h = h
+		m.Header = &lm.h
+	}
+	if r.body == DescriptorData && r.nb == 1 {
+		m.Data = lm.data[:0]
 	}
 	if m.DeliveryAnnotations, err = r.DeliveryAnnotations(); err != nil {
 		return nil, err
@@ -184,7 +195,7 @@ func (r *Raw) decodeBody(m *Message) error {
 	}
 	var d types.Decoder
 	d.Reset(r.b[s.start:s.end])
-	if r.body == DescriptorData {
+	if r.body == DescriptorData && m.Data == nil {
 		m.Data = make([][]byte, 0, r.nb)
 	} else if r.body == DescriptorAMQPSequence {
 		m.Sequence = make([][]any, 0, r.nb)
