@@ -117,17 +117,11 @@ func (t *tokenUsers) mapClaims(c oidc.Claims, authzid string) (id string, mu *mo
 	if reg == nil {
 		return "", nil, errors.New("control plane not open yet")
 	}
-	want, space, ns := authzid, "default", "default"
+	want, space, ns, _ := splitUser(authzid) // want may be empty: "@space"
 	if authzid == c.Username {
-		want = ""
-	} else if i := strings.LastIndexByte(authzid, '@'); i >= 0 {
-		want, space = authzid[:i], authzid[i+1:]
-		if j := strings.IndexByte(space, '.'); j >= 0 {
-			space, ns = space[:j], space[j+1:]
-		}
-		if space == "" || ns == "" {
-			return "", nil, fmt.Errorf("authorization identity %q names no address space", authzid)
-		}
+		want, space, ns = "", "default", "default"
+	} else if space == "" || ns == "" {
+		return "", nil, fmt.Errorf("authorization identity %q names no address space", authzid)
 	}
 	if o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+c.Username); ok && t.byUsername(o.(*model.MessagingUser), c) {
 		mu = o.(*model.MessagingUser)
