@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -9,30 +8,12 @@ import (
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
-// dialConnect connects with cp and returns the client and its CONNACK.
-func dialConnect(t *testing.T, addr string, cp *packets.Connect) (*rawClient, *packets.Connack) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawClient{t: t, nc: nc, r: packets.NewReader(nc, 0), v: cp.ProtocolVersion}
-	c.r.Version = cp.ProtocolVersion
-	c.send(cp)
-	ack, ok := c.next().(*packets.Connack)
-	if !ok {
-		t.Fatal("no CONNACK")
-	}
-	return c, ack
-}
-
 func TestPayloadFormatIndicator(t *testing.T) {
 	addr := startGateway(t)
 	sub, _ := dialRaw(t, addr, packets.Version5, 0)
 	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "pfi/#", QoS: 1}}})
 	sub.next()
-	pub, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "pfi-pub"})
+	pub, _ := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "pfi-pub"})
 	utf := packets.Properties{PayloadFormatIndicator: 1}
 	pub.send(&packets.Publish{Topic: "pfi/text", QoS: 1, PacketID: 1, Payload: []byte("héllo"), Properties: utf})
 	if ack := pub.next().(*packets.Puback); ack.ReasonCode != packets.ReasonSuccess {
@@ -64,7 +45,7 @@ func TestPayloadFormatIndicator(t *testing.T) {
 	}
 
 	// A will marked UTF-8 that is not: CONNACK 0x99.
-	_, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "bad-will",
+	_, ack := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "bad-will",
 		Will: &packets.Will{Topic: "pfi/will", Payload: []byte{0xff}, Properties: utf}})
 	if ack.ReasonCode != packets.ReasonPayloadFormatInvalid {
 		t.Fatalf("CONNACK %v, want 0x99", ack.ReasonCode)
@@ -108,7 +89,7 @@ func TestPayloadFormatMapping(t *testing.T) {
 
 func TestRequestProblemAndResponseInformation(t *testing.T) {
 	addr := startGateway(t)
-	c, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "quiet",
+	c, ack := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "quiet",
 		Properties: packets.Properties{RequestProblemInformation: 0, HasRequestProblemInformation: true, RequestResponseInformation: 1}})
 	if ack.Properties.ResponseInformation != "response/quiet" {
 		t.Fatalf("Response Information %q, want response/quiet", ack.Properties.ResponseInformation)
@@ -123,7 +104,7 @@ func TestRequestProblemAndResponseInformation(t *testing.T) {
 		if id == "plain" {
 			rri = 0
 		}
-		_, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: id,
+		_, ack := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: id,
 			Properties: packets.Properties{RequestResponseInformation: rri}})
 		if ack.Properties.ResponseInformation != "" {
 			t.Fatalf("%s: Response Information %q", id, ack.Properties.ResponseInformation)
@@ -136,7 +117,7 @@ func TestRequestProblemAndResponseInformation(t *testing.T) {
 func TestServerKeepAlive(t *testing.T) {
 	_, addr := startGatewayWith(t, func(o *Options) { o.MaxKeepAlive = 1 })
 	for _, ka := range []uint16{0, 60} {
-		c, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true,
+		c, ack := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true,
 			ClientID: "ka", KeepAlive: ka})
 		if !ack.Properties.HasServerKeepAlive || ack.Properties.ServerKeepAlive != 1 {
 			t.Fatalf("keep-alive %d: CONNACK %+v, want Server Keep Alive 1", ka, ack.Properties)
@@ -147,7 +128,7 @@ func TestServerKeepAlive(t *testing.T) {
 		}
 	}
 	// Within the cap: as asked, nothing announced.
-	_, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ka2", KeepAlive: 1})
+	_, ack := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ka2", KeepAlive: 1})
 	if ack.Properties.HasServerKeepAlive {
 		t.Fatalf("CONNACK %+v", ack.Properties)
 	}
@@ -158,11 +139,11 @@ func TestServerKeepAlive(t *testing.T) {
 // them; a third topic goes by name [MQTT-3.3.2-11].
 func TestServerTopicAliases(t *testing.T) {
 	addr := startGateway(t)
-	sub, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-sub",
+	sub, _ := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-sub",
 		Properties: packets.Properties{TopicAliasMaximum: 2}})
 	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "ta/#"}}})
 	sub.next()
-	pub, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-pub"})
+	pub, _ := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-pub"})
 	type want struct {
 		topic string
 		alias uint16
@@ -176,7 +157,7 @@ func TestServerTopicAliases(t *testing.T) {
 		}
 	}
 	// Without a Topic Alias Maximum: never an alias.
-	plain, _ := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-plain"})
+	plain, _ := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ta-plain"})
 	plain.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "ta/#"}}})
 	plain.next()
 	for range 2 {

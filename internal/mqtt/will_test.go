@@ -96,7 +96,7 @@ func TestWillProperties(t *testing.T) {
 		User:              []packets.UserProperty{{Key: "device", Value: "d7"}},
 		WillDelayInterval: 30, // the session ends with the connection: no wait
 	}
-	w, ack := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "d7",
+	w, ack := dialRawConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "d7",
 		Will: &packets.Will{Topic: "wills/d7", QoS: 1, Payload: []byte("gone"), Properties: props}})
 	if ack.ReasonCode != packets.ReasonSuccess {
 		t.Fatalf("CONNACK %v", ack.ReasonCode)
