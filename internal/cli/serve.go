@@ -120,9 +120,10 @@ With TLS, --amqps listens on :5671 (all interfaces, so anonymous access is
 off unless --allow-anonymous; use --amqps 127.0.0.1:5671 to stay on
 loopback) and --mqtts on :8883 (127.0.0.1:8883 when every other listener is
 on loopback), the --amqp listener also offers the in-band TLS upgrade, and
---http-tls serves the --http listener (and its /mqtt WebSocket) as HTTPS. --tls-client-ca lets clients present a
-certificate from those CAs: AMQP clients authenticate with SASL EXTERNAL,
-MQTT clients that give no username as the certificate's user.
+--http-tls serves the --http listener (and its /mqtt WebSocket) as HTTPS.
+--tls-client-ca lets clients present a certificate from those CAs: AMQP
+clients authenticate with SASL EXTERNAL, MQTT clients that give no username
+as the certificate's user, REST API callers over HTTPS as its CN.
 
 SIGINT or SIGTERM stops every component (at most 10 s) and exits 0.`
 
