@@ -161,6 +161,14 @@ func stdinOf(ctx context.Context) io.Reader {
 	return os.Stdin
 }
 
+// sortByDependency orders docs as model.Kinds does (plans, address
+// spaces, then addresses and users), keeping file order within a kind.
+func sortByDependency(docs []model.Document) {
+	slices.SortStableFunc(docs, func(a, b model.Document) int {
+		return slices.Index(model.Kinds, a.Object.Info()) - slices.Index(model.Kinds, b.Object.Info())
+	})
+}
+
 // readDocuments reads and decodes a resource file, defaulting namespaces.
 func readDocuments(file, namespace string, stdin io.Reader) ([]model.Document, error) {
 	if file == "" {
@@ -188,9 +196,7 @@ func readDocuments(file, namespace string, stdin io.Reader) ([]model.Document, e
 			m.Namespace = namespace
 		}
 	}
-	slices.SortStableFunc(docs, func(a, b model.Document) int {
-		return slices.Index(model.Kinds, a.Object.Info()) - slices.Index(model.Kinds, b.Object.Info())
-	})
+	sortByDependency(docs)
 	return docs, nil
 }
 

@@ -156,9 +156,7 @@ func (c *controlPlane) Start(ctx context.Context) error {
 // (plans, address spaces, addresses and users).
 func (c *controlPlane) applyConfig(ctx context.Context) error {
 	docs := slices.Clone(c.resources)
-	slices.SortStableFunc(docs, func(a, b model.Document) int {
-		return slices.Index(model.Kinds, a.Object.Info()) - slices.Index(model.Kinds, b.Object.Info())
-	})
+	sortByDependency(docs)
 	for _, d := range docs {
 		created, err := c.api.Apply(ctx, d.Object)
 		if err != nil {
