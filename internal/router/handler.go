@@ -103,13 +103,19 @@ func unauthorized(op, address string) *frames.Error {
 	return frames.Errorf(frames.ErrUnauthorizedAccess, "not allowed to %s %q", op, address)
 }
 
-// maybeTopic auto-creates the first level of name as a topic for a
-// connection that desired CapabilityMQTTTopics; an error is left to the
-// lookup that follows.
-func (r *Router) maybeTopic(cs *connState, name string) {
+// resolve looks name up in the connection's space, auto-creating it as
+// lookup does; for a connection that desired CapabilityMQTTTopics a name
+// that nothing resolves first gets its first level as a topic (an error
+// there is left to the lookup that follows). A name that resolves is
+// looked up once.
+func (r *Router) resolve(cs *connState, name string) (*address, *frames.Error) {
 	if cs.mqttTopics {
+		if a, _ := cs.space.lookup(name, false); a != nil {
+			return a, nil
+		}
 		r.ensureTopicIn(cs.space, name)
 	}
+	return cs.space.lookup(name, true)
 }
 
 func connOf(c *transport.Conn) *connState {
@@ -207,8 +213,7 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 		if !r.allowed(ls.conn, a.Source.Address, OpRecv) {
 			return unauthorized("receive from", a.Source.Address)
 		}
-		r.maybeTopic(ls.conn, a.Source.Address)
-		addr, ferr := sp.lookup(a.Source.Address, true)
+		addr, ferr := r.resolve(ls.conn, a.Source.Address)
 		if ferr != nil {
 			return ferr
 		}
@@ -236,8 +241,7 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 	if !r.allowed(ls.conn, a.Target.Address, OpSend) {
 		return unauthorized("send to", a.Target.Address)
 	}
-	r.maybeTopic(ls.conn, a.Target.Address)
-	addr, ferr := sp.lookup(a.Target.Address, true)
+	addr, ferr := r.resolve(ls.conn, a.Target.Address)
 	if ferr != nil {
 		return ferr
 	}
@@ -338,8 +342,7 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 		return
 	}
 	sp := ls.conn.space
-	r.maybeTopic(ls.conn, to)
-	a, ferr := sp.lookup(to, true)
+	a, ferr := r.resolve(ls.conn, to)
 	if ferr != nil {
 		d.Settle(frames.Rejected{Error: ferr})
 		return
