@@ -83,11 +83,10 @@ type retained struct {
 	stored  bool   // the journal write completed
 	done    bool   // replaced or cleared: its record is to be deleted
 	// replaced: a newer retained message of the name took its place; the
-	// newer one deletes this record once the newer record is durable.
+	// newer one deletes this record once the newer record is durable. It
+	// is reset when that happens while this record is still being written:
+	// its write's completion deletes it then.
 	replaced bool
-	// deleteWritten: the newer record is durable; delete this one as soon
-	// as its own write completes.
-	deleteWritten bool
 	// older are the replaced retained messages of the name whose records
 	// this one's deletes once it is durable itself.
 	older []*retained
@@ -293,7 +292,7 @@ func deleteOlder(b *Broker, r *retained, cw *clearWait) bool {
 	for _, o := range r.older {
 		switch {
 		case o.writing:
-			o.deleteWritten = true
+			o.replaced = false // deleted by its write's completion
 			if cw != nil {
 				cw.pending++
 				o.waiters = append(o.waiters, cw)
@@ -330,7 +329,7 @@ func (t *topic) retainedWritten(b *Broker, r *retained, err error) {
 	r.stored = true
 	// r is durable: the records it replaces may go now.
 	deleteOlder(b, r, nil)
-	if r.done && (!r.replaced || r.deleteWritten) {
+	if r.done && !r.replaced {
 		b.opts.Store.DeleteAsync(r.key)
 		return
 	}
