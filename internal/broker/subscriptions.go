@@ -70,27 +70,26 @@ func (b *Broker) SetMaxConsumers(space, address string, n int) error {
 			sub = s
 		}
 	}
-	changed := sub != nil && sub.maxConsumers != n
-	if changed {
+	if sub != nil {
 		sub.maxConsumers = n
 	}
 	t.mu.Unlock()
 	if sub == nil {
 		return fmt.Errorf("subscription %q does not exist", address)
 	}
-	if !changed {
-		return nil
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.queues[key{space, address}] != q {
-		return nil // deleted meanwhile
+	// Whether the journal needs a new record is told by what it holds
+	// (q.subMaxConsumers, restored on failure), not by the live limit:
+	// so a failed write is retried by the next call.
+	if b.queues[key{space, address}] != q || q.subMaxConsumers == n {
+		return nil // deleted meanwhile, or already journaled
 	}
 	// A later queue record replaces an earlier one of the same name.
-	old := q.key
+	old, oldN := q.key, q.subMaxConsumers
 	q.subMaxConsumers = n
 	if err := b.persistQueue(q); err != nil {
-		q.key = old
+		q.key, q.subMaxConsumers = old, oldN
 		return err
 	}
 	if old != 0 && old != q.key {
