@@ -21,7 +21,16 @@ import (
 // returns the process and the AMQP address.
 func startServe(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--amqp", "127.0.0.1:0", "--http", "", "--mqtt", "", "--data-dir", dataDir)
+	return startServeOn(t, bin, dataDir, "amqp", "--mqtt", "")
+}
+
+// startServeOn runs `enmasse serve` over dataDir with a random AMQP port,
+// no HTTP listener and the extra flags, and returns the process and the
+// address it reports for listener proto ("amqp", "mqtt").
+func startServeOn(t *testing.T, bin, dataDir, proto string, extra ...string) (*exec.Cmd, string) {
+	t.Helper()
+	args := append([]string{"serve", "--amqp", "127.0.0.1:0", "--http", "", "--data-dir", dataDir}, extra...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +39,7 @@ func startServe(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	re := regexp.MustCompile(`proto=amqp addr=(\S+)`)
+	re := regexp.MustCompile(`proto=` + proto + ` addr=(\S+)`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -44,7 +53,7 @@ func startServe(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	case addr := <-found:
 		return cmd, addr
 	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not report its AMQP address")
+		t.Fatalf("serve did not report its %s address", proto)
 		return nil, ""
 	}
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,32 +20,7 @@ import (
 // and the MQTT address.
 func startServeMQTT(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--amqp", "127.0.0.1:0", "--http", "", "--mqtt", "127.0.0.1:0", "--data-dir", dataDir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	re := regexp.MustCompile(`proto=mqtt addr=(\S+)`)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		return cmd, addr
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not report its MQTT address")
-		return nil, ""
-	}
+	return startServeOn(t, bin, dataDir, "mqtt", "--mqtt", "127.0.0.1:0")
 }
 
 func pahoDial(ctx context.Context, addr, id string, onMsg func(*paho.Publish)) (*paho.Client, error) {
