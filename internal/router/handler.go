@@ -409,3 +409,40 @@ func (r *Router) OnClose(c *transport.Conn, err error) {
 		a.delete(frames.Errorf(frames.ErrResourceDeleted, "temporary address %q was removed with its connection", a.name))
 	}
 }
+
+// Hold keeps the connection c counted against its address space's
+// connection limits (maxConnections, per user, per host) after c closes,
+// until release is called; for a gateway that closes an idle client's
+// AMQP connection while the client stays connected to it, and opens
+// another when the client is busy again (package mqtt, Options.IdleRelease).
+// The hold is granted whatever the limits, as it only carries on a count
+// c already had. ok is false when c was not admitted by OnOpen or has
+// already closed.
+func (r *Router) Hold(c *transport.Conn) (release func(), ok bool) {
+	cs := connOf(c)
+	if cs == nil {
+		return nil, false
+	}
+	cs.mu.Lock()
+	closed := cs.closed
+	cs.mu.Unlock()
+	if closed {
+		return nil, false
+	}
+	s := cs.space
+	s.conns.Add(1)
+	s.cmu.Lock()
+	if s.perUser == nil {
+		s.perUser, s.perHost = map[string]int{}, map[string]int{}
+	}
+	s.perUser[cs.limitUser]++
+	s.perHost[cs.host]++
+	s.cmu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.conns.Add(-1)
+			s.release(cs.limitUser, cs.host)
+		})
+	}, true
+}

@@ -1,0 +1,73 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/broker"
+	"github.com/enmasse-go/enmasse/internal/router"
+)
+
+// TestRouterHoldKeepsConnectionCounted: a hold taken on a connection
+// keeps its place under maxConnections after it closes, until released;
+// a closed connection cannot be held.
+func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
+	r := router.New(router.Options{Broker: broker.New(broker.Options{})})
+	r.SetSpace(router.SpaceConfig{Name: "default", Limits: router.Limits{MaxConnections: 1, MaxConnectionsPerHost: 1}})
+	opts := transport.Options{Handler: r, OnOpen: r.OnOpen,
+		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true})}
+	// open returns the server side of a new connection, or the client's
+	// error (the refusal arrives with the client's first session).
+	open := func() (*transport.Conn, error) {
+		s, c := net.Pipe()
+		srv := make(chan *transport.Conn, 1)
+		go func() {
+			sc, _ := transport.Accept(context.Background(), s, opts)
+			srv <- sc
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cc, err := transport.NewClientConn(ctx, c, transport.Options{SASL: sasl.NewAnonymousClient("")})
+		if err == nil {
+			_, err = cc.NewSession(ctx)
+		}
+		sc := <-srv
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		t.Cleanup(func() { cc.Close(context.Background(), nil) })
+		return sc, nil
+	}
+	limited := func(err error) bool {
+		var fe *frames.Error
+		return errors.As(err, &fe) && fe.Condition == frames.ErrResourceLimitExceeded
+	}
+	a, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, ok := r.Hold(a)
+	if !ok {
+		t.Fatal("Hold of an open connection: not ok")
+	}
+	a.Close(context.Background(), nil)
+	<-a.Done()
+	if _, err := open(); !limited(err) {
+		t.Fatalf("connection while the hold lasts: %v, want resource-limit-exceeded", err)
+	}
+	release()
+	release() // a second call does nothing
+	if _, err := open(); err != nil {
+		t.Fatalf("connection after release: %v", err)
+	}
+	if _, ok := r.Hold(a); ok {
+		t.Fatal("Hold of a closed connection: ok")
+	}
+}
