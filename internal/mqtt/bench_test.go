@@ -3,6 +3,7 @@ package mqtt
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -164,6 +165,51 @@ func BenchmarkGatewayRelay(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
+}
+
+// BenchmarkGatewayFanout is BenchmarkGatewayRelay's QoS 0 path with ten
+// subscribers of the topic: every op is one PUBLISH in and ten out, so
+// per-delivery costs (broker fan-out, the AMQP transfer to each
+// subscriber's connection, decoding and PUBLISH encoding) dominate.
+func BenchmarkGatewayFanout(b *testing.B) {
+	const subscribers = 10
+	addr := benchGateway(b)
+	subs := make([]*benchClient, subscribers)
+	for i := range subs {
+		subs[i] = dialBench(b, addr, fmt.Sprintf("sub%d", i), 1000)
+		subs[i].send(b, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "bench/x"}}})
+		subs[i].flush(b)
+		if _, ok := subs[i].next(b).(*packets.Suback); !ok {
+			b.Fatal("no SUBACK")
+		}
+	}
+	pub := dialBench(b, addr, "pub", 1000)
+	payload := make([]byte, 100)
+	got := make(chan error, subscribers)
+	for _, sub := range subs {
+		go func() {
+			for range b.N {
+				sub.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := sub.r.ReadPacket(); err != nil {
+					got <- err
+					return
+				}
+			}
+			got <- nil
+		}()
+	}
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	for range b.N {
+		pub.send(b, &packets.Publish{Topic: "bench/x", Payload: payload})
+	}
+	pub.flush(b)
+	for range subscribers {
+		if err := <-got; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*subscribers)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
 // TestDeliveryWindowAndOrder: PUBLISH packets written in batches arrive in
