@@ -324,7 +324,9 @@ func (q *queue) accept(d *transport.Delivery) {
 	md := inspect(payload)
 	if b.opts.Store == nil || !md.durable {
 		q.mu.Lock()
-		q.addLocked(payload, 0, 0, &md)
+		if !q.sendNowLocked(payload, &md) {
+			q.addLocked(payload, 0, 0, &md)
+		}
 		q.mu.Unlock()
 		d.Settle(frames.Accepted{})
 		return

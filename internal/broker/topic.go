@@ -103,6 +103,30 @@ func matches(filter, subject []string) bool {
 	return len(filter) == len(subject)
 }
 
+// matchesName is matches with the subject as a name: it walks its levels
+// without splitting it, as publish runs it for every subscription of
+// every message.
+func matchesName(filter []string, subject string) bool {
+	for i, f := range filter {
+		if f == "#" {
+			return true
+		}
+		if i > 0 {
+			j := strings.IndexByte(subject, '/')
+			if j < 0 {
+				return false // fewer levels than the filter
+			}
+			subject = subject[j+1:]
+		}
+		if f != "+" {
+			if len(subject) < len(f) || subject[:len(f)] != f || len(subject) > len(f) && subject[len(f)] != '/' {
+				return false
+			}
+		}
+	}
+	return len(filter) > 0 && strings.IndexByte(subject, '/') < 0
+}
+
 // topicFor finds the topic an address belongs to: the address itself or its
 // longest prefix at a `/` boundary that is a topic.
 func (b *Broker) topicFor(space, address string) *topic {
@@ -153,7 +177,6 @@ func (t *topic) subscription(q *queue) *subscription {
 // or after the journal batch of its durable copies and retained record.
 func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	payload := d.Payload()
-	subj := levels(subject)
 	md := inspect(payload)
 	journal := b.opts.Store != nil && md.durable
 	settle := func(err error) {
@@ -187,10 +210,14 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
 	}
 	var over []*queue // queues this message took over a memory limit
 	for _, s := range t.subs {
-		if !matches(s.filter, subj) {
+		if !matchesName(s.filter, subject) {
 			continue
 		}
 		s.q.mu.Lock()
+		if !(journal && s.durable) && s.q.sendNowLocked(payload, &md) {
+			s.q.mu.Unlock()
+			continue
+		}
 		m := s.q.addLocked(payload, 0, 0, &md)
 		if journal && s.durable {
 			m.key = b.nextKey.Add(1)
