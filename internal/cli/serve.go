@@ -47,6 +47,7 @@ type serveOptions struct {
 	// the sessions per address space (negative: unlimited).
 	mqttMaxSessionExpiry uint32
 	mqttMaxSessions      int
+	mqttIdleRelease      time.Duration
 
 	// allowAnonymous is --allow-anonymous as given (possibly not at all);
 	// anonymous is the decision from it and the listeners (anonymousAllowed).
@@ -164,6 +165,8 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 		"longest time an offline MQTT 5 session is kept (CONNACK announces the cap; 3.1.1 clean session 0 sessions never expire)")
 	fs.IntVar(&opts.mqttMaxSessions, "mqtt-max-sessions", 10000,
 		"persistent MQTT sessions per address space; a CONNECT that would create one more is refused (-1: unlimited)")
+	fs.DurationVar(&opts.mqttIdleRelease, "mqtt-idle-release", 5*time.Second,
+		"an MQTT client idle this long, with no subscription, persistent session or unanswered QoS 1/2 message, gives up its internal AMQP connection until its next PUBLISH or SUBSCRIBE (0: never)")
 	fs.Var(&httpAddr, "http", "HTTP listener `HOST:PORT` (health, readiness)")
 	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate chain `FILE` (PEM), reloaded when it changes; needs --tls-key")
 	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
@@ -210,6 +213,9 @@ func parseServeArgs(args []string, stdout io.Writer) (serveOptions, error) {
 		return serveOptions{}, usageErrorf("--mqtt-max-session-expiry must be between 1s and %v", time.Duration(mqtt.NeverExpire)*time.Second)
 	}
 	opts.mqttMaxSessionExpiry = uint32(*mqttExpiry / time.Second)
+	if opts.mqttIdleRelease < 0 {
+		return serveOptions{}, usageErrorf("--mqtt-idle-release must not be negative (0: never)")
+	}
 	if opts.mqttMaxSessions == 0 {
 		return serveOptions{}, usageErrorf("--mqtt-max-sessions must not be 0 (-1: unlimited)")
 	}

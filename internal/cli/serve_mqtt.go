@@ -59,7 +59,8 @@ func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *sl
 		addrs: map[string]string{}, dp: dp, closeDP: closeDP, logger: logger, backend: b,
 		dataDir: opts.dataDir, sess: sess,
 		gw: mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger, Sessions: sess,
-			MaxSessionExpiry: opts.mqttMaxSessionExpiry, MaxSessionsPerSpace: opts.mqttMaxSessions}),
+			MaxSessionExpiry: opts.mqttMaxSessionExpiry, MaxSessionsPerSpace: opts.mqttMaxSessions,
+			IdleRelease: opts.mqttIdleRelease}),
 	}
 	if opts.mqttAddr != "" {
 		m.addrs["mqtt"] = opts.mqttAddr
@@ -165,6 +166,16 @@ type mqttBackend struct {
 	// logs in with SASL OAUTHBEARER (the username, if any, names the
 	// space as [user]@space).
 	tokens bool
+	// servers maps the client side of each open pipe (Connect, Resume) to
+	// its pipeClient, for Suspend.
+	servers sync.Map
+}
+
+// pipeClient is what the backend knows of an MQTT client's AMQP
+// connection: the server side, and the client's address and TLS state.
+type pipeClient struct {
+	server *transport.Conn
+	cred   mqtt.Credentials
 }
 
 // Connect opens an AMQP connection over net.Pipe: the server side is
@@ -178,14 +189,6 @@ type mqttBackend struct {
 // client over AMQP (TLS or loopback), EXTERNAL maps the certificate to a
 // user as for AMQP, and failures count against the client's address.
 func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*transport.Conn, error) {
-	serverSide, clientSide := net.Pipe()
-	opts := b.opts
-	opts.Authenticator = mqttClientAuthenticator{inner: b.opts.Authenticator, remote: cred.RemoteAddr, tls: cred.TLS}
-	go func() {
-		if _, err := transport.Accept(context.Background(), serverSide, opts); err != nil {
-			b.opts.Logger.Debug("MQTT client's AMQP connection refused", "client_id", cred.ClientID, "err", err)
-		}
-	}()
 	mech := sasl.NewAnonymousClient(cred.ClientID)
 	switch {
 	case b.tokens && cred.HasPassword && looksLikeJWT(cred.Password):
@@ -195,6 +198,28 @@ func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tran
 	case cred.TLS != nil && len(cred.TLS.VerifiedChains) > 0:
 		mech = sasl.NewExternalClient("")
 	}
+	return b.open(ctx, cred, mqttClientAuthenticator{inner: b.opts.Authenticator, remote: cred.RemoteAddr, tls: cred.TLS}, mech)
+}
+
+// open runs one AMQP connection over net.Pipe, the server side accepted
+// with auth as its authenticator, the client side authenticating with
+// mech.
+func (b *mqttBackend) open(ctx context.Context, cred mqtt.Credentials, auth sasl.Authenticator, mech sasl.ClientMech) (*transport.Conn, error) {
+	serverSide, clientSide := net.Pipe()
+	opts := b.opts
+	opts.Authenticator = auth
+	type result struct {
+		sc  *transport.Conn
+		err error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		sc, err := transport.Accept(context.Background(), serverSide, opts)
+		if err != nil {
+			b.opts.Logger.Debug("MQTT client's AMQP connection refused", "client_id", cred.ClientID, "err", err)
+		}
+		accepted <- result{sc, err}
+	}()
 	c, err := transport.NewClientConn(ctx, clientSide, transport.Options{
 		ContainerID: "mqtt:" + cred.ClientID,
 		SASL:        mech,
@@ -204,8 +229,90 @@ func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tran
 		clientSide.Close()
 		return nil, err
 	}
+	// The client's handshake ended with the server's open, which came
+	// after Accept returned.
+	res := <-accepted
+	if res.err != nil {
+		c.Close(ctx, nil)
+		return nil, res.err
+	}
+	sc := res.sc
+	b.servers.Store(c, pipeClient{server: sc, cred: cred})
+	c.AfterClose(func() { b.servers.Delete(c) })
 	return c, nil
 }
+
+// Suspend implements mqtt.Suspender: the router keeps counting the
+// client's connection (Router.Hold), and Resume opens a pipe whose server
+// side takes the identity the client authenticated with as it is, with
+// no credentials to check again (the claim is a Go value only the
+// gateway holds; nothing on any wire can present it).
+func (b *mqttBackend) Suspend(c *transport.Conn) (mqtt.Suspension, bool) {
+	v, ok := b.servers.Load(c)
+	if !ok {
+		return nil, false
+	}
+	pc := v.(pipeClient)
+	release, ok := b.dp.router.Hold(pc.server)
+	if !ok {
+		return nil, false
+	}
+	return &pipeSuspension{b: b, cred: pc.cred, id: pc.server.Identity(), release: release}, true
+}
+
+// pipeSuspension is a suspended MQTT client's claim (mqtt.Suspension).
+type pipeSuspension struct {
+	b       *mqttBackend
+	cred    mqtt.Credentials
+	id      sasl.Identity
+	release func()
+}
+
+// Resume implements mqtt.Suspension. The hold is released first, so the
+// new connection takes its place under the router's limits; should
+// another connection take that place in between, Resume fails with
+// amqp:resource-limit-exceeded.
+func (p *pipeSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
+	p.release()
+	auth := resumedAuthenticator{id: p.id}
+	return p.b.open(ctx, p.cred, auth, sasl.NewAnonymousClient(p.cred.ClientID))
+}
+
+// Release implements mqtt.Suspension.
+func (p *pipeSuspension) Release() { p.release() }
+
+// resumedAuthenticator is the authenticator of a resumed client's pipe:
+// it offers ANONYMOUS and answers it with the identity the client
+// authenticated with before.
+type resumedAuthenticator struct{ id sasl.Identity }
+
+// Mechanisms implements sasl.Authenticator.
+func (a resumedAuthenticator) Mechanisms(sasl.ConnInfo) []string { return []string{sasl.Anonymous} }
+
+// Start implements sasl.Authenticator.
+func (a resumedAuthenticator) Start(mech string, _ sasl.ConnInfo) (sasl.ServerMech, error) {
+	if mech != sasl.Anonymous {
+		return nil, sasl.ErrUnsupportedMechanism
+	}
+	return &resumedMech{id: a.id}, nil
+}
+
+type resumedMech struct {
+	id   sasl.Identity
+	done bool
+}
+
+// Step implements sasl.ServerMech.
+func (m *resumedMech) Step([]byte) ([]byte, bool, error) {
+	if m.done {
+		return nil, true, sasl.ErrExchangeDone
+	}
+	m.done = true
+	return nil, true, nil
+}
+
+// Identity implements sasl.ServerMech.
+func (m *resumedMech) Identity() sasl.Identity { return m.id }
 
 // mqttClientAuthenticator is the AMQP listener's authenticator for the
 // pipe of one MQTT client: it sees the MQTT client's address and TLS state.

@@ -153,12 +153,12 @@ func TestServeParseFlags(t *testing.T) {
 		"defaults": {nil, serveOptions{
 			amqpAddr: "127.0.0.1:5672", httpAddr: "127.0.0.1:8080", mqttAddr: "127.0.0.1:1883", dataDir: "./enmasse-data",
 			logFormat: "text", logLevel: "info", anonymous: true,
-			mqttMaxSessionExpiry: 7 * 24 * 3600, mqttMaxSessions: 10000,
+			mqttMaxSessionExpiry: 7 * 24 * 3600, mqttMaxSessions: 10000, mqttIdleRelease: 5 * time.Second,
 		}},
 		"everything": {
 			[]string{"--amqp=[::1]:0", "--http", "", "--data-dir", "/var/lib/enmasse",
 				"--log-format", "JSON", "-log-level", "debug", "--allow-anonymous=false",
-				"--mqtt-max-session-expiry", "1h", "--mqtt-max-sessions", "-1"},
+				"--mqtt-max-session-expiry", "1h", "--mqtt-max-sessions", "-1", "--mqtt-idle-release", "0"},
 			serveOptions{
 				amqpAddr: "[::1]:0", httpAddr: "", mqttAddr: "127.0.0.1:1883", dataDir: "/var/lib/enmasse",
 				logFormat: "json", logLevel: "debug",
@@ -169,7 +169,7 @@ func TestServeParseFlags(t *testing.T) {
 		"bare bool": {[]string{"--allow-anonymous", "--http", ":8080"}, serveOptions{
 			amqpAddr: "127.0.0.1:5672", httpAddr: ":8080", mqttAddr: "127.0.0.1:1883", dataDir: "./enmasse-data",
 			logFormat: "text", logLevel: "info",
-			mqttMaxSessionExpiry: 7 * 24 * 3600, mqttMaxSessions: 10000,
+			mqttMaxSessionExpiry: 7 * 24 * 3600, mqttMaxSessions: 10000, mqttIdleRelease: 5 * time.Second,
 			allowAnonymous: optionalBool{set: true, value: true}, anonymous: true,
 		}},
 	}
@@ -234,7 +234,7 @@ func TestServeConfigFileValues(t *testing.T) {
 		"null disables":  {"http:\n", func(o serveOptions) bool { return o.httpAddr == "" }, ""},
 		"empty disables": {`amqp: ""`, func(o serveOptions) bool { return o.amqpAddr == "" }, ""},
 		"bool key":       {"allow-anonymous: false\n", func(o serveOptions) bool { return !o.anonymous }, ""},
-		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: admin-password-file, allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtt-max-session-expiry, mqtt-max-sessions, mqtts, oidc-audience, oidc-issuer, oidc-jwks, oidc-provider, oidc-username-claim, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
+		"unknown key":    {"amqp: 127.0.0.1:1\nmqtt-ws: 127.0.0.1:8883\n", nil, `line 2: unknown key "mqtt-ws" (known keys: admin-password-file, allow-anonymous, amqp, amqps, data-dir, http, http-tls, log-format, log-level, mqtt, mqtt-idle-release, mqtt-max-session-expiry, mqtt-max-sessions, mqtts, oidc-audience, oidc-issuer, oidc-jwks, oidc-provider, oidc-username-claim, resources, tls-cert, tls-client-ca, tls-key, tls-self-signed)`},
 		"config key":     {"config: other.yaml\n", nil, `unknown key "config"`},
 		"bad value":      {"log-level: loud\n", nil, `line 1: invalid value "loud" for key "log-level": want one of debug, info, warn, error`},
 		"bad listener":   {"http: nope\n", nil, `invalid value "nope" for key "http"`},
@@ -243,6 +243,8 @@ func TestServeConfigFileValues(t *testing.T) {
 		"not a mapping":  {"- amqp\n", nil, "want a mapping of flag names to values"},
 		"bad yaml":       {"amqp: [\n", nil, "yaml:"},
 		"bad data-dir":   {"data-dir:\n", nil, "--data-dir must not be empty"},
+		"idle release":   {"mqtt-idle-release: 30s\n", func(o serveOptions) bool { return o.mqttIdleRelease == 30*time.Second }, ""},
+		"negative idle":  {"mqtt-idle-release: -1s\n", nil, "--mqtt-idle-release must not be negative"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -254,7 +256,7 @@ func TestServeConfigFileValues(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ue) {
 					t.Fatalf("err = %v, want usage error containing %q", err, tc.wantErr)
 				}
-				if !strings.Contains(err.Error(), cfg) && !strings.Contains(tc.wantErr, "data-dir") {
+				if !strings.Contains(err.Error(), cfg) && !strings.HasPrefix(tc.wantErr, "--") { // checks after parsing name the flag
 					t.Errorf("error %q does not name the file", err)
 				}
 				return

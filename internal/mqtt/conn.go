@@ -58,9 +58,17 @@ type conn struct {
 	noProblemInfo   bool // v5 Request Problem Information 0 [MQTT-3.1.2-29]
 	cleanStart      bool
 	cred            Credentials // for a delayed will's own connection (will.go)
-	amqp            *transport.Conn
-	sess            *transport.Session
-	sender          *transport.Sender
+	// The AMQP side; nil while suspended (idle.go), when susp holds the
+	// client's claim to it. Reader goroutine only.
+	amqp   *transport.Conn
+	sess   *transport.Session
+	sender *transport.Sender
+	susp   Suspension
+	// live is amqp, for its AfterClose; nil once it is being closed on
+	// purpose.
+	live      atomic.Pointer[transport.Conn]
+	noRelease bool // the backend refused to suspend
+	released  bool // suspended at least once
 
 	// Reader goroutine only.
 	roots map[string]bool // first levels EnsureTopic succeeded for
@@ -70,9 +78,11 @@ type conn struct {
 	normalDC    bool // DISCONNECT without will [MQTT-3.14.4-3]
 	aliases     map[uint16]string
 
-	acks chan ackItem  // nil until the first QoS 1/2 PUBLISH (reader goroutine)
-	relq chan relItem  // persistent sessions: PUBRECs to record (session.go)
-	sem  chan struct{} // in-flight QoS 1/2 messages to the client
+	acks    chan ackItem  // nil until the first QoS 1/2 PUBLISH (reader goroutine)
+	ackDone chan struct{} // closed when the ack loop of acks ends
+	ackOut  atomic.Int32  // QoS 1/2 publications not yet answered
+	relq    chan relItem  // persistent sessions: PUBRECs to record (session.go)
+	sem     chan struct{} // in-flight QoS 1/2 messages to the client
 
 	takenOver atomic.Bool   // another connection took the client identifier
 	done      chan struct{} // closed when ServeConn returns
@@ -172,18 +182,49 @@ func (c *conn) serve() {
 		return
 	}
 	defer c.teardown()
+	var deadline time.Time
 	for {
-		if c.keepAlive > 0 {
-			// [MQTT-3.1.2-24]: one and a half keep-alive periods.
-			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
-		} else {
-			c.nc.SetReadDeadline(time.Time{})
+		if c.keepAlive > 0 && deadline.IsZero() {
+			// [MQTT-3.1.2-24]: one and a half keep-alive periods from
+			// the last packet.
+			deadline = time.Now().Add(c.keepAlive * 3 / 2)
 		}
+		if !cr.buffered() && c.mayRelease() {
+			wait := c.s.opts.IdleRelease
+			if !c.released {
+				// Right after CONNECT: a client with something to do
+				// does it at once, and a storm of idle ones must not
+				// hold an AMQP connection each for IdleRelease.
+				wait = min(wait, connectGrace)
+			}
+			if rel := time.Now().Add(wait); deadline.IsZero() || rel.Before(deadline) {
+				// Idle release (idle.go): wait for the next packet's
+				// first byte until rel, then let the AMQP side go.
+				c.nc.SetReadDeadline(rel)
+				err := cr.wait()
+				if isTimeout(err) {
+					if !c.releasable() {
+						continue // a publication's outcome is due
+					}
+					c.suspend()
+					err = nil
+					if !deadline.IsZero() && !time.Now().Before(deadline) {
+						err = errKeepAlive
+					}
+				}
+				if err != nil {
+					c.readError(err)
+					return
+				}
+			}
+		}
+		c.nc.SetReadDeadline(deadline)
 		p, err := r.ReadPacket()
 		if err != nil {
 			c.readError(err)
 			return
 		}
+		deadline = time.Time{}
 		if !c.handle(p) {
 			return
 		}
@@ -341,13 +382,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.wg.Add(1)
 		go c.relLoop()
 	}
-	// No goroutine waits for the AMQP side for the connection's life.
-	c.amqp.AfterClose(func() {
-		if c.ctx.Err() == nil {
-			c.log.Debug("AMQP connection ended", "err", c.amqp.Err())
-			c.nc.Close()
-		}
-	})
+	c.watchAMQP(c.amqp)
 	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive, "session_present", present)
 	if present {
 		c.resume()
@@ -382,7 +417,12 @@ func (c *conn) teardown() {
 	// A persistent session's stored messages are accepted before the
 	// AMQP connection ends (else the broker would keep them too).
 	c.storing.Wait()
-	c.amqp.Close(ctx, nil)
+	if c.amqp != nil {
+		c.amqp.Close(ctx, nil)
+	}
+	if c.susp != nil {
+		c.susp.Release()
+	}
 	// Deliveries still waiting for PUBACK go back to their queues with
 	// the link (at-least-once); a persistent session keeps the ones it
 	// stored, and its subscriptions keep collecting messages.
@@ -403,6 +443,10 @@ func (c *conn) sessionExpiry() uint32 {
 func (c *conn) publishWill() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
+	if err := c.resumeAMQP(); err != nil {
+		c.log.Warn("will not published", "topic", c.will.Topic, "err", err)
+		return
+	}
 	if err := c.ensureRoot(c.will.Topic); err != nil {
 		c.log.Warn("will not published", "topic", c.will.Topic, "err", err)
 		return
@@ -433,7 +477,7 @@ func (c *conn) readError(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.log.Debug("connection closed by client")
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, errKeepAlive), errors.As(err, &ne) && ne.Timeout():
 		c.log.Debug("keep-alive expired")
 		c.disconnect(packets.ReasonKeepAliveTimeout, "no packet within 1.5 times the keep-alive")
 	default:
@@ -527,6 +571,9 @@ func (c *conn) flushLocked() error {
 func (c *conn) handle(p packets.Packet) bool {
 	switch p := p.(type) {
 	case *packets.Publish:
+		if !c.needAMQP() {
+			return false
+		}
 		return c.handlePublish(p)
 	case *packets.Puback:
 		c.completeOut(p.PacketID, p.ReasonCode)
@@ -547,6 +594,9 @@ func (c *conn) handle(p packets.Packet) bool {
 	case *packets.Pubcomp:
 		c.completeOut(p.PacketID, p.ReasonCode)
 	case *packets.Subscribe:
+		if !c.needAMQP() {
+			return false
+		}
 		return c.handleSubscribe(p)
 	case *packets.Unsubscribe:
 		c.handleUnsubscribe(p)
@@ -640,10 +690,11 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 		// Started on the first QoS 1/2 PUBLISH: the queue (36 KiB) and
 		// the goroutine are most of an idle or subscribe-only
 		// connection's memory otherwise.
-		c.acks = make(chan ackItem, 1024)
+		c.acks, c.ackDone = make(chan ackItem, 1024), make(chan struct{})
 		c.wg.Add(1)
-		go c.ackLoop()
+		go c.ackLoop(c.acks, c.ackDone)
 	}
+	c.ackOut.Add(1)
 	select {
 	case c.acks <- ackItem{id: p.PacketID, qos: p.QoS, d: d, err: err}:
 		return true
@@ -655,12 +706,17 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 // ackLoop answers QoS 1 and 2 publications in order, once the AMQP
 // outcome is known: PUBACK [MQTT-4.3.2-2] or PUBREC [MQTT-4.3.3-8] after
 // the broker accepted the message.
-func (c *conn) ackLoop() {
+func (c *conn) ackLoop(acks <-chan ackItem, done chan<- struct{}) {
 	defer c.wg.Done()
+	defer close(done)
 	for {
 		var it ackItem
+		var ok bool
 		select {
-		case it = <-c.acks:
+		case it, ok = <-acks:
+			if !ok {
+				return // idle release (idle.go)
+			}
 		case <-c.ctx.Done():
 			return
 		}
@@ -690,6 +746,7 @@ func (c *conn) ackLoop() {
 		}
 		if it.qos == 1 {
 			c.write(&packets.Puback{PacketID: it.id, ReasonCode: rc, Properties: props})
+			c.ackOut.Add(-1)
 			continue
 		}
 		var key uint64
@@ -707,6 +764,7 @@ func (c *conn) ackLoop() {
 		}
 		c.mu.Unlock()
 		c.write(&packets.Pubrec{PacketID: it.id, ReasonCode: rc, Properties: props})
+		c.ackOut.Add(-1)
 	}
 }
 

@@ -97,3 +97,15 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	cr.r += n
 	return n, nil
 }
+
+// buffered reports whether unread bytes are buffered.
+func (cr *connReader) buffered() bool { return cr.r < cr.w }
+
+// wait reads more when nothing is buffered, consuming nothing: for a read
+// deadline that must not fall within a packet (idle.go).
+func (cr *connReader) wait() error {
+	if cr.r < cr.w {
+		return nil
+	}
+	return cr.fill()
+}

@@ -74,6 +74,26 @@
 // [MQTT-3.3.4-9], and each subscription link's credit is that window
 // (capped at 256), so a slow client pushes back on the broker.
 //
+// # Idle release
+//
+// With Options.IdleRelease and a Backend that is a Suspender (serve's
+// is; the separate gateway process's is not), a client that sends nothing
+// for IdleRelease (at most connectGrace, 100 ms, right after CONNECT)
+// while nothing needs its AMQP connection — no subscription, no
+// persistent session, no QoS 1/2 publication waiting for its outcome, no
+// delivery waiting for its acknowledgement — loses that connection and
+// keeps a Suspension: its identity and its place under the router's
+// connection limits (Router.Hold). The reader goroutine decides, between
+// packets with nothing buffered, by waiting for the next byte with a read
+// deadline (connReader.wait consumes nothing, so the deadline never falls
+// inside a packet; the keep-alive deadline still counts from the last
+// packet); the ack loop and its queue end with it. PUBLISH, SUBSCRIBE
+// and the will resume it (Suspension.Resume: a new connection with the
+// same identity, no credentials checked again); a failed resume closes
+// the connection (v5 DISCONNECT 0x97 for a connection limit, 0x87, else
+// 0x80). WebSocket connections are never released: gorilla/websocket
+// makes a timed-out read fatal. See idle.go.
+//
 // # Flows
 //
 //	QoS 0 PUBLISH      → pre-settled AMQP transfer

@@ -44,6 +44,28 @@ type Backend interface {
 	EnsureTopic(user, name string) error
 }
 
+// A Suspender is a Backend that can let an idle client's AMQP connection
+// go and give the client another one later without authenticating it
+// again (Options.IdleRelease).
+type Suspender interface {
+	// Suspend is called just before the gateway closes c, an AMQP
+	// connection Connect (or a Resume) returned. The Suspension keeps
+	// what the client was admitted with: its identity, and its place
+	// under the router's connection limits. ok false: c cannot be
+	// suspended, and stays open.
+	Suspend(c *transport.Conn) (s Suspension, ok bool)
+}
+
+// A Suspension is a connected client's claim to an AMQP connection while
+// it has none. Exactly one of its methods is called, once.
+type Suspension interface {
+	// Resume opens an AMQP connection for the client with the identity
+	// it was admitted with.
+	Resume(ctx context.Context) (*transport.Conn, error)
+	// Release gives the claim up: the client has gone.
+	Release()
+}
+
 // Options configure a Server.
 type Options struct {
 	Backend Backend
@@ -65,6 +87,15 @@ type Options struct {
 	// given to v5 clients that request it: ROOT/<client identifier>.
 	// Default "response"; "-" sends none.
 	ResponseTopicRoot string
+	// IdleRelease closes a client's AMQP connection once the client has
+	// sent nothing for this long and nothing needs the connection (no
+	// subscription, no persistent session, no QoS 1/2 publication or
+	// delivery waiting for its outcome); the next PUBLISH or SUBSCRIBE
+	// opens another, without authenticating again. The MQTT connection,
+	// its keep-alive and its will are unaffected. It needs a Backend that
+	// is a Suspender, and applies to TCP and TLS connections, not to
+	// WebSocket ones. 0: never.
+	IdleRelease time.Duration
 	// Sessions keeps persistent sessions (clean session 0, or clean start
 	// 0 with a session expiry); nil: every session ends with its
 	// connection. Call Server.LoadSessions before Serve.

@@ -27,9 +27,11 @@ func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
 	open := func() (*transport.Conn, error) {
 		s, c := net.Pipe()
 		srv := make(chan *transport.Conn, 1)
+		srvErr := make(chan error, 1)
 		go func() {
-			sc, _ := transport.Accept(context.Background(), s, opts)
+			sc, err := transport.Accept(context.Background(), s, opts)
 			srv <- sc
+			srvErr <- err
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -38,6 +40,12 @@ func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
 			_, err = cc.NewSession(ctx)
 		}
 		sc := <-srv
+		if serr := <-srvErr; serr != nil {
+			// The server's refusal; the client may have seen the pipe
+			// close first.
+			c.Close()
+			return nil, serr
+		}
 		if err != nil {
 			c.Close()
 			return nil, err

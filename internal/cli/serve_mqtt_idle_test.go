@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+const idleConfig = `resources:
+- apiVersion: admin.enmasse.io/v1beta2
+  kind: AddressSpacePlan
+  metadata: {name: one-each}
+  spec:
+    addressSpaceType: standard
+    resourceLimits: {router: 1, broker: 1, aggregate: 2}
+    addressPlans: [standard-small-topic]
+    routerPolicy: {maxConnectionsPerUser: 1}
+- apiVersion: enmasse.io/v1beta1
+  kind: AddressSpace
+  metadata: {name: tight}
+  spec: {type: standard, plan: one-each}
+- apiVersion: enmasse.io/v1beta1
+  kind: Address
+  metadata: {name: tight.alice}
+  spec: {address: alice, type: topic, plan: standard-small-topic}
+- apiVersion: user.enmasse.io/v1beta1
+  kind: MessagingUser
+  metadata: {name: tight.alice}
+  spec:
+    username: alice
+    authentication: {type: password, password: c2VjcmV0}
+    authorization:
+    - addresses: ["alice*"]
+      operations: ["send", "recv"]
+`
+
+// TestServeMQTTIdleRelease: with --mqtt-idle-release an idle MQTT client
+// gives up its AMQP connection but still counts against the space's
+// maxConnectionsPerUser, and its next PUBLISH goes out as the same user,
+// with the same rights, without logging in again.
+func TestServeMQTTIdleRelease(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "idle.yaml")
+	writeFile(t, cfg, idleConfig)
+	srv := startServe(t, "--config", cfg, "--mqtt-idle-release", "50ms", "--log-level", "debug")
+	addr := srv.addrs["mqtt"].String()
+	var alice *pahoClient
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		// The agent may not have configured the space yet.
+		var rc byte
+		alice, rc, _ = pahoOver(t, dialTCP(t, addr), withUser("alice@tight", "secret"))
+		if rc == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice@tight: CONNACK %#x", rc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), "idle: AMQP connection released"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle client's AMQP connection was never released")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Still counted: a second connection of alice is refused.
+	if _, rc, _ := pahoOver(t, dialTCP(t, addr), withUser("alice@tight", "secret")); rc < 0x80 {
+		t.Fatalf("alice's second connection: CONNACK %#x, want a refusal (maxConnectionsPerUser 1)", rc)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
+	defer cancel()
+	for _, tc := range []struct {
+		topic string
+		rc    byte
+	}{{"alice/x", 0}, {"bob", 0x87}} {
+		resp, err := alice.Publish(ctx, &paho.Publish{Topic: tc.topic, QoS: 1, Payload: []byte("after idle")})
+		switch {
+		case resp != nil && resp.ReasonCode == tc.rc:
+		case tc.rc == 0x87 && err != nil && strings.Contains(err.Error(), "not authorized"):
+			// paho reports PUBACK 0x87 as an error.
+		default:
+			t.Fatalf("publish %s: %#v, %v; want PUBACK %#x", tc.topic, resp, err, tc.rc)
+		}
+	}
+	if !strings.Contains(srv.logs.String(), "AMQP connection resumed") {
+		t.Fatal("no resume logged")
+	}
+}
+
+func dialTCP(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}

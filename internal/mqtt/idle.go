@@ -1,0 +1,151 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// Idle release (Options.IdleRelease): a client that sends nothing and
+// needs nothing of the AMQP side keeps its MQTT connection but not its
+// AMQP connection, whose two engines, four goroutines and session and
+// link state are most of a connection's memory. The reader goroutine
+// decides, between packets and with nothing buffered: it waits for the
+// next byte until IdleRelease has passed (never beyond the keep-alive
+// deadline), then suspends the AMQP connection (Suspender) and goes back
+// to waiting; right after CONNECT it waits connectGrace at most. The
+// next PUBLISH or SUBSCRIBE, or the will, resumes it.
+
+// connectGrace is how long after CONNACK an idle client keeps its AMQP
+// connection, if Options.IdleRelease is longer.
+const connectGrace = 100 * time.Millisecond
+
+// releasable reports whether the AMQP connection may be released now.
+// Reader goroutine only.
+func (c *conn) releasable() bool {
+	return c.mayRelease() && c.ackOut.Load() == 0
+}
+
+// mayRelease reports whether the AMQP connection may be released once
+// the ack loop has answered the publications it holds, which needs no
+// packet from the client: the reader then waits for one only until
+// IdleRelease, and checks again. Reader goroutine only.
+func (c *conn) mayRelease() bool {
+	if c.s.opts.IdleRelease <= 0 || c.amqp == nil || c.session != nil || c.noRelease {
+		return false
+	}
+	if _, ok := c.s.opts.Backend.(Suspender); !ok {
+		return false
+	}
+	if _, ws := c.nc.(*wsConn); ws {
+		return false // gorilla/websocket: a timed-out read is fatal
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs) == 0 && len(c.inflight) == 0
+}
+
+// suspend closes the AMQP connection, keeping the client's claim to it.
+// Nothing waits on it: releasable held. Reader goroutine only.
+func (c *conn) suspend() {
+	sp, ok := c.s.opts.Backend.(Suspender).Suspend(c.amqp)
+	if !ok {
+		c.noRelease = true
+		return
+	}
+	if c.acks != nil {
+		// The ack loop is idle (ackOut is 0): end it, and its queue.
+		close(c.acks)
+		<-c.ackDone
+		c.acks = nil
+	}
+	ac := c.amqp
+	c.live.Store(nil) // its end is not the client's
+	c.amqp, c.sess, c.sender, c.susp = nil, nil, nil, sp
+	c.released = true
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	ac.Close(ctx, nil)
+	c.log.Debug("idle: AMQP connection released")
+}
+
+// resume gives a suspended client an AMQP connection again. Reader
+// goroutine only; a no-op while the connection is there.
+func (c *conn) resumeAMQP() error {
+	if c.amqp != nil {
+		return nil
+	}
+	sp := c.susp
+	if sp == nil {
+		return errors.New("no AMQP connection")
+	}
+	c.susp = nil
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.ConnectTimeout)
+	defer cancel()
+	ac, err := sp.Resume(ctx)
+	if err != nil {
+		return err
+	}
+	sess, err := ac.NewSession(ctx)
+	var sender *transport.Sender
+	if err == nil {
+		sender, err = sess.NewSender(ctx, "", transport.SenderOptions{})
+	}
+	if err != nil {
+		ac.Close(ctx, nil)
+		return err
+	}
+	c.amqp, c.sess, c.sender = ac, sess, sender
+	c.watchAMQP(ac)
+	c.log.Debug("AMQP connection resumed")
+	return nil
+}
+
+// needAMQP resumes the AMQP connection for a packet that needs it; on
+// failure the connection ends, v5 with a DISCONNECT saying why.
+func (c *conn) needAMQP() bool {
+	err := c.resumeAMQP()
+	if err == nil {
+		return true
+	}
+	c.log.Warn("AMQP connection for MQTT client not resumed", "err", err)
+	rc := packets.ReasonUnspecifiedError
+	var fe *frames.Error
+	if errors.As(err, &fe) && fe != nil {
+		switch fe.Condition {
+		case frames.ErrResourceLimitExceeded:
+			rc = packets.ReasonQuotaExceeded
+		case frames.ErrUnauthorizedAccess:
+			rc = packets.ReasonNotAuthorized
+		}
+	}
+	c.disconnect(rc, "cannot reach the router: "+err.Error())
+	return false
+}
+
+// watchAMQP closes the MQTT connection when ac, its AMQP connection, ends
+// other than by suspend or teardown; no goroutine waits for it.
+func (c *conn) watchAMQP(ac *transport.Conn) {
+	c.live.Store(ac)
+	ac.AfterClose(func() {
+		if c.ctx.Err() == nil && c.live.Load() == ac {
+			c.log.Debug("AMQP connection ended", "err", ac.Err())
+			c.nc.Close()
+		}
+	})
+}
+
+// errKeepAlive: the keep-alive deadline passed while the reader waited
+// for the idle release.
+var errKeepAlive = errors.New("keep-alive expired")
+
+// isTimeout reports whether err is a read deadline's.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,157 @@
+package mqtt
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// suspendBackend is testBackend as a Suspender; it counts the AMQP
+// connections open and the claims held.
+type suspendBackend struct {
+	*testBackend
+	live, held, resumed atomic.Int32
+}
+
+func (b *suspendBackend) Connect(ctx context.Context, cred Credentials) (*transport.Conn, error) {
+	c, err := b.testBackend.Connect(ctx, cred)
+	if err == nil {
+		b.live.Add(1)
+		c.AfterClose(func() { b.live.Add(-1) })
+	}
+	return c, err
+}
+
+func (b *suspendBackend) Suspend(c *transport.Conn) (Suspension, bool) {
+	b.held.Add(1)
+	return &testSuspension{b: b}, true
+}
+
+type testSuspension struct {
+	b    *suspendBackend
+	done atomic.Bool
+}
+
+func (s *testSuspension) end() {
+	if s.done.Swap(true) {
+		panic("Suspension used twice")
+	}
+	s.b.held.Add(-1)
+}
+
+func (s *testSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
+	s.end()
+	s.b.resumed.Add(1)
+	return s.b.Connect(ctx, Credentials{})
+}
+
+func (s *testSuspension) Release() { s.end() }
+
+func startIdleGateway(t *testing.T, release time.Duration) (*suspendBackend, string) {
+	t.Helper()
+	var sb *suspendBackend
+	_, addr := startGatewayWith(t, func(o *Options) {
+		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
+		o.Backend, o.IdleRelease = sb, release
+	})
+	return sb, addr
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// dialConnect opens a raw client with the given CONNECT.
+func dialConnect(t *testing.T, addr string, cp *packets.Connect) *rawClient {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &rawClient{t: t, nc: nc, r: packets.NewReader(nc, 0), v: cp.ProtocolVersion}
+	c.r.Version = cp.ProtocolVersion
+	c.send(cp)
+	if ack, ok := c.next().(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("CONNACK: %#v", ack)
+	}
+	return c
+}
+
+// TestIdleReleaseAndResume: an idle client without subscriptions gives
+// its AMQP connection up; a QoS 1 PUBLISH resumes it and is delivered
+// and acknowledged; idle again, it gives it up again; a subscriber keeps
+// its own; a will is published from the suspended state.
+func TestIdleReleaseAndResume(t *testing.T) {
+	b, addr := startIdleGateway(t, 50*time.Millisecond)
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "idle/#", QoS: 1}}})
+	if sa, ok := sub.next().(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
+		t.Fatalf("SUBACK: %#v", sa)
+	}
+	pub := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "idle-pub",
+		Will: &packets.Will{Topic: "idle/will", Payload: []byte("gone"), QoS: 1}})
+	// The publisher gives its connection up; the subscriber does not.
+	waitFor(t, "the publisher's release", func() bool { return b.held.Load() == 1 && b.live.Load() == 1 })
+	for i := range 3 {
+		pub.send(&packets.Publish{Topic: "idle/t", QoS: 1, PacketID: uint16(i + 1), Payload: []byte("m")})
+		if pa, ok := pub.next().(*packets.Puback); !ok || pa.PacketID != uint16(i+1) || pa.ReasonCode != 0 {
+			t.Fatalf("PUBACK %d: %#v", i, pa)
+		}
+		got, ok := sub.next().(*packets.Publish)
+		if !ok || got.Topic != "idle/t" || string(got.Payload) != "m" {
+			t.Fatalf("delivery %d: %#v", i, got)
+		}
+		sub.send(&packets.Puback{PacketID: got.PacketID})
+		waitFor(t, "the release after the PUBLISH", func() bool { return b.held.Load() == 1 && b.live.Load() == 1 })
+	}
+	if r := b.resumed.Load(); r != 3 {
+		t.Fatalf("%d resumes, want 3 (one per PUBLISH)", r)
+	}
+	// An abnormal end while suspended: the will is published.
+	pub.nc.Close()
+	got, ok := sub.next().(*packets.Publish)
+	if !ok || got.Topic != "idle/will" || string(got.Payload) != "gone" {
+		t.Fatalf("will: %#v", got)
+	}
+	waitFor(t, "the publisher's claim to end", func() bool { return b.held.Load() == 0 && b.live.Load() == 1 })
+}
+
+// TestIdleReleaseKeepsKeepAlive: a suspended client that stays silent
+// is still closed after 1.5 × its keep-alive, and a normal DISCONNECT
+// while suspended gives the claim back without a will.
+func TestIdleReleaseKeepsKeepAlive(t *testing.T) {
+	b, addr := startIdleGateway(t, 20*time.Millisecond)
+	c, _ := dialRaw(t, addr, packets.Version5, 1)
+	waitFor(t, "the release", func() bool { return b.held.Load() == 1 })
+	start := time.Now()
+	got := c.closed(5 * time.Second)
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("closed after %v, before 1.5 × keep-alive", el)
+	}
+	if len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonKeepAliveTimeout {
+		t.Fatalf("got %#v, want DISCONNECT 0x8D", got)
+	}
+	waitFor(t, "the claim to end", func() bool { return b.held.Load() == 0 && b.live.Load() == 0 })
+
+	d, _ := dialRaw(t, addr, packets.Version311, 0)
+	waitFor(t, "the release", func() bool { return b.held.Load() == 1 })
+	d.send(&packets.Disconnect{})
+	d.closed(5 * time.Second)
+	waitFor(t, "the claim to end", func() bool { return b.held.Load() == 0 && b.live.Load() == 0 })
+	if r := b.resumed.Load(); r != 0 {
+		t.Fatalf("%d resumes, want none", r)
+	}
+}
