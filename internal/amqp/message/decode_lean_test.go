@@ -32,3 +32,29 @@ func TestDecodeOneAllocation(t *testing.T) {
 		t.Fatalf("Unmarshal allocates %v times, want 1", allocs)
 	}
 }
+
+// TestDecodePropertiesInOneAllocation: the properties section shares the
+// message's allocation too; only its strings (copied) cost one each.
+func TestDecodePropertiesInOneAllocation(t *testing.T) {
+	h := DefaultHeader()
+	want := &Message{Header: &h, Properties: &Properties{To: "topic/a", GroupSequence: 9, HasGroupSequence: true}, Data: [][]byte{[]byte("payload")}}
+	b, err := want.Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 2 {
+		t.Fatalf("Unmarshal allocates %v times, want 2 (the message, the string To)", allocs)
+	}
+}

@@ -147,12 +147,13 @@ func Unmarshal(b []byte) (*Message, error) {
 // Decode decodes every section. Binary values (Data, UserID, binary ids and
 // binary values in maps and the body) alias the message bytes; strings are
 // copied.
-// The message, its header and a single data section's slice share one
-// allocation.
+// The message, its header, its properties and a single data section's
+// slice share one allocation.
 func (r *Raw) Decode() (*Message, error) {
 	lm := new(struct {
 		m    Message
 		h    Header
+		p    Properties
 		data [1][]byte
 	})
 	m := &lm.m
@@ -172,8 +173,11 @@ func (r *Raw) Decode() (*Message, error) {
 	if m.MessageAnnotations, err = r.MessageAnnotations(); err != nil {
 		return nil, err
 	}
-	if m.Properties, err = r.Properties(); err != nil {
-		return nil, err
+	if d, ok := r.decoder(rankProperties); ok {
+		if err := readProperties(&d, &lm.p); err != nil {
+			return nil, r.propFail(err)
+		}
+		m.Properties = &lm.p
 	}
 	if m.ApplicationProperties, err = r.ApplicationProperties(); err != nil {
 		return nil, err
