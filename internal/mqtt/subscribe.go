@@ -184,6 +184,9 @@ func (c *conn) receiveLoop(s *sub) {
 	// PUBLISH packets wait in the write buffer while more deliveries are
 	// at hand and go out in one write before Receive would block.
 	defer c.flush()
+	// QoS 0 PUBLISH packets are built here, one at a time: encoded into
+	// the write buffer and never kept, they need no allocation each.
+	var scratch packets.Publish
 	for {
 		d, err := s.r.Receive(s.ctx)
 		if err != nil {
@@ -192,7 +195,7 @@ func (c *conn) receiveLoop(s *sub) {
 			}
 			return
 		}
-		if !c.deliver(s, d) {
+		if !c.deliver(s, d, &scratch) {
 			return
 		}
 		if s.r.Buffered() == 0 && c.flush() != nil {
@@ -204,7 +207,8 @@ func (c *conn) receiveLoop(s *sub) {
 // deliver sends one AMQP message to the client as a PUBLISH with QoS
 // min(granted, message QoS) [MQTT-3.8.4-8]; a QoS 0 copy settles the AMQP
 // delivery at once, QoS 1 and 2 when the client completes the exchange.
-func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
+// A QoS 0 PUBLISH is built in scratch, which is cleared afterwards.
+func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish) bool {
 	f, err := decodeAMQP(d.Payload())
 	if err != nil {
 		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrDecodeError, "%v", err)})
@@ -226,7 +230,12 @@ func (c *conn) deliver(s *sub, d *transport.Delivery) bool {
 		msgQoS = f.qos
 	}
 	qos := min(byte(s.qos.Load()), msgQoS)
-	p := &packets.Publish{Topic: topicFor(f.to, s.filter), QoS: qos, Payload: f.payload, Properties: f.properties}
+	p := scratch
+	if qos > 0 {
+		p = new(packets.Publish) // a persistent session may keep it (storeOut)
+	}
+	*p = packets.Publish{Topic: topicFor(f.to, s.filter), QoS: qos, Payload: f.payload, Properties: f.properties}
+	defer func() { *scratch = packets.Publish{} }() // keeps no payload alive
 	switch {
 	case f.retained:
 		p.Retain = true // [MQTT-3.3.1-8]
