@@ -140,6 +140,7 @@ func BenchmarkGatewayRelay(b *testing.B) {
 			}()
 			b.SetBytes(int64(len(payload)))
 			b.ResetTimer()
+			cpu := cpuTime()
 			for i := range b.N {
 				p := &packets.Publish{Topic: "bench/x", QoS: qos, Payload: payload}
 				if qos == 1 {
@@ -162,6 +163,7 @@ func BenchmarkGatewayRelay(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
@@ -200,6 +202,7 @@ func BenchmarkGatewayFanout(b *testing.B) {
 	}
 	b.SetBytes(int64(len(payload)))
 	b.ResetTimer()
+	cpu := cpuTime()
 	for range b.N {
 		pub.send(b, &packets.Publish{Topic: "bench/x", Payload: payload})
 	}
@@ -209,6 +212,7 @@ func BenchmarkGatewayFanout(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(b.N*subscribers)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
