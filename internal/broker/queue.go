@@ -215,7 +215,7 @@ func (q *queue) sendNowLocked(payload []byte, md *meta) bool {
 	if c == nil {
 		return false
 	}
-	if _, err := c.link.Send(payload, transport.SendOptions{}); err != nil {
+	if err := c.link.SendSettled(payload); err != nil {
 		return false
 	}
 	q.seq++

@@ -85,7 +85,9 @@ func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*s
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, closeTimeout)
 	defer cancel()
-	ro := transport.ReceiverOptions{Credit: c.window, PreSettled: granted == 0}
+	// QoS 0 deliveries are written to the client and dropped at once:
+	// they may share their allocations (PackDeliveries).
+	ro := transport.ReceiverOptions{Credit: c.window, PreSettled: granted == 0, PackDeliveries: granted == 0}
 	switch {
 	case share != "":
 		// One shared subscription per (ShareName, filter) in the address

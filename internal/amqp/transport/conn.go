@@ -145,6 +145,7 @@ type Conn struct {
 	rxFlow        frames.Flow
 	rxDisposition frames.Disposition
 	writerClosed  bool
+	pack          packer // deliveries of links that pack them (pack.go)
 
 	// Context is free for the owner of the connection (the router keeps its
 	// per-connection state here). Set it in OnOpen, before any link

@@ -152,6 +152,55 @@ func (l *Link) Send(payload []byte, o SendOptions) (*Delivery, error) {
 	return d, nil
 }
 
+// SendSettled sends a message pre-settled (at-most-once) when the caller
+// has no use for its Delivery: the broker's at-most-once consumers. It
+// fails like Send, and on a link whose snd-settle-mode is unsettled.
+// While the session can write the whole message at once (nothing queued
+// before it, window open) it allocates no Delivery.
+func (l *Link) SendSettled(payload []byte) error {
+	c := l.s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case l.role != frames.RoleSender:
+		return errors.New("amqp: Send on a receiving link")
+	case l.sndSettle == frames.SndUnsettled:
+		return errors.New("amqp: SendSettled on a link whose sender settle mode is unsettled")
+	case l.detachSent || l.detached || !l.attachRcvd:
+		return l.errLocked()
+	case l.credit == 0:
+		return ErrNoCredit
+	case l.maxMsgOut != 0 && uint64(len(payload)) > l.maxMsgOut:
+		return fmt.Errorf("%w: %d bytes, link allows %d", ErrMessageTooLarge, len(payload), l.maxMsgOut)
+	}
+	s := l.s
+	// tmp stays on the stack: its tag is in the link (tmp pointing into
+	// itself would move it to the heap), and it is written out before
+	// this returns, or copied.
+	var tmp Delivery
+	l.nextTag++
+	binary.BigEndian.PutUint64(l.tagScratch[:], l.nextTag)
+	tmp.l, tmp.id, tmp.tag, tmp.payload, tmp.localSettled = l, s.nextDeliveryID, l.tagScratch[:], payload, true
+	s.nextDeliveryID++
+	l.deliveryCount++
+	l.credit--
+	if len(s.pending) == 0 {
+		// pumpLocked's loop for one delivery, on tmp.
+		for s.remoteIncomingWindow > 0 && !s.endSent {
+			if tmp.sendFrameLocked() {
+				return nil
+			}
+		}
+	}
+	// Queued, or partly sent: a Delivery of its own (not a copy of tmp,
+	// whose tag points to the stack).
+	d := &Delivery{l: l, id: tmp.id, payload: payload, localSettled: true, outOff: tmp.outOff, started: tmp.started}
+	d.tag = d.tagBuf[:copy(d.tagBuf[:], l.tagScratch[:])]
+	s.pending = append(s.pending, d)
+	s.pumpLocked()
+	return nil
+}
+
 // sendFrameLocked writes the next transfer frame of an outgoing delivery and
 // reports whether the delivery is completely sent.
 func (d *Delivery) sendFrameLocked() bool {
@@ -238,7 +287,12 @@ func (l *Link) onTransferLocked(t *frames.Transfer, cbs []callback) []callback {
 		}
 		l.credit--
 		l.deliveryCount++
-		d = &Delivery{
+		if l.pack && !t.More {
+			d = l.s.c.pack.delivery(len(t.Payload))
+		} else {
+			d = new(Delivery)
+		}
+		*d = Delivery{
 			l:             l,
 			id:            t.DeliveryID,
 			format:        t.MessageFormat,
@@ -276,9 +330,12 @@ func (l *Link) onTransferLocked(t *frames.Transfer, cbs []callback) []callback {
 		d.payload = append(d.payload, t.Payload...)
 		return cbs
 	}
-	if d.payload == nil {
+	switch {
+	case d.payload == nil && l.pack:
+		d.payload = l.s.c.pack.bytes(t.Payload)
+	case d.payload == nil:
 		d.payload = append(make([]byte, 0, len(t.Payload)), t.Payload...)
-	} else {
+	default:
 		d.payload = append(d.payload, t.Payload...)
 	}
 	l.incoming = nil

@@ -60,6 +60,14 @@
 // does. Dispositions received for ranges of delivery ids update each
 // delivery in the range.
 //
+// Allocation per message: Link.SendSettled sends a pre-settled message
+// without a Delivery while the session can write it at once (the broker's
+// at-most-once consumers); a receiver with ReceiverOptions.PackDeliveries
+// gets the deliveries that arrive in one read, and their single-frame
+// payloads, cut from shared blocks sized by what the read still holds
+// (pack.go), so a burst costs a few allocations instead of two per
+// message and a lone message exactly two.
+//
 // # Errors
 //
 // Protocol violations are answered with the specification's error

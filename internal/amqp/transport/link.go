@@ -42,6 +42,7 @@ type Link struct {
 	flowWait     []chan struct{}
 	incoming     *Delivery // multi-frame delivery being received
 	incomingSize uint64
+	pack         bool // ReceiverOptions.PackDeliveries
 
 	// Link flow state, AMQP 1.0 §2.6.7.
 	deliveryCount uint32
@@ -49,7 +50,8 @@ type Link struct {
 	available     uint32
 	drain         bool
 
-	nextTag uint64
+	nextTag    uint64
+	tagScratch [8]byte // SendSettled's tag while it is written
 
 	// Context is free for the owner of the link (the router keeps its
 	// address binding here). Set it before CompleteAttach.

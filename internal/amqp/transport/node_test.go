@@ -26,6 +26,8 @@ type testNode struct {
 	consumers map[string][]*Link
 	refuse    map[string]*frames.Error // addresses whose attach is refused
 	received  chan *Delivery           // every message received, if non-nil
+	// sendSettled: pre-settled messages go out with Link.SendSettled.
+	sendSettled bool
 }
 
 func newTestNode() *testNode {
@@ -147,6 +149,16 @@ func (n *testNode) pump(addr string) {
 		n.queues[addr] = q[1:]
 		n.mu.Unlock()
 		_, settled := in.RemoteState()
+		if n.sendSettled && (settled || in.Settled()) {
+			if err := out.SendSettled(in.Payload()); err != nil {
+				n.mu.Lock()
+				n.queues[addr] = append([]*Delivery{in}, n.queues[addr]...)
+				n.mu.Unlock()
+				return
+			}
+			in.Settle(frames.Accepted{})
+			continue
+		}
 		od, err := out.Send(in.Payload(), SendOptions{Settled: settled || in.Settled(), Context: in})
 		if err != nil {
 			n.mu.Lock()

@@ -69,7 +69,11 @@ func (c *Conn) reader(fr *frameReader) {
 			}
 			continue
 		}
+		c.pack.ahead = len(fr.buffered())
 		cbs, err = c.dispatchLocked(f, &tr, cbs[:0])
+		if c.pack.ahead == 0 {
+			c.pack.release() // the read is consumed: no block waits for more
+		}
 		c.mu.Unlock()
 		for _, cb := range cbs {
 			cb.run(c.opts.Handler)
