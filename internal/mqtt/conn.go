@@ -84,6 +84,13 @@ type conn struct {
 	relq    chan relItem  // persistent sessions: PUBRECs to record (session.go)
 	sem     chan struct{} // in-flight QoS 1/2 messages to the client
 
+	// The packet loop's reader and keep-alive deadline (zero: none, or
+	// not yet set after the last packet), kept here while it is parked.
+	cr       *connReader
+	r        *packets.Reader
+	deadline time.Time
+	park_    parkState // park.go
+
 	takenOver atomic.Bool   // another connection took the client identifier
 	done      chan struct{} // closed when ServeConn returns
 
@@ -154,40 +161,48 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 }
 
-// serve runs the connection on the calling goroutine.
+// serve runs the connection on the calling goroutine: CONNECT, then the
+// packet loop, which may park (park.go) and go on on another goroutine.
 func (c *conn) serve() {
-	defer c.nc.Close()
-	defer c.cancel()
-	cr := newConnReader(c.nc)
-	defer cr.release()
-	r := packets.NewReader(cr, c.s.opts.MaxPacketSize)
+	c.cr = newConnReader(c.nc)
+	c.r = packets.NewReader(c.cr, c.s.opts.MaxPacketSize)
 	c.nc.SetReadDeadline(time.Now().Add(c.s.opts.ConnectTimeout))
-	fh, body, err := r.Next()
+	fh, body, err := c.r.Next()
 	if err != nil {
 		c.log.Debug("no CONNECT", "err", err)
+		c.end(false)
 		return
 	}
 	if fh.Type != packets.TypeConnect {
 		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
 		c.log.Debug("first packet is not CONNECT", "type", fh.Type)
+		c.end(false)
 		return
 	}
 	var cp packets.Connect
 	if err := cp.Decode(0, fh, body); err != nil {
 		c.refuseConnect(cp.ProtocolVersion, err)
+		c.end(false)
 		return
 	}
-	r.Version = cp.ProtocolVersion
+	c.r.Version = cp.ProtocolVersion
 	if !c.connect(&cp) {
+		c.end(false)
 		return
 	}
-	defer c.teardown()
-	var deadline time.Time
-	for {
-		if c.keepAlive > 0 && deadline.IsZero() {
+	c.loop(false)
+}
+
+// loop reads and handles packets until the connection ends (then it
+// calls end) or parks (then it returns, and a wake-up runs it again on a
+// goroutine of its own, woken: its first read does not park).
+func (c *conn) loop(woken bool) {
+	cr := c.cr
+	for ; ; woken = false {
+		if c.keepAlive > 0 && c.deadline.IsZero() {
 			// [MQTT-3.1.2-24]: one and a half keep-alive periods from
 			// the last packet.
-			deadline = time.Now().Add(c.keepAlive * 3 / 2)
+			c.deadline = time.Now().Add(c.keepAlive * 3 / 2)
 		}
 		if !cr.buffered() && c.mayRelease() {
 			wait := c.s.opts.IdleRelease
@@ -197,7 +212,7 @@ func (c *conn) serve() {
 				// hold an AMQP connection each for IdleRelease.
 				wait = min(wait, connectGrace)
 			}
-			if rel := time.Now().Add(wait); deadline.IsZero() || rel.Before(deadline) {
+			if rel := time.Now().Add(wait); c.deadline.IsZero() || rel.Before(c.deadline) {
 				// Idle release (idle.go): wait for the next packet's
 				// first byte until rel, then let the AMQP side go.
 				c.nc.SetReadDeadline(rel)
@@ -208,27 +223,53 @@ func (c *conn) serve() {
 					}
 					c.suspend()
 					err = nil
-					if !deadline.IsZero() && !time.Now().Before(deadline) {
+					if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
 						err = errKeepAlive
 					}
 				}
 				if err != nil {
 					c.readError(err)
+					c.end(true)
 					return
 				}
 			}
 		}
-		c.nc.SetReadDeadline(deadline)
-		p, err := r.ReadPacket()
-		if err != nil {
-			c.readError(err)
+		if !woken && !cr.buffered() && c.park() {
 			return
 		}
-		deadline = time.Time{}
+		c.nc.SetReadDeadline(c.deadline)
+		p, err := c.r.ReadPacket()
+		if err != nil {
+			c.readError(err)
+			c.end(true)
+			return
+		}
+		c.deadline = time.Time{}
 		if !c.handle(p) {
+			c.end(true)
 			return
 		}
 	}
+}
+
+// end finishes the connection: the will and the AMQP side once it was
+// connected, then the socket, and the server's tables.
+func (c *conn) end(connected bool) {
+	if connected {
+		c.teardown()
+	}
+	c.cr.release()
+	c.cancel()
+	c.nc.Close()
+	s := c.s
+	s.mu.Lock()
+	delete(s.conns, c)
+	if id := (sessionID{c.space, c.clientID}); s.clients[id] == c {
+		delete(s.clients, id)
+	}
+	s.mu.Unlock()
+	close(c.done)
+	s.wg.Done()
 }
 
 // refuseConnect answers a CONNECT that failed to decode: a v5 CONNACK with
@@ -396,13 +437,13 @@ func (c *conn) takeOver() {
 	c.log.Debug("session taken over")
 	c.takenOver.Store(true)
 	c.disconnect(packets.ReasonSessionTakenOver, "another connection uses this client identifier")
-	c.nc.Close()
+	c.closeParked()
 }
 
 // shutdown closes c because the server stops.
 func (c *conn) shutdown() {
 	c.disconnect(packets.ReasonServerShuttingDown, "")
-	c.nc.Close()
+	c.closeParked()
 }
 
 // teardown runs after the packet loop: the will, then the AMQP side.

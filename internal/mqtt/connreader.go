@@ -39,6 +39,10 @@ func newConnReader(nc net.Conn) *connReader {
 // fill reads into the empty buffer, choosing its size first.
 func (cr *connReader) fill() error {
 	cr.r, cr.w = 0, 0
+	if cr.buf == nil { // parked
+		cr.small = make([]byte, smallReadBuf)
+		cr.buf, cr.lastRead = cr.small, 0
+	}
 	switch {
 	case cr.pooled == nil && cr.lastRead == len(cr.buf):
 		cr.pooled = largeReadBufs.Get().(*[largeReadBuf]byte)
@@ -108,4 +112,11 @@ func (cr *connReader) wait() error {
 		return nil
 	}
 	return cr.fill()
+}
+
+// park gives up the buffers, which must be empty, while the connection
+// is parked; the next fill allocates the small one again.
+func (cr *connReader) park() {
+	cr.release()
+	cr.small, cr.buf = nil, nil
 }

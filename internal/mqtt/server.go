@@ -124,7 +124,10 @@ type Server struct {
 	clients map[sessionID]*conn        // by address space and client identifier, for takeover
 	wills   map[sessionID]*pendingWill // likewise (will.go)
 	closed  bool
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // connections (Done by conn.end)
+
+	pollOnce sync.Once
+	pollr    *poller // parked connections (park.go); nil: none yet, or no epoll
 }
 
 // NewServer returns a Server with opts.
@@ -187,7 +190,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// ServeConn serves one client connection until it ends. A *tls.Conn
+// ServeConn serves one client connection until it ends, or until it
+// parks (park.go): then another goroutine serves it on. A *tls.Conn
 // (from a TLS listener) is handshaken first, within
 // Options.ConnectTimeout; a connection with a TLSState method (the
 // WebSocket of an HTTPS request) reports its TLS state that way.
@@ -215,17 +219,9 @@ func (s *Server) ServeConn(nc net.Conn) {
 		return
 	}
 	s.conns[c] = struct{}{}
-	s.wg.Add(1)
+	s.wg.Add(1) // Done by conn.end
 	s.mu.Unlock()
-	defer s.wg.Done()
-	defer close(c.done)
 	c.serve()
-	s.mu.Lock()
-	delete(s.conns, c)
-	if id := (sessionID{c.space, c.clientID}); s.clients[id] == c {
-		delete(s.clients, id)
-	}
-	s.mu.Unlock()
 }
 
 // register makes c the connection of its client identifier and returns

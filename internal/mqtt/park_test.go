@@ -1,0 +1,109 @@
+//go:build linux
+
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+func startParkingGateway(t *testing.T) (*Server, *suspendBackend, string) {
+	t.Helper()
+	var sb *suspendBackend
+	gw, addr := startGatewayWith(t, func(o *Options) {
+		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
+		o.Backend, o.IdleRelease = sb, 20*time.Millisecond
+	})
+	return gw, sb, addr
+}
+
+// TestParkedConnectionsHaveNoGoroutine: idle suspended connections park
+// without a goroutine each; a parked one answers PINGREQ and PUBLISH
+// (woken by its socket) and parks again.
+func TestParkedConnectionsHaveNoGoroutine(t *testing.T) {
+	gw, _, addr := startParkingGateway(t)
+	before := runtime.NumGoroutine()
+	const n = 100
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: fmt.Sprint("park-", i)})
+	}
+	waitFor(t, "all to park", func() bool { return gw.parked() == n })
+	if g := runtime.NumGoroutine() - before; g > n/4 {
+		t.Fatalf("%d more goroutines with %d parked connections", g, n)
+	}
+	c := clients[0]
+	for i := range 3 {
+		c.send(&packets.Pingreq{})
+		if _, ok := c.next().(*packets.Pingresp); !ok {
+			t.Fatal("no PINGRESP from a parked connection")
+		}
+		c.send(&packets.Publish{Topic: "park/t", QoS: 1, PacketID: uint16(i + 1), Payload: []byte("x")})
+		if pa, ok := c.next().(*packets.Puback); !ok || pa.ReasonCode != 0 {
+			t.Fatalf("PUBACK: %#v", pa)
+		}
+		waitFor(t, "it to park again", func() bool { return gw.parked() == n })
+	}
+}
+
+// TestParkedConnectionEnds: a parked connection's keep-alive expires, a
+// takeover and a shutdown close it with their DISCONNECT, and its will is
+// published when the client goes away.
+func TestParkedConnectionEnds(t *testing.T) {
+	gw, b, addr := startParkingGateway(t)
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "park/#", QoS: 0}}})
+	sub.next()
+
+	// Keep-alive 1 s: closed after 1.5 s with 0x8D, parked meanwhile.
+	ka := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ka", KeepAlive: 1})
+	waitFor(t, "it to park", func() bool { return gw.parked() == 1 })
+	start := time.Now()
+	got := ka.closed(5 * time.Second)
+	if el := time.Since(start); el < time.Second || len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonKeepAliveTimeout {
+		t.Fatalf("after %v: %#v, want DISCONNECT 0x8D after 1.5 s", el, got)
+	}
+
+	// Takeover: the parked one gets 0x8E, its will is published.
+	cp := &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "parked",
+		Will: &packets.Will{Topic: "park/will", Payload: []byte("taken"), QoS: 0}}
+	old := dialConnect(t, addr, cp)
+	waitFor(t, "it to park", func() bool { return gw.parked() == 1 })
+	dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "parked"})
+	if got := old.closed(5 * time.Second); len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonSessionTakenOver {
+		t.Fatalf("taken over: %#v, want DISCONNECT 0x8E", got)
+	}
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "taken" {
+		t.Fatalf("will: %#v", p)
+	}
+
+	// The client goes away: its will.
+	gone := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: "gone",
+		Will: &packets.Will{Topic: "park/will", Payload: []byte("gone"), QoS: 0}})
+	waitFor(t, "it to park", func() bool { return gw.parked() == 2 })
+	gone.nc.Close()
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "gone" {
+		t.Fatalf("will: %#v", p)
+	}
+
+	// Shutdown: 0x8B, and nothing stays parked or held.
+	waitFor(t, "one parked", func() bool { return gw.parked() == 1 })
+	last := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "last"})
+	waitFor(t, "two parked", func() bool { return gw.parked() == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if got := last.closed(5 * time.Second); len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonServerShuttingDown {
+		t.Fatalf("shutdown: %#v, want DISCONNECT 0x8B", got)
+	}
+	if n, h := gw.parked(), b.held.Load(); n != 0 || h != 0 {
+		t.Fatalf("after shutdown: %d parked, %d claims held", n, h)
+	}
+}
