@@ -71,7 +71,7 @@ type conn struct {
 	released  bool // suspended at least once
 
 	// Reader goroutine only.
-	roots map[string]bool // first levels EnsureTopic succeeded for
+	roots map[string]bool // first levels EnsureTopic succeeded for (nil until one)
 	// noLocalSubs counts subscriptions ever made with No Local: while it
 	// is not 0, publications carry the client identifier.
 	noLocalSubs atomic.Int32
@@ -101,6 +101,8 @@ type conn struct {
 	aliasMax   uint16
 	outAliases map[string]uint16
 
+	// The maps are nil until their first entry: most connections never
+	// need one.
 	mu       sync.Mutex
 	qos2In   map[uint16]*qos2State // QoS 2 from the client, until PUBREL [MQTT-4.3.3-9]
 	inflight map[uint16]*outMsg    // QoS 1/2 to the client, until PUBACK/PUBCOMP
@@ -152,12 +154,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel,
-		log:      s.opts.Logger.With("remote", nc.RemoteAddr().String()),
-		roots:    map[string]bool{},
-		qos2In:   map[uint16]*qos2State{},
-		inflight: map[uint16]*outMsg{},
-		subs:     map[string]*sub{},
-		done:     make(chan struct{}),
+		log:  s.opts.Logger.With("remote", nc.RemoteAddr().String()),
+		done: make(chan struct{}),
 	}
 }
 
@@ -318,7 +316,9 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	if st := c.s.sessions.store; st != nil {
 		c.space = st.Space(c.user)
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.ConnectTimeout)
+	// Not derived from c.ctx, which would keep a map of children for the
+	// life of the connection; nothing cancels c.ctx during CONNECT.
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.ConnectTimeout)
 	defer cancel()
 	c.cleanStart = cp.CleanStart
 	c.cred = Credentials{
@@ -697,6 +697,9 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 			}
 			return true
 		}
+		if c.qos2In == nil {
+			c.qos2In = map[uint16]*qos2State{}
+		}
 		c.qos2In[p.PacketID] = &qos2State{}
 		c.mu.Unlock()
 	}
@@ -890,6 +893,9 @@ func (c *conn) ensureRoot(name string) error {
 	}
 	if err := c.s.opts.Backend.EnsureTopic(c.user, name); err != nil {
 		return err
+	}
+	if c.roots == nil {
+		c.roots = map[string]bool{}
 	}
 	c.roots[root] = true
 	return nil

@@ -85,7 +85,9 @@ func (c *conn) resumeAMQP() error {
 		return errors.New("no AMQP connection")
 	}
 	c.susp = nil
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.ConnectTimeout)
+	// Not derived from c.ctx (see connect); the loop goroutine is the
+	// one that would cancel it.
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.ConnectTimeout)
 	defer cancel()
 	ac, err := sp.Resume(ctx)
 	if err != nil {

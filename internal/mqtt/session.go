@@ -634,12 +634,18 @@ func (c *conn) resume() {
 	sess := c.session
 	c.mu.Lock()
 	for id, k := range sess.qos2In {
+		if c.qos2In == nil {
+			c.qos2In = map[uint16]*qos2State{}
+		}
 		c.qos2In[id] = &qos2State{done: true, key: k}
 	}
 	clear(sess.qos2In)
 	resend := make([]uint16, 0, len(sess.out))
 	for id, m := range sess.out {
 		m.held = false // a place in the previous connection's window
+		if c.inflight == nil {
+			c.inflight = map[uint16]*outMsg{}
+		}
 		c.inflight[id] = m
 		resend = append(resend, id)
 	}

@@ -126,6 +126,9 @@ func (c *conn) subscribe(o packets.Subscription, granted byte, subID uint32) (*s
 		c.noLocalSubs.Add(1)
 	}
 	c.mu.Lock()
+	if c.subs == nil {
+		c.subs = map[string]*sub{}
+	}
 	c.subs[o.Filter] = s
 	c.mu.Unlock()
 	return s, packets.ReasonCode(granted)
@@ -292,6 +295,9 @@ func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish) 
 	m := &outMsg{d: d, qos: qos, held: true}
 	if c.session != nil {
 		m.key, m.stored = c.s.sessions.nextKey.Add(1), make(chan struct{})
+	}
+	if c.inflight == nil {
+		c.inflight = map[uint16]*outMsg{}
 	}
 	c.inflight[id] = m
 	c.mu.Unlock()

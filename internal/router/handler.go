@@ -429,20 +429,21 @@ func (r *Router) Hold(c *transport.Conn) (release func(), ok bool) {
 	if closed {
 		return nil, false
 	}
-	s := cs.space
+	// The closure keeps what it releases, not cs.
+	s, user, host := cs.space, cs.limitUser, cs.host
 	s.conns.Add(1)
 	s.cmu.Lock()
 	if s.perUser == nil {
 		s.perUser, s.perHost = map[string]int{}, map[string]int{}
 	}
-	s.perUser[cs.limitUser]++
-	s.perHost[cs.host]++
+	s.perUser[user]++
+	s.perHost[host]++
 	s.cmu.Unlock()
-	var once sync.Once
+	var released atomic.Bool
 	return func() {
-		once.Do(func() {
+		if !released.Swap(true) {
 			s.conns.Add(-1)
-			s.release(cs.limitUser, cs.host)
-		})
+			s.release(user, host)
+		}
 	}, true
 }
