@@ -296,6 +296,17 @@ func (q *queue) dispatchLocked() {
 		if m.attempts > 0 {
 			payload = withDeliveryCount(payload, m.attempts)
 		}
+		if c.link.SenderSettleMode() == frames.SndSettled {
+			// At-most-once: nothing to keep of the delivery
+			// (SendSettled allocates none while it can write at once).
+			if err := c.link.SendSettled(payload); err != nil {
+				break
+			}
+			q.removeAtLocked(i)
+			q.dequeued++
+			q.forgetLocked(m)
+			continue
+		}
 		d, err := c.link.Send(payload, transport.SendOptions{})
 		if err != nil {
 			break
