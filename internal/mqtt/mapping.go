@@ -121,9 +121,18 @@ type fromAMQP struct {
 // bodies are formatted as text. The Payload Format Indicator is 1 (UTF-8)
 // for a string amqp-value and for a message published with it (the
 // x-opt-mqtt-payload-format annotation), when the payload is valid UTF-8.
-func decodeAMQP(b []byte) (fromAMQP, error) {
+func decodeAMQP(b []byte) (fromAMQP, error) { return decodeAMQPInto(b, new(message.Decoded)) }
+
+// decodeAMQPInto is decodeAMQP with the decoded message in scratch (a
+// subscription's, reused for every delivery: nothing in the result points
+// into it).
+func decodeAMQPInto(b []byte, scratch *message.Decoded) (fromAMQP, error) {
 	var f fromAMQP
-	m, err := message.Unmarshal(b)
+	r, err := message.Parse(b)
+	if err != nil {
+		return f, err
+	}
+	m, err := r.DecodeInto(scratch)
 	if err != nil {
 		return f, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
@@ -192,6 +193,7 @@ func (c *conn) receiveLoop(s *sub) {
 	// QoS 0 PUBLISH packets are built here, one at a time: encoded into
 	// the write buffer and never kept, they need no allocation each.
 	var scratch packets.Publish
+	var decoded message.Decoded
 	for {
 		d, err := s.r.Receive(s.ctx)
 		if err != nil {
@@ -200,7 +202,7 @@ func (c *conn) receiveLoop(s *sub) {
 			}
 			return
 		}
-		if !c.deliver(s, d, &scratch) {
+		if !c.deliver(s, d, &scratch, &decoded) {
 			return
 		}
 		if s.r.Buffered() == 0 && c.flush() != nil {
@@ -212,9 +214,10 @@ func (c *conn) receiveLoop(s *sub) {
 // deliver sends one AMQP message to the client as a PUBLISH with QoS
 // min(granted, message QoS) [MQTT-3.8.4-8]; a QoS 0 copy settles the AMQP
 // delivery at once, QoS 1 and 2 when the client completes the exchange.
-// A QoS 0 PUBLISH is built in scratch, which is cleared afterwards.
-func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish) bool {
-	f, err := decodeAMQP(d.Payload())
+// A QoS 0 PUBLISH is built in scratch, which is cleared afterwards; the
+// AMQP message is decoded into decoded.
+func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish, decoded *message.Decoded) bool {
+	f, err := decodeAMQPInto(d.Payload(), decoded)
 	if err != nil {
 		d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrDecodeError, "%v", err)})
 		return true

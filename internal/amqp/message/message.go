@@ -149,13 +149,23 @@ func Unmarshal(b []byte) (*Message, error) {
 // copied.
 // The message, its header, its properties and a single data section's
 // slice share one allocation.
-func (r *Raw) Decode() (*Message, error) {
-	lm := new(struct {
-		m    Message
-		h    Header
-		p    Properties
-		data [1][]byte
-	})
+func (r *Raw) Decode() (*Message, error) { return r.DecodeInto(new(Decoded)) }
+
+// Decoded is the storage of a decoded message: the message, its header,
+// its properties and a single data section's slice.
+type Decoded struct {
+	m    Message
+	h    Header
+	p    Properties
+	data [1][]byte
+}
+
+// DecodeInto is Decode into lm, which it overwrites: a caller decoding
+// one message after another, and keeping none of the results past the
+// next, can reuse one Decoded and allocate nothing for it. The result
+// points into lm.
+func (r *Raw) DecodeInto(lm *Decoded) (*Message, error) {
+	*lm = Decoded{}
 	m := &lm.m
 	var err error
 	if h, ok, err := r.Header(); err != nil {
