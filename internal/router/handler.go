@@ -312,12 +312,23 @@ func (r *Router) OnMessage(l *transport.Link, d *transport.Delivery) {
 		r.opts.Broker.Message(l, d)
 	case ls.relay:
 		r.relay(ls, d)
-		l.AddCredit(1)
+		r.topUpCredit(l)
 	case ls.lwt != nil:
 		r.lwtMessage(ls, d)
-		l.AddCredit(1)
+		r.topUpCredit(l)
 	default:
 		ls.addr.produce(ls, d)
+	}
+}
+
+// topUpCredit gives an anonymous-relay or $lwt producer its LinkCapacity
+// back once half of it is used, like the broker's and the multicast
+// producers: one flow frame per half window instead of one per message
+// (each costs the producer a frame to decode and a wake-up; every MQTT
+// client publishes through such a link).
+func (r *Router) topUpCredit(l *transport.Link) {
+	if cr, _ := l.Credit(); cr <= r.opts.LinkCapacity/2 {
+		l.Flow(r.opts.LinkCapacity, false)
 	}
 }
 
