@@ -561,8 +561,8 @@ func (c *conn) writeV(p packets.Packet, version byte) error {
 
 // send encodes p after the packets already waiting in wbuf and, with
 // flush (or once 32 KiB wait), writes them all in one Write. Only a
-// subscription's receiveLoop leaves packets waiting, while it has more
-// deliveries at hand, and it flushes before it blocks.
+// subscription's receiveLoop and the ackLoop leave packets waiting, while
+// they have more at hand, and they flush before they block.
 func (c *conn) send(p packets.Packet, version byte, flush bool) error {
 	if c.noProblemInfo {
 		stripProblemInfo(p)
@@ -753,16 +753,26 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 func (c *conn) ackLoop(acks <-chan ackItem, done chan<- struct{}) {
 	defer c.wg.Done()
 	defer close(done)
+	// Acknowledgements are encoded without a write while the next one is
+	// known at once, and written together before the loop would wait: a
+	// publisher streaming QoS 1 costs one write per burst, not one per
+	// message.
 	for {
 		var it ackItem
 		var ok bool
 		select {
 		case it, ok = <-acks:
-			if !ok {
-				return // idle release (idle.go)
+		default:
+			c.flush()
+			select {
+			case it, ok = <-acks:
+			case <-c.ctx.Done():
+				return
 			}
-		case <-c.ctx.Done():
-			return
+		}
+		if !ok {
+			c.flush()
+			return // idle release (idle.go)
 		}
 		rc, reason := packets.ReasonSuccess, ""
 		if it.err != nil {
@@ -770,8 +780,13 @@ func (c *conn) ackLoop(acks <-chan ackItem, done chan<- struct{}) {
 		} else {
 			select {
 			case <-it.d.Done():
-			case <-c.ctx.Done():
-				return
+			default:
+				c.flush()
+				select {
+				case <-it.d.Done():
+				case <-c.ctx.Done():
+					return
+				}
 			}
 			st, _ := it.d.RemoteState()
 			rc, reason = outcomeCode(st)
@@ -781,6 +796,7 @@ func (c *conn) ackLoop(acks <-chan ackItem, done chan<- struct{}) {
 		}
 		if rc.IsError() && c.version != packets.Version5 {
 			// 3.1.1 cannot report a refused publication.
+			c.flush() // the acknowledgements before it
 			c.nc.Close()
 			return
 		}
@@ -789,12 +805,15 @@ func (c *conn) ackLoop(acks <-chan ackItem, done chan<- struct{}) {
 			props.ReasonString = reason
 		}
 		if it.qos == 1 {
-			c.write(&packets.Puback{PacketID: it.id, ReasonCode: rc, Properties: props})
+			c.send(&packets.Puback{PacketID: it.id, ReasonCode: rc, Properties: props}, c.version, false)
 			c.ackOut.Add(-1)
 			continue
 		}
 		var key uint64
 		if !rc.IsError() {
+			if c.session != nil {
+				c.flush() // before a journal write
+			}
 			key = c.storeQoS2In(it.id)
 		}
 		c.mu.Lock()
@@ -807,7 +826,7 @@ func (c *conn) ackLoop(acks <-chan ackItem, done chan<- struct{}) {
 			defer c.forgetQoS2In(key) // the connection is ending
 		}
 		c.mu.Unlock()
-		c.write(&packets.Pubrec{PacketID: it.id, ReasonCode: rc, Properties: props})
+		c.send(&packets.Pubrec{PacketID: it.id, ReasonCode: rc, Properties: props}, c.version, false)
 		c.ackOut.Add(-1)
 	}
 }
