@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
 const idleConfig = `resources:
@@ -68,8 +70,23 @@ func TestServeMQTTIdleRelease(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Still counted: a second connection of alice is refused.
-	if _, rc, _ := pahoOver(t, dialTCP(t, addr), withUser("alice@tight", "secret")); rc < 0x80 {
-		t.Fatalf("alice's second connection: CONNACK %#x, want a refusal (maxConnectionsPerUser 1)", rc)
+	if _, rc, _ := pahoOver(t, dialTCP(t, addr), withUser("alice@tight", "secret")); rc != 0x97 {
+		t.Fatalf("alice's second connection: CONNACK %#x, want 0x97 Quota exceeded (maxConnectionsPerUser 1)", rc)
+	}
+	// 3.1.1 has no quota code: 0x03 Server unavailable.
+	nc := dialTCP(t, addr)
+	defer nc.Close()
+	if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: "v3",
+		HasUsername: true, Username: "alice@tight", HasPassword: true, Password: []byte("secret")}, packets.Version311); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(clientWait))
+	pr := packets.NewReader(nc, 0)
+	pr.Version = packets.Version311
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("3.1.1 CONNACK: %v", err)
+	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != packets.ReasonServerUnavailable {
+		t.Fatalf("3.1.1 second connection: %#v, want CONNACK 0x03", p)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()

@@ -330,7 +330,16 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	if err != nil {
 		c.log.Debug("AMQP connection refused", "err", err)
 		ack.ReasonCode = packets.ReasonNotAuthorized
-		if cp.HasUsername {
+		var fe *frames.Error
+		switch {
+		case errors.As(err, &fe) && fe != nil && fe.Condition == frames.ErrResourceLimitExceeded:
+			// A connection limit of the address space (routerPolicy):
+			// v5 0x97 Quota exceeded, 3.1.1 0x03 Server unavailable.
+			ack.ReasonCode = packets.ReasonQuotaExceeded
+			if !v5 {
+				ack.ReasonCode = packets.ReasonServerUnavailable
+			}
+		case cp.HasUsername:
 			ack.ReasonCode = packets.ReasonBadUserNameOrPassword
 		}
 		ack.Properties = packets.Properties{}

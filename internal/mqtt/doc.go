@@ -233,7 +233,9 @@
 //     session 0 gets return code 0x02 [MQTT-3.1.3-8].
 //   - A refused AMQP connection (authentication) answers 0x86 Bad user
 //     name or password when a username was given, else 0x87 Not authorized
-//     (3.1.1: 0x04 / 0x05).
+//     (3.1.1: 0x04 / 0x05); one refused by a connection limit of the
+//     address space (amqp:resource-limit-exceeded) 0x97 Quota exceeded
+//     (3.1.1: 0x03 Server unavailable).
 //   - Session takeover: a new connection with the same client identifier
 //     (in the same address space) closes the old one, v5 with DISCONNECT
 //     0x8E [MQTT-3.1.4-3]; the old one's will is published.
