@@ -189,6 +189,34 @@ type pipeClient struct {
 // client over AMQP (TLS or loopback), EXTERNAL maps the certificate to a
 // user as for AMQP, and failures count against the client's address.
 func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*transport.Conn, error) {
+	return b.open(ctx, cred, b.authenticator(cred), b.clientMech(cred))
+}
+
+// Login implements mqtt.Loginer: the client's credentials go through
+// the AMQP listener's authenticator (with its audit and backoff) with
+// the mechanism Connect would use, in process (sasl.Authenticate), and
+// the router admits the identity (Router.Admit), all without a pipe.
+func (b *mqttBackend) Login(ctx context.Context, cred mqtt.Credentials) (mqtt.Suspension, error) {
+	id, err := sasl.Authenticate(b.authenticator(cred), sasl.ConnInfo{RemoteAddr: cred.RemoteAddr, TLS: cred.TLS}, b.clientMech(cred))
+	if err != nil {
+		return nil, fmt.Errorf("MQTT login: %w", err)
+	}
+	release, err := b.dp.router.Admit(id, cred.RemoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	return &pipeSuspension{b: b, cred: cred, id: id, release: release}, nil
+}
+
+// authenticator is the AMQP listener's authenticator as it applies to
+// the MQTT client of cred.
+func (b *mqttBackend) authenticator(cred mqtt.Credentials) sasl.Authenticator {
+	return mqttClientAuthenticator{inner: b.opts.Authenticator, remote: cred.RemoteAddr, tls: cred.TLS}
+}
+
+// clientMech is how an MQTT client's credentials authenticate (see
+// Connect).
+func (b *mqttBackend) clientMech(cred mqtt.Credentials) sasl.ClientMech {
 	mech := sasl.NewAnonymousClient(cred.ClientID)
 	switch {
 	case b.tokens && cred.HasPassword && looksLikeJWT(cred.Password):
@@ -198,7 +226,7 @@ func (b *mqttBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tran
 	case cred.TLS != nil && len(cred.TLS.VerifiedChains) > 0:
 		mech = sasl.NewExternalClient("")
 	}
-	return b.open(ctx, cred, mqttClientAuthenticator{inner: b.opts.Authenticator, remote: cred.RemoteAddr, tls: cred.TLS}, mech)
+	return mech
 }
 
 // open runs one AMQP connection over net.Pipe, the server side accepted

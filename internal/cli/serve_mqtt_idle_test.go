@@ -41,10 +41,11 @@ const idleConfig = `resources:
       operations: ["send", "recv"]
 `
 
-// TestServeMQTTIdleRelease: with --mqtt-idle-release an idle MQTT client
-// gives up its AMQP connection but still counts against the space's
-// maxConnectionsPerUser, and its next PUBLISH goes out as the same user,
-// with the same rights, without logging in again.
+// TestServeMQTTIdleRelease: with --mqtt-idle-release an MQTT client logs
+// in without an AMQP connection, and gives the one its PUBLISH opened up
+// once idle, but always counts against the space's
+// maxConnectionsPerUser; its PUBLISH goes out as the same user, with the
+// same rights, without logging in again.
 func TestServeMQTTIdleRelease(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "idle.yaml")
 	writeFile(t, cfg, idleConfig)
@@ -63,11 +64,10 @@ func TestServeMQTTIdleRelease(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), "idle: AMQP connection released"); {
-		if time.Now().After(deadline) {
-			t.Fatal("the idle client's AMQP connection was never released")
-		}
-		time.Sleep(20 * time.Millisecond)
+	// Logged in without an AMQP connection: the listener's log of one
+	// (user=alice@tight) appears only once she publishes.
+	if strings.Contains(srv.logs.String(), "connection opened") {
+		t.Fatal("CONNECT opened an AMQP connection")
 	}
 	// Still counted: a second connection of alice is refused.
 	if _, rc, _ := pahoOver(t, dialTCP(t, addr), withUser("alice@tight", "secret")); rc != 0x97 {
@@ -103,8 +103,15 @@ func TestServeMQTTIdleRelease(t *testing.T) {
 			t.Fatalf("publish %s: %#v, %v; want PUBACK %#x", tc.topic, resp, err, tc.rc)
 		}
 	}
-	if !strings.Contains(srv.logs.String(), "AMQP connection resumed") {
-		t.Fatal("no resume logged")
+	if !strings.Contains(srv.logs.String(), "AMQP connection resumed") || !strings.Contains(srv.logs.String(), "user=alice@tight") {
+		t.Fatal("no resume as alice@tight logged")
+	}
+	// Idle again after the publications: released.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), "idle: AMQP connection released"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle client's AMQP connection was never released")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -326,7 +326,15 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		Password: bytes.Clone(cp.Password), HasPassword: cp.HasPassword, // cp aliases the read buffer
 		RemoteAddr: c.nc.RemoteAddr(), TLS: c.tlsState,
 	}
-	amqpConn, err := c.s.opts.Backend.Connect(ctx, c.cred)
+	var amqpConn *transport.Conn
+	var err error
+	if l, ok := c.s.opts.Backend.(Loginer); ok && c.mayReleaseConn() {
+		// Idle release (idle.go): no AMQP connection until one is needed.
+		c.susp, err = l.Login(ctx, c.cred)
+		c.released = true
+	} else {
+		amqpConn, err = c.s.opts.Backend.Connect(ctx, c.cred)
+	}
 	if err != nil {
 		c.log.Debug("AMQP connection refused", "err", err)
 		ack.ReasonCode = packets.ReasonNotAuthorized
@@ -346,22 +354,19 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.write(ack)
 		return false
 	}
-	c.amqp = amqpConn
-	fail := func(err error) bool {
-		c.log.Warn("AMQP session for MQTT client failed", "err", err)
-		amqpConn.Close(ctx, nil)
+	unavailable := func(what string, err error) bool {
+		c.log.Warn(what, "err", err)
+		c.dropAMQP()
 		ack.ReasonCode = packets.ReasonServerUnavailable
 		ack.Properties = packets.Properties{}
 		c.write(ack)
 		return false
 	}
-	if c.sess, err = amqpConn.NewSession(ctx); err != nil {
-		return fail(err)
-	}
-	// One anonymous-relay sender: every message carries its topic in
-	// properties.to.
-	if c.sender, err = c.sess.NewSender(ctx, "", transport.SenderOptions{}); err != nil {
-		return fail(err)
+	if amqpConn != nil {
+		c.amqp = amqpConn
+		if err := c.openLinks(ctx); err != nil {
+			return unavailable("AMQP session for MQTT client failed", err)
+		}
 	}
 	if cp.Will != nil {
 		w := cp.Will
@@ -415,15 +420,22 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		}
 		ack.Properties = packets.Properties{}
 		c.write(ack)
-		c.amqp.Close(ctx, nil)
+		c.dropAMQP()
 		return false
 	}
 	c.session = sess
+	if c.session != nil && c.amqp == nil {
+		// A persistent session attaches its subscriptions at once.
+		if err := c.resumeAMQP(); err != nil {
+			c.s.sessions.release(c)
+			return unavailable("AMQP connection for MQTT session failed", err)
+		}
+	}
 	// [MQTT-3.2.2-2] [MQTT-3.2.2-3]: session present when an existing
 	// session is resumed; clean start never has one.
 	ack.SessionPresent = present
 	if err := c.write(ack); err != nil {
-		c.amqp.Close(ctx, nil)
+		c.dropAMQP()
 		c.s.sessions.release(c)
 		return false
 	}
@@ -432,7 +444,9 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.wg.Add(1)
 		go c.relLoop()
 	}
-	c.watchAMQP(c.amqp)
+	if c.amqp != nil && c.live.Load() != c.amqp {
+		c.watchAMQP(c.amqp)
+	}
 	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive, "session_present", present)
 	if present {
 		c.resume()

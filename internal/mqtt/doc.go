@@ -76,8 +76,12 @@
 //
 // # Idle release
 //
-// With Options.IdleRelease and a Backend that is a Suspender (serve's
-// is; the separate gateway process's is not), a client that sends nothing
+// With Options.IdleRelease and a Backend that is a Loginer (serve's is;
+// the separate gateway process's is not), CONNECT opens no AMQP
+// connection: Login checks the credentials and admits the client
+// (Router.Admit) in process, and the first PUBLISH, SUBSCRIBE, will or
+// persistent session resumes one. With a Backend that is only a
+// Suspender, CONNECT opens one as usual. Then a client that sends nothing
 // for IdleRelease (at most connectGrace, 100 ms, right after CONNECT)
 // while nothing needs its AMQP connection — no subscription, no
 // persistent session, no QoS 1/2 publication waiting for its outcome, no
@@ -92,7 +96,9 @@
 // same identity, no credentials checked again); a failed resume closes
 // the connection (v5 DISCONNECT 0x97 for a connection limit, 0x87, else
 // 0x80). WebSocket connections are never released: gorilla/websocket
-// makes a timed-out read fatal. See idle.go.
+// makes a timed-out read fatal. See idle.go. A suspended client over
+// plain TCP that stays silent parks: no goroutine until its socket, its
+// keep-alive timer, a takeover or shutdown wakes it (park.go).
 //
 // # Flows
 //

@@ -36,18 +36,56 @@ func (c *conn) releasable() bool {
 // packet from the client: the reader then waits for one only until
 // IdleRelease, and checks again. Reader goroutine only.
 func (c *conn) mayRelease() bool {
-	if c.s.opts.IdleRelease <= 0 || c.amqp == nil || c.session != nil || c.noRelease {
+	if c.amqp == nil || c.session != nil || c.noRelease || !c.mayReleaseConn() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs) == 0 && len(c.inflight) == 0
+}
+
+// mayReleaseConn reports whether the connection's AMQP side may ever be
+// released: Options.IdleRelease, a Suspender, not WebSocket.
+func (c *conn) mayReleaseConn() bool {
+	if c.s.opts.IdleRelease <= 0 {
 		return false
 	}
 	if _, ok := c.s.opts.Backend.(Suspender); !ok {
 		return false
 	}
-	if _, ws := c.nc.(*wsConn); ws {
-		return false // gorilla/websocket: a timed-out read is fatal
+	_, ws := c.nc.(*wsConn) // gorilla/websocket: a timed-out read is fatal
+	return !ws
+}
+
+// openLinks opens the session and the anonymous-relay sender on c.amqp:
+// every message carries its topic in properties.to.
+func (c *conn) openLinks(ctx context.Context) error {
+	sess, err := c.amqp.NewSession(ctx)
+	if err != nil {
+		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.subs) == 0 && len(c.inflight) == 0
+	sender, err := sess.NewSender(ctx, "", transport.SenderOptions{})
+	if err != nil {
+		return err
+	}
+	c.sess, c.sender = sess, sender
+	return nil
+}
+
+// dropAMQP ends the AMQP side of a connection that fails during CONNECT:
+// the connection, or the claim to one.
+func (c *conn) dropAMQP() {
+	if ac := c.amqp; ac != nil {
+		c.live.Store(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		ac.Close(ctx, nil)
+		c.amqp = nil
+	}
+	if c.susp != nil {
+		c.susp.Release()
+		c.susp = nil
+	}
 }
 
 // suspend closes the AMQP connection, keeping the client's claim to it.
@@ -93,16 +131,12 @@ func (c *conn) resumeAMQP() error {
 	if err != nil {
 		return err
 	}
-	sess, err := ac.NewSession(ctx)
-	var sender *transport.Sender
-	if err == nil {
-		sender, err = sess.NewSender(ctx, "", transport.SenderOptions{})
-	}
-	if err != nil {
+	c.amqp = ac
+	if err := c.openLinks(ctx); err != nil {
+		c.amqp = nil
 		ac.Close(ctx, nil)
 		return err
 	}
-	c.amqp, c.sess, c.sender = ac, sess, sender
 	c.watchAMQP(ac)
 	c.log.Debug("AMQP connection resumed")
 	return nil

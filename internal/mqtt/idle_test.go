@@ -155,3 +155,40 @@ func TestIdleReleaseKeepsKeepAlive(t *testing.T) {
 		t.Fatalf("%d resumes, want none", r)
 	}
 }
+
+// loginBackend is suspendBackend as a Loginer.
+type loginBackend struct {
+	*suspendBackend
+	logins atomic.Int32
+}
+
+func (b *loginBackend) Login(ctx context.Context, cred Credentials) (Suspension, error) {
+	b.logins.Add(1)
+	b.held.Add(1)
+	return &testSuspension{b: b.suspendBackend}, nil
+}
+
+// TestLoginWithoutConnection: with a Loginer, CONNECT opens no AMQP
+// connection; the first PUBLISH does, and the idle release gives it up.
+func TestLoginWithoutConnection(t *testing.T) {
+	var lb *loginBackend
+	_, addr := startGatewayWith(t, func(o *Options) {
+		lb = &loginBackend{suspendBackend: &suspendBackend{testBackend: o.Backend.(*testBackend)}}
+		o.Backend, o.IdleRelease = lb, 30*time.Millisecond
+	})
+	c := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "login"})
+	if l, h, live := lb.logins.Load(), lb.held.Load(), lb.live.Load(); l != 1 || h != 1 || live != 0 {
+		t.Fatalf("after CONNACK: %d logins, %d claims, %d AMQP connections; want 1, 1, 0", l, h, live)
+	}
+	c.send(&packets.Publish{Topic: "login/t", QoS: 1, PacketID: 1, Payload: []byte("x")})
+	if pa, ok := c.next().(*packets.Puback); !ok || pa.ReasonCode != 0 {
+		t.Fatalf("PUBACK: %#v", pa)
+	}
+	if r := lb.resumed.Load(); r != 1 {
+		t.Fatalf("%d resumes, want 1", r)
+	}
+	waitFor(t, "the release", func() bool { return lb.held.Load() == 1 && lb.live.Load() == 0 })
+	c.send(&packets.Disconnect{})
+	c.closed(5 * time.Second)
+	waitFor(t, "the claim to end", func() bool { return lb.held.Load() == 0 })
+}

@@ -56,6 +56,18 @@ type Suspender interface {
 	Suspend(c *transport.Conn) (s Suspension, ok bool)
 }
 
+// A Loginer is a Suspender that can also log a client in without an AMQP
+// connection, so that CONNECT opens none: the first PUBLISH or SUBSCRIBE
+// (or a persistent session's resumption, or the will) does
+// (Options.IdleRelease).
+type Loginer interface {
+	Suspender
+	// Login authenticates the client as Connect would, and admits it
+	// to its address space under the router's connection limits; errors
+	// are Connect's. Resume of the Suspension opens its connection.
+	Login(ctx context.Context, cred Credentials) (Suspension, error)
+}
+
 // A Suspension is a connected client's claim to an AMQP connection while
 // it has none. Exactly one of its methods is called, once.
 type Suspension interface {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 )
 
@@ -55,6 +56,30 @@ func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
 	if s == nil {
 		return frames.Errorf(frames.ErrNotFound, "no address space for hostname %q", o.Hostname)
 	}
+	id := c.Identity()
+	cs := &connState{space: s, limitUser: limitUserOf(id), host: remoteHost(c.RemoteAddr()),
+		mqttTopics: slices.Contains(o.DesiredCapabilities, CapabilityMQTTTopics)}
+	if cs.limitUser != "anonymous" {
+		cs.user = id.User
+	}
+	if err := s.admitConn(cs.limitUser, cs.host); err != nil {
+		return err
+	}
+	c.Context = cs
+	return nil
+}
+
+// limitUserOf is the key of a connection under maxConnectionsPerUser.
+func limitUserOf(id sasl.Identity) string {
+	if id.Anonymous || id.User == "" {
+		return "anonymous"
+	}
+	return id.User
+}
+
+// admitConn counts one more connection in s under its limits
+// (maxConnections, per user, per host), or refuses it.
+func (s *space) admitConn(user, host string) *frames.Error {
 	s.mu.RLock()
 	lim := s.cfg().Limits
 	s.mu.RUnlock()
@@ -63,18 +88,37 @@ func (r *Router) OnOpen(c *transport.Conn, o *frames.Open) error {
 		s.conns.Add(-1)
 		return frames.Errorf(frames.ErrResourceLimitExceeded, "address space %q allows at most %d connections", s.cfg().Name, limit)
 	}
-	id := c.Identity()
-	cs := &connState{space: s, limitUser: "anonymous", host: remoteHost(c.RemoteAddr()),
-		mqttTopics: slices.Contains(o.DesiredCapabilities, CapabilityMQTTTopics)}
-	if !id.Anonymous && id.User != "" {
-		cs.user, cs.limitUser = id.User, id.User
-	}
-	if err := s.admit(cs.limitUser, cs.host, lim); err != nil {
+	if err := s.admit(user, host, lim); err != nil {
 		s.conns.Add(-1)
 		return err
 	}
-	c.Context = cs
 	return nil
+}
+
+// Admit counts a connection of the authenticated id from remote in the
+// address space OnOpen would place it in (by its `user@space` name, else
+// the default space; there is no TLS server name or open hostname), under
+// that space's connection limits, without an AMQP connection: for a
+// gateway that logs a client in before the client needs one (package
+// mqtt, Backend.Login). The error is amqp:not-found without a space and
+// amqp:resource-limit-exceeded over a limit; release undoes the count,
+// once.
+func (r *Router) Admit(id sasl.Identity, remote net.Addr) (release func(), err error) {
+	s := r.placeConnection("", "", id.User)
+	if s == nil {
+		return nil, frames.Errorf(frames.ErrNotFound, "no address space for user %q", id.User)
+	}
+	user, host := limitUserOf(id), remoteHost(remote)
+	if err := s.admitConn(user, host); err != nil {
+		return nil, err
+	}
+	var released atomic.Bool
+	return func() {
+		if !released.Swap(true) {
+			s.conns.Add(-1)
+			s.release(user, host)
+		}
+	}, nil
 }
 
 // remoteHost is the IP of a remote address (the whole address if it has

@@ -79,3 +79,51 @@ func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
 		t.Fatal("Hold of a closed connection: ok")
 	}
 }
+
+// TestRouterAdmit: Admit counts a connection without one, under the same
+// limits as OnOpen, in the space the user's name places it in.
+func TestRouterAdmit(t *testing.T) {
+	r := router.New(router.Options{Broker: broker.New(broker.Options{})})
+	r.SetSpace(router.SpaceConfig{Name: "s", Limits: router.Limits{MaxConnectionsPerUser: 1}})
+	r.SetSpace(router.SpaceConfig{Name: "default", Limits: router.Limits{MaxConnections: 1}})
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	limited := func(err error) bool {
+		var fe *frames.Error
+		return errors.As(err, &fe) && fe.Condition == frames.ErrResourceLimitExceeded
+	}
+	alice := sasl.Identity{User: "alice@s", Mechanism: sasl.Plain}
+	release, err := r.Admit(alice, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Admit(alice, remote); !limited(err) {
+		t.Fatalf("alice's second admission: %v, want resource-limit-exceeded", err)
+	}
+	if rb, err := r.Admit(sasl.Identity{User: "bob@s"}, remote); err != nil {
+		t.Fatalf("bob next to alice: %v", err)
+	} else {
+		rb()
+	}
+	release()
+	release()
+	if ra, err := r.Admit(alice, remote); err != nil {
+		t.Fatalf("alice after release: %v", err)
+	} else {
+		ra()
+	}
+	// Anonymous goes to the default space, which takes one connection.
+	anon := sasl.Identity{Anonymous: true, Mechanism: sasl.Anonymous}
+	ra, err := r.Admit(anon, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Admit(anon, remote); !limited(err) {
+		t.Fatalf("second anonymous admission: %v, want resource-limit-exceeded", err)
+	}
+	ra()
+	r.DeleteSpace("default")
+	var fe *frames.Error
+	if _, err := r.Admit(anon, remote); !errors.As(err, &fe) || fe.Condition != frames.ErrNotFound {
+		t.Fatalf("no default space: %v, want amqp:not-found", err)
+	}
+}
