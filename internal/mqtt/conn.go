@@ -740,7 +740,11 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 			origin = c.clientID
 		}
 		if body, err = toAMQPFrom(nil, p, origin); err == nil {
-			d, err = c.sender.SendAsync(c.ctx, body, transport.SendOptions{Settled: p.QoS == 0})
+			if p.QoS == 0 {
+				err = c.sender.SendSettled(c.ctx, body) // no Delivery to wait on
+			} else {
+				d, err = c.sender.SendAsync(c.ctx, body, transport.SendOptions{})
+			}
 			if err != nil {
 				c.log.Debug("AMQP send failed", "err", err)
 				return false

@@ -297,28 +297,51 @@ func (sn *Sender) Link() *Link { return sn.l }
 // SendAsync waits for credit and sends payload, returning the delivery
 // without waiting for its outcome.
 func (sn *Sender) SendAsync(ctx context.Context, payload []byte, o SendOptions) (*Delivery, error) {
-	l := sn.l
-	c := l.s.c
 	for {
-		d, err := l.Send(payload, o)
+		d, err := sn.l.Send(payload, o)
 		if !errors.Is(err, ErrNoCredit) {
 			return d, err
 		}
-		c.mu.Lock()
-		if l.credit > 0 || l.detached || l.detachSent {
-			c.mu.Unlock()
-			continue
+		if err := sn.waitCredit(ctx); err != nil {
+			return nil, err
 		}
-		w := make(chan struct{})
-		l.flowWait = append(l.flowWait, w)
+	}
+}
+
+// SendSettled sends payload pre-settled (at-most-once), waiting for credit
+// like SendAsync, without a Delivery for the caller (Link.SendSettled).
+func (sn *Sender) SendSettled(ctx context.Context, payload []byte) error {
+	for {
+		err := sn.l.SendSettled(payload)
+		if !errors.Is(err, ErrNoCredit) {
+			return err
+		}
+		if err := sn.waitCredit(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// waitCredit returns once the link may have credit again (or has ended:
+// the next send reports that).
+func (sn *Sender) waitCredit(ctx context.Context) error {
+	l := sn.l
+	c := l.s.c
+	c.mu.Lock()
+	if l.credit > 0 || l.detached || l.detachSent {
 		c.mu.Unlock()
-		select {
-		case <-w:
-		case <-c.done:
-			return nil, c.errOrClosed()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		return nil
+	}
+	w := make(chan struct{})
+	l.flowWait = append(l.flowWait, w)
+	c.mu.Unlock()
+	select {
+	case <-w:
+		return nil
+	case <-c.done:
+		return c.errOrClosed()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

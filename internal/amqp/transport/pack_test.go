@@ -9,7 +9,8 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 )
 
-// TestSendSettledPackedDeliveries: messages sent with SendSettled arrive
+// TestSendSettledPackedDeliveries: messages sent with SendSettled (by the
+// node to the receiver, and half of them by the client's Sender) arrive
 // pre-settled, whole and in order on a receiver that packs its
 // deliveries, through a session window of four transfers and 512-byte
 // frames (so SendSettled queues behind the window and splits messages
@@ -36,7 +37,13 @@ func TestSendSettledPackedDeliveries(t *testing.T) {
 		return append(b, fmt.Sprint(i)...)
 	}
 	for i := range n {
-		if _, err := snd.Send(ctx, payload(i), SendOptions{}); err != nil {
+		var err error
+		if i%2 == 0 {
+			_, err = snd.Send(ctx, payload(i), SendOptions{})
+		} else {
+			err = snd.SendSettled(ctx, payload(i)) // the node grants 100 credits at a time
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
