@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/store"
 )
@@ -379,9 +380,9 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 		return
 	}
 	if bd.topic != nil {
-		bd.topic.publish(b, bd.subject, d)
+		bd.topic.publish(b, bd.subject, d, nil)
 	} else {
-		bd.q.accept(d)
+		bd.q.accept(d, nil)
 		if !bd.q.creditOK(l) {
 			return // BLOCK: credit comes back when the queue drains
 		}
@@ -393,12 +394,26 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 
 // Produce enqueues a message sent through the anonymous relay.
 func (b *Broker) Produce(space, address string, d *transport.Delivery) {
+	b.produce(space, address, d, nil)
+}
+
+// ProduceParsed is Produce for a message the caller has parsed already:
+// raw is message.Parse(d.Payload()) (the router's anonymous relay parses
+// every message for its properties.to), so the broker does not parse it
+// again.
+func (b *Broker) ProduceParsed(space, address string, d *transport.Delivery, raw message.Raw) {
+	md := inspectRaw(&raw)
+	b.produce(space, address, d, &md)
+}
+
+// produce is Produce with the message's meta when known (else nil).
+func (b *Broker) produce(space, address string, d *transport.Delivery, md *meta) {
 	if q := b.lookup(space, address); q != nil && q.typ != "subscription" {
-		q.accept(d)
+		q.accept(d, md)
 		return
 	}
 	if t := b.topicFor(space, address); t != nil {
-		t.publish(b, address, d)
+		t.publish(b, address, d, md)
 		return
 	}
 	d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrNotFound, "address %q does not exist", address)})

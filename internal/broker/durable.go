@@ -313,7 +313,7 @@ func (b *Broker) unpersistQueue(q *queue) {
 
 // accept enqueues a message and settles it: at once when it is not
 // journaled, after the fsync that covers it when it is.
-func (q *queue) accept(d *transport.Delivery) {
+func (q *queue) accept(d *transport.Delivery, known *meta) {
 	b := q.b
 	payload := d.Payload()
 	if !q.admit(len(payload)) {
@@ -321,7 +321,12 @@ func (q *queue) accept(d *transport.Delivery) {
 		return
 	}
 	defer q.page()
-	md := inspect(payload)
+	var md meta
+	if known != nil {
+		md = *known
+	} else {
+		md = inspect(payload)
+	}
 	if b.opts.Store == nil || !md.durable {
 		q.mu.Lock()
 		if !q.sendNowLocked(payload, &md) {

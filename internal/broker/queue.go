@@ -154,11 +154,16 @@ type meta struct {
 }
 
 func inspect(payload []byte) meta {
-	var md meta
 	raw, err := message.Parse(payload)
 	if err != nil {
-		return md
+		return meta{}
 	}
+	return inspectRaw(&raw)
+}
+
+// inspectRaw is inspect of a parsed message.
+func inspectRaw(raw *message.Raw) meta {
+	var md meta
 	if h, ok, err := raw.Header(); err == nil && ok {
 		md.durable = h.Durable
 		md.ttl = time.Duration(h.TTL) * time.Millisecond
@@ -166,7 +171,7 @@ func inspect(payload []byte) meta {
 	if at, ok, err := raw.AbsoluteExpiry(); err == nil && ok {
 		md.absExpiry = int64(at)
 	}
-	md.retain = retainOf(&raw)
+	md.retain = retainOf(raw)
 	return md
 }
 

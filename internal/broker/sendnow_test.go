@@ -7,6 +7,7 @@ import (
 
 	amqp "github.com/Azure/go-amqp"
 
+	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/router"
 )
 
@@ -90,3 +91,8 @@ func TestBrokerPreSettledConsumers(t *testing.T) {
 		t.Fatalf("jobs stats %+v, want 12 enqueued and dequeued (one expired), none left", st)
 	}
 }
+
+// The router's anonymous relay hands the broker its parsed message
+// (every MQTT PUBLISH takes that way; the relay, retained and TTL tests
+// of the router, broker and gateway cover it).
+var _ router.ParsedProducer = (*broker.Broker)(nil)

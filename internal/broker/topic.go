@@ -175,9 +175,15 @@ func (t *topic) subscription(q *queue) *subscription {
 // publish enqueues a message on every matching subscription, keeps it as
 // the retained message of subject when it asks so, and settles d: at once,
 // or after the journal batch of its durable copies and retained record.
-func (t *topic) publish(b *Broker, subject string, d *transport.Delivery) {
+// known is the message's meta when the caller has it (else nil).
+func (t *topic) publish(b *Broker, subject string, d *transport.Delivery, known *meta) {
 	payload := d.Payload()
-	md := inspect(payload)
+	var md meta
+	if known != nil {
+		md = *known
+	} else {
+		md = inspect(payload)
+	}
 	journal := b.opts.Store != nil && md.durable
 	settle := func(err error) {
 		if err != nil {

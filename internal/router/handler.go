@@ -403,7 +403,11 @@ func (r *Router) relay(ls *linkState, d *transport.Delivery) {
 		return
 	}
 	if a.typ.Brokered() {
-		r.opts.Broker.Produce(sp.cfg().Name, to, d)
+		if pp, ok := r.opts.Broker.(ParsedProducer); ok {
+			pp.ProduceParsed(sp.cfg().Name, to, d, raw)
+		} else {
+			r.opts.Broker.Produce(sp.cfg().Name, to, d)
+		}
 		return
 	}
 	a.relayed(d, &raw)

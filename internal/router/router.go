@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 )
 
@@ -85,6 +86,14 @@ type Endpoint interface {
 	// Produce stores one message sent through the anonymous relay and
 	// settles d with the outcome.
 	Produce(space, address string, d *transport.Delivery)
+}
+
+// ParsedProducer is an Endpoint that also takes a relayed message already
+// parsed (raw is message.Parse(d.Payload())): the anonymous relay parses
+// every message for its properties.to, and the broker need not parse it
+// again. The broker implements it.
+type ParsedProducer interface {
+	ProduceParsed(space, address string, d *transport.Delivery, raw message.Raw)
 }
 
 // Operations checked by an Authorizer.
