@@ -185,13 +185,9 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery, known 
 		md = inspect(payload)
 	}
 	journal := b.opts.Store != nil && md.durable
-	settle := func(err error) {
-		if err != nil {
-			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
-			return
-		}
-		d.Settle(frames.Accepted{})
-	}
+	// settle is made only for an outcome that waits (journal, sync, a
+	// clear's records): a closure per message otherwise.
+	var settle func(error)
 	t.mu.Lock()
 	var jobs []journalJob
 	deleted := false
@@ -199,7 +195,7 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery, known 
 	if md.retain {
 		clearing := emptyBody(payload)
 		if clearing {
-			cw = &clearWait{pending: 1, done: settle}
+			cw = &clearWait{pending: 1, done: settleFunc(d)}
 		}
 		var job *journalJob
 		if job, deleted = t.retainLocked(b, subject, payload, clearing, &md, cw); job != nil {
@@ -241,14 +237,31 @@ func (t *topic) publish(b *Broker, subject string, d *transport.Delivery, known 
 			q.page()
 		}
 	}()
+	if settle == nil && (len(jobs) > 0 || deleted) {
+		settle = settleFunc(d)
+	}
 	switch {
 	case len(jobs) > 0:
 		// A tombstone queued before this batch is durable with it.
 		b.journal.submit(settle, jobs...)
 	case deleted:
 		b.syncThen(settle)
-	default:
+	case settle != nil:
 		settle(nil)
+	default:
+		d.Settle(frames.Accepted{})
+	}
+}
+
+// settleFunc settles d with the outcome of storing it: accepted, or
+// rejected with the error.
+func settleFunc(d *transport.Delivery) func(error) {
+	return func(err error) {
+		if err != nil {
+			d.Settle(frames.Rejected{Error: frames.Errorf(frames.ErrInternal, "the message could not be stored: %v", err)})
+			return
+		}
+		d.Settle(frames.Accepted{})
 	}
 }
 
