@@ -220,7 +220,7 @@ func (q *queue) sendNowLocked(payload []byte, md *meta) bool {
 	if c == nil {
 		return false
 	}
-	if err := c.link.SendSettled(payload); err != nil {
+	if _, err := c.link.SendSettled(payload); err != nil {
 		return false
 	}
 	q.seq++
@@ -304,7 +304,7 @@ func (q *queue) dispatchLocked() {
 		if c.link.SenderSettleMode() == frames.SndSettled {
 			// At-most-once: nothing to keep of the delivery
 			// (SendSettled allocates none while it can write at once).
-			if err := c.link.SendSettled(payload); err != nil {
+			if _, err := c.link.SendSettled(payload); err != nil {
 				break
 			}
 			q.removeAtLocked(i)

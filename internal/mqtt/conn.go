@@ -739,12 +739,14 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 		if c.noLocalSubs.Load() > 0 {
 			origin = c.clientID
 		}
-		if body, err = toAMQPFrom(nil, p, origin); err == nil {
-			if p.QoS == 0 {
-				err = c.sender.SendSettled(c.ctx, body) // no Delivery to wait on
-			} else {
-				d, err = c.sender.SendAsync(c.ctx, body, transport.SendOptions{})
+		if p.QoS == 0 {
+			var sendErr error
+			if err, sendErr = c.publishSettled(p, origin); sendErr != nil {
+				c.log.Debug("AMQP send failed", "err", sendErr)
+				return false
 			}
+		} else if body, err = toAMQPFrom(nil, p, origin); err == nil {
+			d, err = c.sender.SendAsync(c.ctx, body, transport.SendOptions{})
 			if err != nil {
 				c.log.Debug("AMQP send failed", "err", err)
 				return false

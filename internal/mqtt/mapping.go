@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
@@ -101,6 +102,30 @@ func toAMQPFrom(dst []byte, p *packets.Publish, origin string) ([]byte, error) {
 		dst = make([]byte, 0, 160+len(p.Payload)+len(p.Topic)+len(origin)+len(pr.ContentType)+len(pr.ResponseTopic)+len(pr.CorrelationData))
 	}
 	return m.Marshal(dst)
+}
+
+// bodyPool holds the buffers QoS 0 publications are encoded in: the
+// transport copies a pre-settled message into its output when it can send
+// it at once, and the buffer is free again.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// publishSettled sends a QoS 0 PUBLISH as a pre-settled AMQP message
+// encoded in a pooled buffer, which goes back to the pool unless the
+// transport kept it (queued behind the session window). encErr is an
+// encoding failure (the message is dropped), sendErr a failed send.
+func (c *conn) publishSettled(p *packets.Publish, origin string) (encErr, sendErr error) {
+	h := bodyPool.Get().(*[]byte)
+	body, err := toAMQPFrom((*h)[:0], p, origin)
+	if err != nil {
+		bodyPool.Put(h)
+		return err, nil
+	}
+	kept, err := c.sender.SendSettled(c.ctx, body)
+	if !kept && cap(body) <= 64<<10 {
+		*h = body[:0]
+		bodyPool.Put(h)
+	}
+	return nil, err
 }
 
 // fromAMQP is an AMQP message as the parts of an MQTT PUBLISH.

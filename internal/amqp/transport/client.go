@@ -309,15 +309,16 @@ func (sn *Sender) SendAsync(ctx context.Context, payload []byte, o SendOptions) 
 }
 
 // SendSettled sends payload pre-settled (at-most-once), waiting for credit
-// like SendAsync, without a Delivery for the caller (Link.SendSettled).
-func (sn *Sender) SendSettled(ctx context.Context, payload []byte) error {
+// like SendAsync, without a Delivery for the caller; kept as in
+// Link.SendSettled.
+func (sn *Sender) SendSettled(ctx context.Context, payload []byte) (kept bool, err error) {
 	for {
-		err := sn.l.SendSettled(payload)
+		kept, err := sn.l.SendSettled(payload)
 		if !errors.Is(err, ErrNoCredit) {
-			return err
+			return kept, err
 		}
 		if err := sn.waitCredit(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
 }

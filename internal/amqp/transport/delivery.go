@@ -156,22 +156,24 @@ func (l *Link) Send(payload []byte, o SendOptions) (*Delivery, error) {
 // has no use for its Delivery: the broker's at-most-once consumers. It
 // fails like Send, and on a link whose snd-settle-mode is unsettled.
 // While the session can write the whole message at once (nothing queued
-// before it, window open) it allocates no Delivery.
-func (l *Link) SendSettled(payload []byte) error {
+// before it, window open) it allocates no Delivery, and the payload is
+// copied into the connection's output: kept reports the other case, in
+// which payload must stay untouched until it is sent.
+func (l *Link) SendSettled(payload []byte) (kept bool, err error) {
 	c := l.s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case l.role != frames.RoleSender:
-		return errors.New("amqp: Send on a receiving link")
+		return false, errors.New("amqp: Send on a receiving link")
 	case l.sndSettle == frames.SndUnsettled:
-		return errors.New("amqp: SendSettled on a link whose sender settle mode is unsettled")
+		return false, errors.New("amqp: SendSettled on a link whose sender settle mode is unsettled")
 	case l.detachSent || l.detached || !l.attachRcvd:
-		return l.errLocked()
+		return false, l.errLocked()
 	case l.credit == 0:
-		return ErrNoCredit
+		return false, ErrNoCredit
 	case l.maxMsgOut != 0 && uint64(len(payload)) > l.maxMsgOut:
-		return fmt.Errorf("%w: %d bytes, link allows %d", ErrMessageTooLarge, len(payload), l.maxMsgOut)
+		return false, fmt.Errorf("%w: %d bytes, link allows %d", ErrMessageTooLarge, len(payload), l.maxMsgOut)
 	}
 	s := l.s
 	// tmp stays on the stack: its tag is in the link (tmp pointing into
@@ -188,7 +190,7 @@ func (l *Link) SendSettled(payload []byte) error {
 		// pumpLocked's loop for one delivery, on tmp.
 		for s.remoteIncomingWindow > 0 && !s.endSent {
 			if tmp.sendFrameLocked() {
-				return nil
+				return false, nil
 			}
 		}
 	}
@@ -198,7 +200,7 @@ func (l *Link) SendSettled(payload []byte) error {
 	d.tag = d.tagBuf[:copy(d.tagBuf[:], l.tagScratch[:])]
 	s.pending = append(s.pending, d)
 	s.pumpLocked()
-	return nil
+	return true, nil
 }
 
 // sendFrameLocked writes the next transfer frame of an outgoing delivery and

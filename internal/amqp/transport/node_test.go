@@ -150,7 +150,7 @@ func (n *testNode) pump(addr string) {
 		n.mu.Unlock()
 		_, settled := in.RemoteState()
 		if n.sendSettled && (settled || in.Settled()) {
-			if err := out.SendSettled(in.Payload()); err != nil {
+			if _, err := out.SendSettled(in.Payload()); err != nil {
 				n.mu.Lock()
 				n.queues[addr] = append([]*Delivery{in}, n.queues[addr]...)
 				n.mu.Unlock()
