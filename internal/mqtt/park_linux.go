@@ -3,6 +3,8 @@ package mqtt
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,9 +12,23 @@ import (
 // poller is the epoll instance of a server's parked connections
 // (park.go), and the goroutine waiting on it.
 type poller struct {
-	epfd  int
-	mu    sync.Mutex // guards conns
-	conns map[int]*conn
+	epfd    int
+	stopped atomic.Bool
+	mu      sync.Mutex // guards conns
+	conns   map[int]*conn
+}
+
+// pollInterval bounds how long the poller takes to notice stopPoller:
+// closing an epoll descriptor does not end a wait on it.
+const pollInterval = time.Second
+
+// stopPoller ends the poller's goroutine (within pollInterval), which
+// closes the epoll descriptor, once no connection is parked; a server
+// that parked nothing has none.
+func (s *Server) stopPoller() {
+	if p := s.pollr; p != nil {
+		p.stopped.Store(true)
+	}
 }
 
 // poller returns the server's poller, starting it on first use; nil if
@@ -50,13 +66,13 @@ func (p *poller) remove(fd int) {
 	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 }
 
-// run wakes the connections whose sockets become readable. It runs for
-// the life of the process: parked connections are woken and closed by
-// Shutdown, and an idle epoll instance costs nothing.
+// run wakes the connections whose sockets become readable, until
+// stopPoller.
 func (p *poller) run() {
+	defer unix.Close(p.epfd)
 	events := make([]unix.EpollEvent, 128)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
+	for !p.stopped.Load() {
+		n, err := unix.EpollWait(p.epfd, events, int(pollInterval/time.Millisecond))
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue

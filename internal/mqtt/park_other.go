@@ -11,3 +11,5 @@ func (s *Server) poller() *poller { return nil }
 func (p *poller) add(int, *conn) error { return nil }
 
 func (p *poller) remove(int) {}
+
+func (s *Server) stopPoller() {}

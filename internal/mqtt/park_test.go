@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,9 @@ func TestParkedConnectionEnds(t *testing.T) {
 	if n, h := gw.parked(), b.held.Load(); n != 0 || h != 0 {
 		t.Fatalf("after shutdown: %d parked, %d claims held", n, h)
 	}
+	// The poller's goroutine ends too.
+	waitFor(t, "the poller to stop", func() bool {
+		buf := make([]byte, 1<<20)
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*poller).run")
+	})
 }

@@ -277,6 +277,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer s.sessions.stop()
 	select {
 	case <-done:
+		s.stopPoller() // every parked connection has been woken and has ended
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
