@@ -309,6 +309,18 @@ func (p *pipeSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
 // Release implements mqtt.Suspension.
 func (p *pipeSuspension) Release() { p.release() }
 
+// User is the user the client authenticated as (mqtt.UserBackend).
+func (p *pipeSuspension) User() string { return p.id.User }
+
+// UserOf implements mqtt.UserBackend.
+func (b *mqttBackend) UserOf(c *transport.Conn) (string, bool) {
+	v, ok := b.servers.Load(c)
+	if !ok {
+		return "", false
+	}
+	return v.(pipeClient).server.Identity().User, true
+}
+
 // resumedAuthenticator is the authenticator of a resumed client's pipe:
 // it offers ANONYMOUS and answers it with the identity the client
 // authenticated with before.

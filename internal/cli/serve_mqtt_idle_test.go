@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"path/filepath"
 	"strings"
@@ -122,4 +123,72 @@ func dialTCP(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	return nc
+}
+
+// TestServeMQTTCertificateUsersKeepTheirSpace: MQTT clients logging in
+// with a client certificate and no username belong to the certificate
+// user's address space (a common name `user@space`): two of them in two
+// spaces with the same client identifier are two sessions, neither
+// taking the other over.
+func TestServeMQTTCertificateUsersKeepTheirSpace(t *testing.T) {
+	clients := newTestCA(t, "client CA")
+	cfg := filepath.Join(t.TempDir(), "users.yaml")
+	writeFile(t, cfg, `resources:
+- apiVersion: enmasse.io/v1beta1
+  kind: AddressSpace
+  metadata: {name: beta}
+  spec: {type: standard, plan: standard-small}
+- apiVersion: user.enmasse.io/v1beta1
+  kind: MessagingUser
+  metadata: {name: default.alice}
+  spec:
+    username: alice
+    authentication: {type: password, password: c2VjcmV0}
+    authorization:
+    - addresses: ["*"]
+      operations: ["send", "recv"]
+- apiVersion: user.enmasse.io/v1beta1
+  kind: MessagingUser
+  metadata: {name: beta.hank}
+  spec:
+    username: hank
+    authentication: {type: password, password: c2VjcmV0}
+    authorization:
+    - addresses: ["*"]
+      operations: ["send", "recv"]
+`)
+	s := startServe(t, "--tls-self-signed", "--amqps", "", "--mqtts", "127.0.0.1:0", "--tls-client-ca", clients.file,
+		"--allow-anonymous=false", "--config", cfg)
+	_, pool := s.caPool(t)
+	addr := s.addrs["mqtts"].String()
+	login := func(cn string) (*pahoClient, byte) {
+		nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clients.clientCert(t, cn)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, rc, _ := pahoOver(t, nc, func(cp *paho.Connect) { cp.ClientID = "sensor-1" })
+		return pc, rc
+	}
+	alice, rc := login("alice")
+	if rc != 0 {
+		t.Fatalf("alice: CONNACK %#x", rc)
+	}
+	var hank *pahoClient
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		// The agent may not have configured the space yet.
+		if hank, rc = login("hank@beta"); rc == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hank@beta: CONNACK %#x", rc)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
+	defer cancel()
+	// Both still connected: a round trip on each.
+	for name, pc := range map[string]*pahoClient{"alice": alice, "hank": hank} {
+		if _, err := pc.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "probe", QoS: 0}}}); err != nil && !strings.Contains(err.Error(), "failed to subscribe") { // a SUBACK refusing it is an answer
+			t.Fatalf("%s after the other's CONNECT with the same client id: %v", name, err)
+		}
+	}
 }

@@ -313,9 +313,6 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	}
 	c.log = c.log.With("client_id", c.clientID)
 	c.user = cp.Username
-	if st := c.s.sessions.store; st != nil {
-		c.space = st.Space(c.user)
-	}
 	// Not derived from c.ctx, which would keep a map of children for the
 	// life of the connection; nothing cancels c.ctx during CONNECT.
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.ConnectTimeout)
@@ -353,6 +350,16 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		ack.Properties = packets.Properties{}
 		c.write(ack)
 		return false
+	}
+	// The user the backend authenticated (a token's or certificate's
+	// user, with its address space) places the session and the topics
+	// EnsureTopic creates; the MQTT username, which may be empty or name
+	// no space, only when the backend cannot tell.
+	if u, ok := c.authenticatedUser(amqpConn); ok {
+		c.user = u
+	}
+	if st := c.s.sessions.store; st != nil {
+		c.space = st.Space(c.user)
 	}
 	unavailable := func(what string, err error) bool {
 		c.log.Warn(what, "err", err)

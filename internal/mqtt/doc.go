@@ -131,7 +131,8 @@
 // 0 (it never expires) or a v5 client with clean start 0 and a session
 // expiry interval above 0 (capped by Options.MaxSessionExpiry, 7 days by
 // default, which CONNACK then announces). Sessions are keyed by address
-// space (SessionStore.Space of the username) and client identifier, so
+// space (SessionStore.Space of the user the backend authenticated, see
+// UserBackend; else of the MQTT username) and client identifier, so
 // the same client identifier in two spaces is two sessions that never
 // take each other over.
 //
@@ -314,8 +315,9 @@
 //     the broker comes twice (once resent with DUP, once as a new
 //     message); a QoS 2 publication the broker accepted before its packet
 //     identifier was stored is forwarded again when the client resends
-//     it. The session's address space is the username's
-//     (`user@space`), not a TLS server name. The separate `enmasse
+//     it. The session's address space is the authenticated user's
+//     (`user@space`; UserBackend, else the MQTT username), not a TLS
+//     server name. The separate `enmasse
 //     mqtt-gateway` process has no SessionStore: its sessions end with
 //     their connections (CONNACK says Session Expiry 0).
 //   - v5: enhanced authentication (AUTH is a protocol error).

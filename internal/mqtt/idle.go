@@ -57,6 +57,19 @@ func (c *conn) mayReleaseConn() bool {
 	return !ws
 }
 
+// authenticatedUser is the user the backend authenticated the client as,
+// when it can tell: from the Suspension of Login, or the AMQP connection
+// of Connect (UserBackend).
+func (c *conn) authenticatedUser(ac *transport.Conn) (string, bool) {
+	if u, ok := c.susp.(interface{ User() string }); ok {
+		return u.User(), true
+	}
+	if ub, ok := c.s.opts.Backend.(UserBackend); ok && ac != nil {
+		return ub.UserOf(ac)
+	}
+	return "", false
+}
+
 // openLinks opens the session and the anonymous-relay sender on c.amqp:
 // every message carries its topic in properties.to.
 func (c *conn) openLinks(ctx context.Context) error {

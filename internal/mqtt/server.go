@@ -68,6 +68,15 @@ type Loginer interface {
 	Login(ctx context.Context, cred Credentials) (Suspension, error)
 }
 
+// A UserBackend is a Backend that tells which user a connection it
+// returned authenticated as (`user@space` in serve), for a client whose
+// MQTT username says less (none, with a certificate or a token): the
+// session's address space (SessionStore.Space) and EnsureTopic use it. A
+// Suspension from Login tells it with a User method.
+type UserBackend interface {
+	UserOf(c *transport.Conn) (user string, ok bool)
+}
+
 // A Suspension is a connected client's claim to an AMQP connection while
 // it has none. Exactly one of its methods is called, once.
 type Suspension interface {
