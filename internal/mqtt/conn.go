@@ -196,6 +196,9 @@ func (c *conn) serve() {
 // goroutine of its own, woken: its first read does not park).
 func (c *conn) loop(woken bool) {
 	cr := c.cr
+	// PUBLISH packets are decoded into pub, one at a time: handle keeps
+	// no pointer to a packet.
+	var pub packets.Publish
 	for ; ; woken = false {
 		if c.keepAlive > 0 && c.deadline.IsZero() {
 			// [MQTT-3.1.2-24]: one and a half keep-alive periods from
@@ -236,7 +239,7 @@ func (c *conn) loop(woken bool) {
 			return
 		}
 		c.nc.SetReadDeadline(c.deadline)
-		p, err := c.r.ReadPacket()
+		p, err := c.r.ReadPacketInto(&pub)
 		if err != nil {
 			c.readError(err)
 			c.end(true)

@@ -165,6 +165,24 @@ func unexpected(err error) error {
 	return err
 }
 
+// ReadPacketInto is ReadPacket with a PUBLISH decoded into pub, which it
+// returns: a loop that is done with each packet before reading the next
+// then allocates nothing for a stream of PUBLISH packets with a repeating
+// topic (see Decode). Other packets are new values.
+func (r *Reader) ReadPacketInto(pub *Publish) (Packet, error) {
+	fh, body, err := r.Next()
+	if err != nil {
+		return nil, err
+	}
+	if fh.Type != TypePublish {
+		return r.decoded(fh, body)
+	}
+	if err := pub.Decode(r.Version, fh, body); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
 // ReadPacket reads and decodes the next packet with r.Version. The returned
 // packet is newly allocated, but its byte slices alias the Reader's buffer
 // until the next call. Decode errors are *Error values; see Reader for
@@ -175,6 +193,12 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.decoded(fh, body)
+}
+
+// decoded decodes a packet Next returned; a CONNECT sets the Reader's
+// Version when it has none.
+func (r *Reader) decoded(fh FixedHeader, body []byte) (Packet, error) {
 	p, err := Decode(r.Version, fh, body)
 	if err != nil {
 		return p, err

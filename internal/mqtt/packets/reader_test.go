@@ -273,3 +273,46 @@ func TestReaderStreamErrorSticks(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPacketInto: from a stream of CONNECT, PUBLISH, SUBSCRIBE and
+// PUBLISH, ReadPacketInto returns the same packets as ReadPacket, the
+// PUBLISH packets in the one value given (nothing left over from the
+// first in the second), the others as new values; the CONNECT sets the
+// Reader's version.
+func TestReadPacketInto(t *testing.T) {
+	stream := []Packet{
+		&Connect{ProtocolVersion: Version5, ClientID: "c", CleanStart: true},
+		&Publish{Topic: "a/b", QoS: 1, PacketID: 7, Payload: []byte("one"), Properties: Properties{
+			ContentType: "text/plain", User: []UserProperty{{Key: "k", Value: "v"}}, TopicAlias: 3}},
+		&Subscribe{PacketID: 2, Subscriptions: []Subscription{{Filter: "x/#", QoS: 1}}},
+		&Publish{Topic: "c", Payload: []byte("two")},
+	}
+	var b bytes.Buffer
+	for _, p := range stream {
+		if _, err := WriteTo(&b, p, Version5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := NewReader(bytes.NewReader(b.Bytes()), 0)
+	got := NewReader(bytes.NewReader(b.Bytes()), 0)
+	var pub Publish
+	for i := range stream {
+		w, err := want.ReadPacket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := got.ReadPacketInto(&pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, isPub := w.(*Publish); isPub != (g == Packet(&pub)) {
+			t.Fatalf("packet %d (%T): returned %p, the given value is %p", i, w, g, &pub)
+		}
+		if !equal(g, w) { // an empty slice reused equals a nil one
+			t.Fatalf("packet %d: got %+v, want %+v", i, g, w)
+		}
+		if got.Version != want.Version {
+			t.Fatalf("packet %d: version %d, want %d", i, got.Version, want.Version)
+		}
+	}
+}
