@@ -97,7 +97,7 @@
 // the connection (v5 DISCONNECT 0x97 for a connection limit, 0x87, else
 // 0x80). WebSocket connections are never released: gorilla/websocket
 // makes a timed-out read fatal. See idle.go. A suspended client over
-// plain TCP that stays silent parks: no goroutine until its socket, its
+// TCP or TLS that stays silent parks: no goroutine until its socket, its
 // keep-alive timer, a takeover or shutdown wakes it (park.go).
 //
 // # Flows

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -20,8 +21,11 @@ import (
 //     close the socket, so that the loop reads the close and ends the
 //     connection as it would have had it been blocked in a read.
 //
-// Only plain TCP connections park (a TLS connection may hold decrypted
-// bytes the socket no longer shows; WebSocket ones are never suspended).
+// TCP and TLS connections park; WebSocket ones are never suspended. A
+// TLS connection may hold a whole record it read from the socket along
+// with an earlier one, which epoll would never report: tlsHolds reads
+// with a deadline in the past first, and such a record keeps the
+// connection awake.
 // parkState.mu orders parking against the wake-ups: a connection parks
 // only while closing is false, and every wake-up clears parked under the
 // lock, so exactly one of them runs the loop again. Lock order:
@@ -43,9 +47,18 @@ func (c *conn) park() bool {
 	if c.amqp != nil || c.susp == nil || !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
 		return false
 	}
-	tc, ok := c.nc.(*net.TCPConn)
-	if !ok {
-		return false
+	var tc *net.TCPConn
+	switch nc := c.nc.(type) {
+	case *net.TCPConn:
+		tc = nc
+	case *tls.Conn:
+		raw, ok := nc.NetConn().(*net.TCPConn)
+		if !ok || c.tlsHolds() {
+			return false
+		}
+		tc = raw
+	default:
+		return false // WebSocket
 	}
 	p := c.s.poller()
 	if p == nil {
@@ -71,6 +84,18 @@ func (c *conn) park() bool {
 	}
 	c.cr.park()
 	return true
+}
+
+// tlsHolds reports whether a TLS connection holds bytes that its socket
+// no longer shows, which epoll would never report: a record read from
+// the socket together with an earlier one. A read that may not wait
+// decrypts such a record (now buffered in cr: true); a timeout means
+// nothing is held, or only part of a record whose rest will make the
+// socket readable (false). An error is left for the loop's read, which
+// gets it again (true).
+func (c *conn) tlsHolds() bool {
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+	return !isTimeout(c.cr.wait())
 }
 
 // wake runs the packet loop of a parked connection again; it does
