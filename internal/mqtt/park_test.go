@@ -5,6 +5,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,12 +14,12 @@ import (
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
-func startParkingGateway(t *testing.T) (*Server, *suspendBackend, string) {
+func startParkingGateway(t *testing.T, release time.Duration) (*Server, *suspendBackend, string) {
 	t.Helper()
 	var sb *suspendBackend
 	gw, addr := startGatewayWith(t, func(o *Options) {
 		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
-		o.Backend, o.IdleRelease = sb, 20*time.Millisecond
+		o.Backend, o.IdleRelease = sb, release
 	})
 	return gw, sb, addr
 }
@@ -27,7 +28,7 @@ func startParkingGateway(t *testing.T) (*Server, *suspendBackend, string) {
 // without a goroutine each; a parked one answers PINGREQ and PUBLISH
 // (woken by its socket) and parks again.
 func TestParkedConnectionsHaveNoGoroutine(t *testing.T) {
-	gw, _, addr := startParkingGateway(t)
+	gw, _, addr := startParkingGateway(t, 20*time.Millisecond)
 	before := runtime.NumGoroutine()
 	const n = 100
 	clients := make([]*rawClient, n)
@@ -56,7 +57,7 @@ func TestParkedConnectionsHaveNoGoroutine(t *testing.T) {
 // takeover and a shutdown close it with their DISCONNECT, and its will is
 // published when the client goes away.
 func TestParkedConnectionEnds(t *testing.T) {
-	gw, b, addr := startParkingGateway(t)
+	gw, b, addr := startParkingGateway(t, 20*time.Millisecond)
 	sub, _ := dialRaw(t, addr, packets.Version5, 0)
 	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "park/#", QoS: 0}}})
 	sub.next()
@@ -112,4 +113,99 @@ func TestParkedConnectionEnds(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*poller).run")
 	})
+}
+
+// TestIdleReleaseStress: clients that go quiet for random short spells
+// (suspended, parked, woken, resumed many times over), publish QoS 0/1,
+// ping, subscribe and unsubscribe, and some vanish or get taken over:
+// every packet is answered, every QoS 1 message reaches the subscriber,
+// and in the end nothing stays parked or held. Run with -race.
+func TestIdleReleaseStress(t *testing.T) {
+	gw, b, addr := startParkingGateway(t, time.Millisecond)
+	sub := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "stress-sub"})
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "stress/#", QoS: 1}}})
+	sub.next()
+	const clients, rounds = 12, 15
+	got := make(chan string, clients*rounds)
+	go func() {
+		for {
+			sub.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+			p, err := sub.r.ReadPacket()
+			if err != nil {
+				close(got)
+				return
+			}
+			if pp, ok := p.(*packets.Publish); ok {
+				packets.WriteTo(sub.nc, &packets.Puback{PacketID: pp.PacketID}, packets.Version5)
+				got <- string(pp.Payload)
+			}
+		}
+	}()
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			errs <- func() error {
+				id := fmt.Sprint("stress-", i)
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				r := packets.NewReader(nc, 0)
+				r.Version = packets.Version5
+				next := func() (packets.Packet, error) {
+					nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+					return r.ReadPacket()
+				}
+				packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: id, KeepAlive: 5}, packets.Version5)
+				if _, err := next(); err != nil {
+					return fmt.Errorf("%s CONNACK: %w", id, err)
+				}
+				for k := range rounds {
+					time.Sleep(time.Duration(k%4) * time.Millisecond) // quiet: released, parked
+					var want packets.PacketType
+					switch k % 4 {
+					case 0:
+						packets.WriteTo(nc, &packets.Pingreq{}, packets.Version5)
+						want = packets.TypePingresp
+					case 1:
+						packets.WriteTo(nc, &packets.Publish{Topic: "stress/" + id, QoS: 1, PacketID: uint16(k + 1), Payload: []byte(fmt.Sprint(id, "/", k))}, packets.Version5)
+						want = packets.TypePuback
+					case 2:
+						packets.WriteTo(nc, &packets.Subscribe{PacketID: uint16(k + 1), Subscriptions: []packets.Subscription{{Filter: "other/" + id, QoS: 0}}}, packets.Version5)
+						want = packets.TypeSuback
+					case 3:
+						packets.WriteTo(nc, &packets.Unsubscribe{PacketID: uint16(k + 1), Filters: []string{"other/" + id}}, packets.Version5)
+						want = packets.TypeUnsuback
+					}
+					p, err := next()
+					if err != nil {
+						return fmt.Errorf("%s round %d: %w", id, k, err)
+					}
+					if p.Type() != want {
+						return fmt.Errorf("%s round %d: got %v, want %v", id, k, p.Type(), want)
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < clients*((rounds+2)/4) {
+		m, ok := <-got
+		if !ok {
+			t.Fatalf("subscriber ended after %d of %d messages", len(seen), clients*((rounds+2)/4))
+		}
+		seen[m] = true
+	}
+	waitFor(t, "nothing parked or held", func() bool { return gw.parked() == 0 && b.held.Load() == 0 })
+	if r := b.resumed.Load(); r < clients {
+		t.Fatalf("%d resumes: the clients were hardly ever released", r)
+	}
+	t.Logf("%d resumes", b.resumed.Load())
 }
