@@ -43,6 +43,7 @@ var rules = []rule{
 	{pkg: "internal/mqtt", only: []string{
 		"internal/mqtt/packets", "internal/amqp/transport", "internal/amqp/message", "internal/amqp/types", "internal/amqp/frames",
 		"github.com/gorilla/websocket", // MQTT over WebSocket (MQTT 5.0 §6)
+		"golang.org/x/sys/unix",        // epoll for parked idle connections (park_linux.go)
 	}},
 	{pkg: "internal/controlplane", forbid: []string{"internal/router", "internal/broker", "internal/amqp/transport"}},
 	{pkg: "internal/version", only: []string{}},
