@@ -233,7 +233,14 @@ func (b *mqttBackend) clientMech(cred mqtt.Credentials) sasl.ClientMech {
 // with auth as its authenticator, the client side authenticating with
 // mech.
 func (b *mqttBackend) open(ctx context.Context, cred mqtt.Credentials, auth sasl.Authenticator, mech sasl.ClientMech) (*transport.Conn, error) {
+	var serverSide net.Conn
 	serverSide, clientSide := net.Pipe()
+	if cred.RemoteAddr != nil {
+		// The router keys maxConnectionsPerHost (and logs) by the remote
+		// address: the MQTT client's, as Router.Admit and Hold count it,
+		// not "pipe" for every client.
+		serverSide = remoteAddrConn{serverSide, cred.RemoteAddr}
+	}
 	opts := b.opts
 	opts.Authenticator = auth
 	type result struct {
@@ -269,6 +276,15 @@ func (b *mqttBackend) open(ctx context.Context, cred mqtt.Credentials, auth sasl
 	c.AfterClose(func() { b.servers.Delete(c) })
 	return c, nil
 }
+
+// remoteAddrConn is the server side of an MQTT client's pipe, with the
+// client's address as its remote address.
+type remoteAddrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c remoteAddrConn) RemoteAddr() net.Addr { return c.remote }
 
 // Suspend implements mqtt.Suspender: the router keeps counting the
 // client's connection (Router.Hold), and Resume opens a pipe whose server

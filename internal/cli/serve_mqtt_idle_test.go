@@ -192,3 +192,43 @@ func TestServeMQTTCertificateUsersKeepTheirSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestServeMQTTConnectionsPerHost: maxConnectionsPerHost counts MQTT
+// clients by their own address, logged in or publishing alike (not all
+// of them as one host, the in-process pipe's).
+func TestServeMQTTConnectionsPerHost(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "host.yaml")
+	writeFile(t, cfg, strings.NewReplacer("maxConnectionsPerUser: 1", "maxConnectionsPerHost: 1").Replace(idleConfig))
+	srv := startServe(t, "--config", cfg, "--mqtt-idle-release", "50ms")
+	addr := srv.addrs["mqtt"].String()
+	from := func(ip byte) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}}
+		nc, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nc
+	}
+	var clients []*pahoClient
+	for _, ip := range []byte{21, 22} {
+		var pc *pahoClient
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var rc byte
+			if pc, rc, _ = pahoOver(t, from(ip), withUser("alice@tight", "secret")); rc == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("alice from 127.0.0.%d: CONNACK %#x", ip, rc)
+			}
+		}
+		clients = append(clients, pc)
+	}
+	// Both publish: each one's AMQP connection counts under its own host.
+	for i, pc := range clients {
+		pc.publish(t, &paho.Publish{Topic: "alice/x", QoS: 1, Payload: []byte{byte(i)}})
+	}
+	// A second client from a host already counted is refused.
+	if _, rc, _ := pahoOver(t, from(22), withUser("alice@tight", "secret")); rc != 0x97 {
+		t.Fatalf("second client from 127.0.0.22: CONNACK %#x, want 0x97", rc)
+	}
+}

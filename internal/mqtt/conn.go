@@ -469,14 +469,16 @@ func (c *conn) connect(cp *packets.Connect) bool {
 func (c *conn) takeOver() {
 	c.log.Debug("session taken over")
 	c.takenOver.Store(true)
+	c.stopParking()
 	c.disconnect(packets.ReasonSessionTakenOver, "another connection uses this client identifier")
-	c.closeParked()
+	c.nc.Close()
 }
 
 // shutdown closes c because the server stops.
 func (c *conn) shutdown() {
+	c.stopParking()
 	c.disconnect(packets.ReasonServerShuttingDown, "")
-	c.closeParked()
+	c.nc.Close()
 }
 
 // teardown runs after the packet loop: the will, then the AMQP side.
@@ -518,7 +520,9 @@ func (c *conn) publishWill() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	if err := c.resumeAMQP(); err != nil {
-		c.log.Warn("will not published", "topic", c.will.Topic, "err", err)
+		// The claim is gone (a failed resume ended the connection): the
+		// will goes over a connection of its own, as a delayed one does.
+		c.s.publishWillLater(c.cred, c.user, c.will, c.log)
 		return
 	}
 	if err := c.ensureRoot(c.will.Topic); err != nil {

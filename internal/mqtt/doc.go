@@ -31,7 +31,8 @@
 // addresses, Backend.EnsureTopic creates `a` as a topic on first use (the
 // router's EnsureTopic; SPEC §4: MQTT auto-creates topics where AMQP
 // auto-creates queues). Package mqtt imports only packets and the AMQP
-// transport, message, types and frames packages (and gorilla/websocket);
+// transport, message, types and frames packages (and gorilla/websocket,
+// and golang.org/x/sys/unix for epoll);
 // the router is behind the Backend interface.
 //
 // # Transports

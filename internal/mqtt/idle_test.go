@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
@@ -16,6 +17,7 @@ import (
 type suspendBackend struct {
 	*testBackend
 	live, held, resumed atomic.Int32
+	resumeErr           error // Resume fails with it
 }
 
 func (b *suspendBackend) Connect(ctx context.Context, cred Credentials) (*transport.Conn, error) {
@@ -46,6 +48,9 @@ func (s *testSuspension) end() {
 
 func (s *testSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
 	s.end()
+	if s.b.resumeErr != nil {
+		return nil, s.b.resumeErr
+	}
 	s.b.resumed.Add(1)
 	return s.b.Connect(ctx, Credentials{})
 }
@@ -191,4 +196,30 @@ func TestLoginWithoutConnection(t *testing.T) {
 	c.send(&packets.Disconnect{})
 	c.closed(5 * time.Second)
 	waitFor(t, "the claim to end", func() bool { return lb.held.Load() == 0 })
+}
+
+// TestResumeFailure: a client whose AMQP connection cannot be resumed
+// (here: over a connection limit) is disconnected with the reason, and
+// its will still goes out, over a connection of its own.
+func TestResumeFailure(t *testing.T) {
+	var lb *loginBackend
+	_, addr := startGatewayWith(t, func(o *Options) {
+		lb = &loginBackend{suspendBackend: &suspendBackend{testBackend: o.Backend.(*testBackend)}}
+		o.Backend, o.IdleRelease = lb, 30*time.Millisecond
+	})
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "fail/#", QoS: 0}}})
+	sub.next()
+	lb.resumeErr = frames.Errorf(frames.ErrResourceLimitExceeded, "at most 1 connection")
+	c := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "fail",
+		Will: &packets.Will{Topic: "fail/will", Payload: []byte("lost?")}})
+	c.send(&packets.Publish{Topic: "fail/t", QoS: 1, PacketID: 1, Payload: []byte("x")})
+	got := c.closed(5 * time.Second)
+	if len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonQuotaExceeded {
+		t.Fatalf("got %#v, want DISCONNECT 0x97", got)
+	}
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "lost?" {
+		t.Fatalf("will: %#v", p)
+	}
+	waitFor(t, "no claim held", func() bool { return lb.held.Load() == 0 })
 }

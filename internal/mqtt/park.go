@@ -17,9 +17,11 @@ import (
 //
 //   - the socket becoming readable (data, EOF or an error);
 //   - its keep-alive deadline (a timer), so the loop finds it passed;
-//   - takeover or shutdown (closeParked), which wake it before they
-//     close the socket, so that the loop reads the close and ends the
-//     connection as it would have had it been blocked in a read.
+//   - takeover or shutdown (stopParking), which wake it before they
+//     write their DISCONNECT and close the socket, so that the loop reads
+//     the close and ends the connection as it would have had it been
+//     blocked in a read, and a closed descriptor never stays in the
+//     poller.
 //
 // TCP and TLS connections park; WebSocket ones are never suspended. A
 // TLS connection may hold a whole record it read from the socket along
@@ -28,14 +30,18 @@ import (
 // connection awake.
 // parkState.mu orders parking against the wake-ups: a connection parks
 // only while closing is false, and every wake-up clears parked under the
-// lock, so exactly one of them runs the loop again. Lock order:
-// parkState.mu, then the poller's lock.
+// lock, so exactly one of them runs the loop again; each parking has a
+// generation (parkState.gen, also in its epoll event and its timer), and a
+// wake-up meant for an earlier one — a timer that fired as it was
+// stopped, an event read for a descriptor since closed and reused — wakes
+// nobody. Lock order: parkState.mu, then the poller's lock.
 
 // parkState is a connection's parking state, guarded by mu.
 type parkState struct {
 	mu      sync.Mutex
 	parked  bool
-	closing bool // takeover or shutdown: never park again
+	closing bool   // takeover or shutdown: never park again
+	gen     uint32 // counts parkings; a wake-up for an earlier one is stale
 	fd      int
 	timer   *time.Timer
 }
@@ -74,15 +80,18 @@ func (c *conn) park() bool {
 	if err != nil {
 		return false // closed meanwhile: the read will tell
 	}
-	if err := p.add(fd, c); err != nil {
+	ps.gen++
+	gen := ps.gen
+	if err := p.add(fd, c, gen); err != nil {
 		c.log.Debug("cannot park", "err", err)
 		return false
 	}
 	ps.parked, ps.fd = true, fd
 	if !c.deadline.IsZero() {
-		ps.timer = time.AfterFunc(time.Until(c.deadline), c.wake)
+		ps.timer = time.AfterFunc(time.Until(c.deadline), func() { c.wake(gen) })
 	}
 	c.cr.park()
+	c.r.Release()
 	return true
 }
 
@@ -98,13 +107,16 @@ func (c *conn) tlsHolds() bool {
 	return !isTimeout(c.cr.wait())
 }
 
-// wake runs the packet loop of a parked connection again; it does
-// nothing for one that is not parked.
-func (c *conn) wake() {
+// wake runs the packet loop of a connection again if it is still in the
+// parking gen; a stale wake-up (a timer that fired as it was stopped, an
+// event for a descriptor since reused) does nothing.
+func (c *conn) wake(gen uint32) {
 	ps := &c.park_
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	c.unparkLocked()
+	if ps.gen == gen {
+		c.unparkLocked()
+	}
 }
 
 func (c *conn) unparkLocked() {
@@ -113,7 +125,7 @@ func (c *conn) unparkLocked() {
 		return
 	}
 	ps.parked = false
-	c.s.poller().remove(ps.fd)
+	c.s.poller().remove(ps.fd, c)
 	if ps.timer != nil {
 		ps.timer.Stop()
 		ps.timer = nil
@@ -121,15 +133,17 @@ func (c *conn) unparkLocked() {
 	go c.loop(true)
 }
 
-// closeParked closes the socket for takeover or shutdown, waking the
-// connection first if it is parked.
-func (c *conn) closeParked() {
+// stopParking wakes the connection if it is parked and keeps it from
+// parking again: takeover and shutdown, before anything (their
+// DISCONNECT's failed write) may close the socket, so that a closed
+// descriptor is never left in the poller, where its number could be
+// reused.
+func (c *conn) stopParking() {
 	ps := &c.park_
 	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	ps.closing = true
 	c.unparkLocked()
-	ps.mu.Unlock()
-	c.nc.Close()
 }
 
 // socketFD returns the descriptor of a TCP connection; it stays valid

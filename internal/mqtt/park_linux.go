@@ -15,7 +15,15 @@ type poller struct {
 	epfd    int
 	stopped atomic.Bool
 	mu      sync.Mutex // guards conns
-	conns   map[int]*conn
+	conns   map[int]parked
+}
+
+// parked is a watched descriptor's connection and its parking (the
+// event's Pad carries it too, so that an event read before the
+// descriptor was removed and reused wakes nobody).
+type parked struct {
+	c   *conn
+	gen uint32
 }
 
 // pollInterval bounds how long the poller takes to notice stopPoller:
@@ -40,28 +48,34 @@ func (s *Server) poller() *poller {
 			s.opts.Logger.Warn("MQTT: no epoll, idle connections keep their goroutine", "err", err)
 			return
 		}
-		s.pollr = &poller{epfd: epfd, conns: map[int]*conn{}}
+		s.pollr = &poller{epfd: epfd, conns: map[int]parked{}}
 		go s.pollr.run()
 	})
 	return s.pollr
 }
 
-// add watches fd, once, for c.
-func (p *poller) add(fd int, c *conn) error {
+// add watches fd, once, for c's parking gen.
+func (p *poller) add(fd int, c *conn, gen uint32) error {
+	if p.stopped.Load() {
+		return errors.New("poller stopped")
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd)}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(gen)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return err
 	}
-	p.conns[fd] = c
+	p.conns[fd] = parked{c, gen}
 	return nil
 }
 
-// remove stops watching fd; the connection's parkState.mu is held.
-func (p *poller) remove(fd int) {
+// remove stops watching fd for c; the connection's parkState.mu is held.
+func (p *poller) remove(fd int, c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.conns[fd].c != c {
+		return // not c's (any more)
+	}
 	delete(p.conns, fd)
 	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 }
@@ -77,17 +91,29 @@ func (p *poller) run() {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
+			// Not expected; parked connections must not wait forever:
+			// wake them all, and park no more.
+			p.stopped.Store(true)
+			p.mu.Lock()
+			all := make([]parked, 0, len(p.conns))
+			for _, w := range p.conns {
+				all = append(all, w)
+			}
+			p.mu.Unlock()
+			if len(all) > 0 {
+				all[0].c.s.opts.Logger.Warn("MQTT poller failed; idle connections keep their goroutine", "err", err, "woken", len(all))
+			}
+			for _, w := range all {
+				w.c.wake(w.gen)
+			}
 			return
 		}
 		for _, ev := range events[:n] {
 			p.mu.Lock()
-			c := p.conns[int(ev.Fd)]
+			w := p.conns[int(ev.Fd)]
 			p.mu.Unlock()
-			if c != nil {
-				// A stale event (the connection was woken otherwise and
-				// its descriptor reused by another parked one) wakes that
-				// one for nothing: it parks again.
-				c.wake()
+			if w.c != nil && w.gen == uint32(ev.Pad) {
+				w.c.wake(w.gen)
 			}
 		}
 	}

@@ -8,8 +8,8 @@ type poller struct{}
 
 func (s *Server) poller() *poller { return nil }
 
-func (p *poller) add(int, *conn) error { return nil }
+func (p *poller) add(int, *conn, uint32) error { return nil }
 
-func (p *poller) remove(int) {}
+func (p *poller) remove(int, *conn) {}
 
 func (s *Server) stopPoller() {}

@@ -71,6 +71,20 @@ func TestParkedConnectionEnds(t *testing.T) {
 		t.Fatalf("after %v: %#v, want DISCONNECT 0x8D after 1.5 s", el, got)
 	}
 
+	// The keep-alive counts from the last packet, parked or not: a
+	// PINGREQ after 0.8 s pushes the close back to 1.5 s after it.
+	ka2 := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ka2", KeepAlive: 1})
+	start = time.Now()
+	time.Sleep(800 * time.Millisecond)
+	ka2.send(&packets.Pingreq{})
+	if _, ok := ka2.next().(*packets.Pingresp); !ok {
+		t.Fatal("no PINGRESP")
+	}
+	got = ka2.closed(5 * time.Second)
+	if el := time.Since(start); el < 2200*time.Millisecond || len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonKeepAliveTimeout {
+		t.Fatalf("after %v: %#v, want DISCONNECT 0x8D 1.5 s after the PINGREQ", el, got)
+	}
+
 	// Takeover: the parked one gets 0x8E, its will is published.
 	cp := &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "parked",
 		Will: &packets.Will{Topic: "park/will", Payload: []byte("taken"), QoS: 0}}

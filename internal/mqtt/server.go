@@ -284,9 +284,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	defer s.sessions.stop()
+	// Every parked connection has been woken (stopParking) by now.
+	defer s.stopPoller()
 	select {
 	case <-done:
-		s.stopPoller() // every parked connection has been woken and has ended
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

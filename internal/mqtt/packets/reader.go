@@ -126,6 +126,10 @@ func (r *Reader) Next() (fh FixedHeader, body []byte, err error) {
 	return fh, body, nil
 }
 
+// Release drops the body buffer kept between packets (the last packet's
+// body must no longer be used): for a connection that will be idle.
+func (r *Reader) Release() { r.buf = nil }
+
 // readBody reads n bytes into the reused buffer, growing it no faster than
 // the data arrives.
 func (r *Reader) readBody(n int) ([]byte, error) {
