@@ -8,7 +8,12 @@
 // original order. FIFO holds for a single consumer without redeliveries.
 //
 // The broker plugs into the router as its Endpoint: it receives the client's
-// own links and message bytes (no copy, no re-encoding on the way in).
+// own links and message bytes (no copy, no re-encoding on the way in), and
+// from the anonymous relay the message the router parsed already
+// (ProduceParsed). A message for an empty queue whose consumers all take
+// messages pre-settled (MQTT QoS 0 subscriptions) goes straight to one of
+// them without being queued (sendNowLocked), and pre-settled consumers
+// are sent to with Link.SendSettled: at most once, nothing to keep.
 //
 // # Durability
 //

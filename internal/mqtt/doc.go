@@ -68,11 +68,19 @@
 // deliveries and writes them all before it would block (Receive, or a
 // full in-flight window), so a burst costs one system call instead of one
 // per message; every other packet is written at once, together with
-// whatever waits before it. conn.mu guards the packet-identifier tables
-// (QoS 2 received, in-flight sent) and the subscription map. A semaphore
-// of the client's receive maximum (capped by Options.MaxInflight) bounds
-// the QoS 1/2 messages in flight to the client
-// [MQTT-3.3.4-9], and each subscription link's credit is that window
+// whatever waits before it. Per message the gateway allocates little:
+// the read loop decodes PUBLISH packets into one reused value
+// (packets.Reader.ReadPacketInto); a QoS 0 publication is encoded into a
+// pooled buffer and sent pre-settled without a Delivery
+// (transport.Sender.SendSettled, the buffer back to the pool unless the
+// transport kept it); a subscription decodes each delivery into a reused
+// message.Decoded, builds its QoS 0 PUBLISH in a scratch value, and a
+// QoS 0 subscription's receiver packs its deliveries
+// (ReceiverOptions.PackDeliveries). conn.mu guards the
+// packet-identifier tables (QoS 2 received, in-flight sent) and the
+// subscription map. A semaphore of the client's receive maximum (capped
+// by Options.MaxInflight) bounds the QoS 1/2 messages in flight to the
+// client [MQTT-3.3.4-9], and each subscription link's credit is that window
 // (capped at 256), so a slow client pushes back on the broker.
 //
 // # Idle release

@@ -33,7 +33,11 @@
 // connection and removed with it. A sender link with a null target is the
 // anonymous relay: each message is routed by its properties.to, decoded
 // lazily from the received bytes; an unknown `to` is rejected with
-// amqp:not-found. Messages are always forwarded as the bytes received.
+// amqp:not-found. Messages are always forwarded as the bytes received. A
+// brokered `to` goes to the Endpoint's ProduceParsed when it has one
+// (ParsedProducer: the broker), so the message is parsed once. Relay and
+// $lwt producers get LinkCapacity credit back once half is used, not one
+// flow frame per message.
 //
 // # Last will ($lwt)
 //

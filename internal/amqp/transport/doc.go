@@ -62,7 +62,9 @@
 //
 // Allocation per message: Link.SendSettled sends a pre-settled message
 // without a Delivery while the session can write it at once (the broker's
-// at-most-once consumers); a receiver with ReceiverOptions.PackDeliveries
+// at-most-once consumers, the MQTT gateway's QoS 0 publications), and
+// reports whether it kept the payload (else it was copied into the
+// output and the caller may reuse it); a receiver with ReceiverOptions.PackDeliveries
 // gets the deliveries that arrive in one read, and their single-frame
 // payloads, cut from shared blocks sized by what the read still holds
 // (pack.go), so a burst costs a few allocations instead of two per
