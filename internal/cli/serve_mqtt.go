@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
@@ -327,6 +328,10 @@ func (p *pipeSuspension) Release() { p.release() }
 
 // User is the user the client authenticated as (mqtt.UserBackend).
 func (p *pipeSuspension) User() string { return p.id.User }
+
+// Expires is when the client's credentials (a token) expire; the
+// gateway ends the connection then, as the transport ends an AMQP one.
+func (p *pipeSuspension) Expires() time.Time { return p.id.Expires }
 
 // UserOf implements mqtt.UserBackend.
 func (b *mqttBackend) UserOf(c *transport.Conn) (string, bool) {

@@ -90,14 +90,23 @@ func newTokenUsers(opts serveOptions, users *messagingUsers) *tokenUsers {
 }
 
 // VerifyToken implements sasl.TokenVerifier.
-func (t *tokenUsers) VerifyToken(token, authzid string, _ sasl.ConnInfo) (string, error) {
+// The connection ends when the token would no longer be accepted: at
+// its expiry plus the verifier's leeway.
+func (t *tokenUsers) VerifyToken(token, authzid string, _ sasl.ConnInfo) (string, time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
 	defer cancel()
-	id, _, err := t.resolve(ctx, token, authzid)
+	c, err := t.v.Validate(ctx, token)
 	if errors.Is(err, oidc.ErrKeysUnavailable) {
-		return "", &sasl.Error{Code: sasl.CodeSysTemp, Reason: err.Error()}
+		return "", time.Time{}, &sasl.Error{Code: sasl.CodeSysTemp, Reason: err.Error()}
 	}
-	return id, err
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	id, _, err := t.mapClaims(c, authzid)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return id, c.Expiry.Add(t.v.Leeway()), nil
 }
 
 // resolve validates token and finds its MessagingUser; id is the identity

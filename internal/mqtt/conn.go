@@ -48,9 +48,10 @@ type conn struct {
 	version         byte
 	clientID        string
 	user            string
-	space           string   // address space (with a SessionStore)
-	session         *session // persistent session; nil: ends with the connection
-	connectExpiry   uint32   // session expiry granted at CONNECT
+	expires         time.Time // the credentials' expiry (a token's); zero: never
+	space           string    // address space (with a SessionStore)
+	session         *session  // persistent session; nil: ends with the connection
+	connectExpiry   uint32    // session expiry granted at CONNECT
 	keepAlive       time.Duration
 	will            *packets.Publish
 	clientMaxPacket int // 0: no limit
@@ -200,10 +201,15 @@ func (c *conn) loop(woken bool) {
 	// no pointer to a packet.
 	var pub packets.Publish
 	for ; ; woken = false {
-		if c.keepAlive > 0 && c.deadline.IsZero() {
-			// [MQTT-3.1.2-24]: one and a half keep-alive periods from
-			// the last packet.
-			c.deadline = time.Now().Add(c.keepAlive * 3 / 2)
+		if c.deadline.IsZero() {
+			if c.keepAlive > 0 {
+				// [MQTT-3.1.2-24]: one and a half keep-alive periods
+				// from the last packet.
+				c.deadline = time.Now().Add(c.keepAlive * 3 / 2)
+			}
+			if !c.expires.IsZero() && (c.deadline.IsZero() || c.expires.Before(c.deadline)) {
+				c.deadline = c.expires // the credentials expire first
+			}
 		}
 		if !cr.buffered() && c.mayRelease() {
 			wait := c.s.opts.IdleRelease
@@ -360,6 +366,9 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	// no space, only when the backend cannot tell.
 	if u, ok := c.authenticatedUser(amqpConn); ok {
 		c.user = u
+	}
+	if e, ok := c.susp.(interface{ Expires() time.Time }); ok {
+		c.expires = e.Expires() // the connection ends then (loop)
 	}
 	if st := c.s.sessions.store; st != nil {
 		c.space = st.Space(c.user)
@@ -555,6 +564,9 @@ func (c *conn) readError(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.log.Debug("connection closed by client")
+	case !c.expires.IsZero() && !time.Now().Before(c.expires) && (errors.Is(err, errKeepAlive) || errors.As(err, &ne) && ne.Timeout()):
+		c.log.Debug("credentials expired", "at", c.expires)
+		c.disconnect(packets.ReasonNotAuthorized, "the credentials (token) expired")
 	case errors.Is(err, errKeepAlive), errors.As(err, &ne) && ne.Timeout():
 		c.log.Debug("keep-alive expired")
 		c.disconnect(packets.ReasonKeepAliveTimeout, "no packet within 1.5 times the keep-alive")

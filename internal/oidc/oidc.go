@@ -135,6 +135,9 @@ func (v *Validator) DiscoveryURL() string {
 	return strings.TrimSuffix(v.opts.Issuer, "/") + "/.well-known/openid-configuration"
 }
 
+// Leeway is how long after its "exp" a token is still accepted.
+func (v *Validator) Leeway() time.Duration { return v.opts.Leeway }
+
 // Validate checks token and returns its claims. Errors wrap
 // ErrInvalidToken, or are ErrKeysUnavailable.
 func (v *Validator) Validate(ctx context.Context, token string) (Claims, error) {

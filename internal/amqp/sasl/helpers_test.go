@@ -53,19 +53,22 @@ var testAuth = sync.OnceValue(func() Authenticator {
 // failure; everything else is refused.
 type fakeTokens struct{}
 
-func (fakeTokens) VerifyToken(token, authzid string, _ ConnInfo) (string, error) {
+func (fakeTokens) VerifyToken(token, authzid string, _ ConnInfo) (string, time.Time, error) {
 	switch {
 	case token == "down":
-		return "", &Error{Code: CodeSysTemp, Reason: "issuer down"}
+		return "", time.Time{}, &Error{Code: CodeSysTemp, Reason: "issuer down"}
 	case token != "good-token":
-		return "", errors.New("bad token")
+		return "", time.Time{}, errors.New("bad token")
 	case authzid == "" || authzid == "alice":
-		return "alice", nil
+		return "alice", fakeExpiry, nil
 	case authzid == "alice@space":
-		return authzid, nil
+		return authzid, fakeExpiry, nil
 	}
-	return "", refine(ErrAuthzDenied, "alice may not act as %q", authzid)
+	return "", time.Time{}, refine(ErrAuthzDenied, "alice may not act as %q", authzid)
 }
+
+// fakeExpiry is when fakeTokens' good token expires.
+var fakeExpiry = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var loopback = ConnInfo{RemoteAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -14,8 +15,9 @@ type TokenVerifier interface {
 	// asks to act as authzid ("" if it named nobody). A failure that is an
 	// *Error keeps its code (CodeSysTemp: the token could not be checked
 	// now); any other error is ErrAuthFailed, with its text as the
-	// reason for the server's logs.
-	VerifyToken(token, authzid string, info ConnInfo) (user string, err error)
+	// reason for the server's logs. expires is when the token stops
+	// being accepted (zero: never); the connection ends then.
+	VerifyToken(token, authzid string, info ConnInfo) (user string, expires time.Time, err error)
 }
 
 // Error responses sent as the sasl-challenge after a refused token: RFC
@@ -49,6 +51,7 @@ type oauthServer struct {
 	challenged bool   // the empty challenge asking for the message was sent
 	failure    *Error // the token was refused and the error JSON sent
 	user       string
+	expires    time.Time
 }
 
 func (o *oauthServer) step(response []byte) ([]byte, bool, error) {
@@ -71,7 +74,7 @@ func (o *oauthServer) step(response []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, true, err
 	}
-	user, err := o.tokens.VerifyToken(token, authzid, o.info)
+	user, expires, err := o.tokens.VerifyToken(token, authzid, o.info)
 	if err != nil {
 		var se *Error
 		switch {
@@ -90,12 +93,12 @@ func (o *oauthServer) step(response []byte) ([]byte, bool, error) {
 	if user == "" {
 		return nil, true, refine(ErrAuthFailed, "%s token maps to no user", o.mech)
 	}
-	o.user = user
+	o.user, o.expires = user, expires
 	return nil, true, nil
 }
 
 func (o *oauthServer) identity() Identity {
-	return Identity{User: o.user, Mechanism: o.mech}
+	return Identity{User: o.user, Mechanism: o.mech, Expires: o.expires}
 }
 
 // parseOAuthBearer reads an OAUTHBEARER client response (RFC 7628 §3.1):

@@ -58,6 +58,9 @@ func TestBearerExchange(t *testing.T) {
 			if id.User != tc.wantUser || tc.wantUser != "" && id.Mechanism != tc.client.Name() {
 				t.Errorf("identity %+v, want user %q", id, tc.wantUser)
 			}
+			if tc.wantUser != "" && !id.Expires.Equal(fakeExpiry) {
+				t.Errorf("identity expires %v, want the token's %v", id.Expires, fakeExpiry)
+			}
 			if got := tc.client.(*bearerClient).FailureDetail(); got != tc.detail {
 				t.Errorf("client kept error response %q, want %q", got, tc.detail)
 			}

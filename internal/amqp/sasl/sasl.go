@@ -3,6 +3,7 @@ package sasl
 import (
 	"crypto/tls"
 	"net"
+	"time"
 )
 
 // Mechanism names as registered with IANA and sent in sasl-mechanisms and
@@ -41,6 +42,9 @@ type Identity struct {
 	User      string // "" for anonymous
 	Mechanism string // the mechanism that authenticated it, e.g. ScramSHA256
 	Anonymous bool   // true only for ANONYMOUS
+	// Expires is when the credential stops being valid (a bearer token's
+	// expiry); the connection it authenticated ends then. Zero: never.
+	Expires time.Time
 }
 
 // Authenticator is the server-side policy: which mechanisms a connection is

@@ -73,7 +73,9 @@
 // # Errors
 //
 // Protocol violations are answered with the specification's error
-// conditions at the narrowest scope that can carry them: a link error
+// conditions at the narrowest scope that can carry them (and a connection
+// whose credentials expire, sasl.Identity.Expires — a bearer token — is
+// closed then with amqp:unauthorized-access): a link error
 // detaches the link, a session error ends the session, anything else closes
 // the connection (with amqp:decode-error or amqp:connection:framing-error for
 // undecodable input). Input is never trusted: sizes are checked against the

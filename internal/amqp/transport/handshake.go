@@ -97,6 +97,16 @@ func (c *Conn) start(fr *frameReader) {
 	}
 	go c.writer()
 	go c.reader(fr)
+	if exp := c.identity.Expires; c.server && !exp.IsZero() {
+		// The credentials expire (a bearer token): so does the
+		// connection, with amqp:unauthorized-access.
+		t := time.AfterFunc(time.Until(exp), func() {
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.HandshakeTimeout)
+			defer cancel()
+			c.Close(ctx, frames.Errorf(frames.ErrUnauthorizedAccess, "the credentials expired at %s", exp.UTC().Format(time.RFC3339)))
+		})
+		c.AfterClose(func() { t.Stop() })
+	}
 }
 
 func (c *Conn) deadline(ctx context.Context) func() {

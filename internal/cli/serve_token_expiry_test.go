@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/Azure/go-amqp"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+	"github.com/enmasse-go/enmasse/internal/oidc"
+	"github.com/enmasse-go/enmasse/internal/oidc/oidctest"
+)
+
+// TestServeTokenExpiryEndsConnections: a connection authenticated by a
+// bearer token ends when the token would no longer be accepted (its exp
+// plus the 30 s leeway): AMQP with amqp:unauthorized-access, MQTT 5 with
+// DISCONNECT 0x87, even while the MQTT client is idle (parked).
+func TestServeTokenExpiryEndsConnections(t *testing.T) {
+	iss := oidctest.New(t)
+	srv := startServeOIDC(t, iss)
+	// Accepted now, within the leeway; expired for good in about 2 s.
+	soon := iss.Claims("alice", oidcAudience)
+	soon["exp"] = time.Now().Add(2*time.Second - oidc.DefaultLeeway).Unix()
+	token := iss.Token(t, soon)
+	start := time.Now()
+
+	c, err := dialFrom(t, srv.addrs["amqp"], 41, xoauth2(t, "", token))
+	if err != nil {
+		t.Fatalf("AMQP login with the token: %v", err)
+	}
+	nc := dialTCP(t, srv.addrs["mqtt"].String())
+	defer nc.Close()
+	if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "expiring",
+		HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
+		t.Fatal(err)
+	}
+	pr := packets.NewReader(nc, 0)
+	pr.Version = packets.Version5
+	nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("MQTT login with the token: %v", err)
+	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("MQTT login with the token: %#v", p)
+	}
+	// Idle until the server ends it.
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("MQTT: %v, want DISCONNECT 0x87", err)
+	} else if d, ok := p.(*packets.Disconnect); !ok || d.ReasonCode != packets.ReasonNotAuthorized {
+		t.Fatalf("MQTT: %#v, want DISCONNECT 0x87", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("MQTT connection ended after %v, before the token expired", el)
+	}
+	// The AMQP connection is gone too (closed with the condition).
+	for {
+		_, err := c.NewSession(ctx, nil)
+		var ce *amqp.ConnError
+		if errors.As(err, &ce) {
+			if ce.RemoteErr == nil || ce.RemoteErr.Condition != amqp.ErrCondUnauthorizedAccess || !strings.Contains(ce.RemoteErr.Description, "expired") {
+				t.Fatalf("AMQP connection ended with %v, want unauthorized-access: credentials expired", err)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the AMQP connection outlived its token")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
