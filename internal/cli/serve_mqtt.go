@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt"
@@ -319,6 +320,10 @@ type pipeSuspension struct {
 // amqp:resource-limit-exceeded.
 func (p *pipeSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
 	p.release()
+	if exp := p.id.Expires; !exp.IsZero() && !time.Now().Before(exp) {
+		// Expired credentials open nothing (not even for the will).
+		return nil, frames.Errorf(frames.ErrUnauthorizedAccess, "the credentials expired at %s", exp.UTC().Format(time.RFC3339))
+	}
 	auth := resumedAuthenticator{id: p.id}
 	return p.b.open(ctx, p.cred, auth, sasl.NewAnonymousClient(p.cred.ClientID))
 }
@@ -332,6 +337,15 @@ func (p *pipeSuspension) User() string { return p.id.User }
 // Expires is when the client's credentials (a token) expire; the
 // gateway ends the connection then, as the transport ends an AMQP one.
 func (p *pipeSuspension) Expires() time.Time { return p.id.Expires }
+
+// ExpiresOf implements mqtt.UserBackend.
+func (b *mqttBackend) ExpiresOf(c *transport.Conn) time.Time {
+	v, ok := b.servers.Load(c)
+	if !ok {
+		return time.Time{}
+	}
+	return v.(pipeClient).server.Identity().Expires
+}
 
 // UserOf implements mqtt.UserBackend.
 func (b *mqttBackend) UserOf(c *transport.Conn) (string, bool) {

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -21,35 +23,56 @@ import (
 func TestServeTokenExpiryEndsConnections(t *testing.T) {
 	iss := oidctest.New(t)
 	srv := startServeOIDC(t, iss)
-	// Accepted now, within the leeway; expired for good in about 2 s.
-	soon := iss.Claims("alice", oidcAudience)
-	soon["exp"] = time.Now().Add(2*time.Second - oidc.DefaultLeeway).Unix()
-	token := iss.Token(t, soon)
+	// Accepted now, within the leeway; expired for good in 1 to 2 s (exp
+	// is in whole seconds).
 	start := time.Now()
+	soon := iss.Claims("alice", oidcAudience)
+	soon["exp"] = start.Add(2*time.Second - oidc.DefaultLeeway).Unix()
+	token := iss.Token(t, soon)
 
 	c, err := dialFrom(t, srv.addrs["amqp"], 41, xoauth2(t, "", token))
 	if err != nil {
 		t.Fatalf("AMQP login with the token: %v", err)
 	}
-	nc := dialTCP(t, srv.addrs["mqtt"].String())
-	defer nc.Close()
-	if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "expiring",
-		HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
-		t.Fatal(err)
+	// Two MQTT clients: one idle (parked, no AMQP connection), one
+	// subscribed (its AMQP connection, which the router also ends).
+	type client struct {
+		nc net.Conn
+		pr *packets.Reader
 	}
-	pr := packets.NewReader(nc, 0)
-	pr.Version = packets.Version5
-	nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-	if p, err := pr.ReadPacket(); err != nil {
-		t.Fatalf("MQTT login with the token: %v", err)
-	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
-		t.Fatalf("MQTT login with the token: %#v", p)
+	var clients []client
+	for i, subscribe := range []bool{false, true} {
+		nc := dialTCP(t, srv.addrs["mqtt"].String())
+		defer nc.Close()
+		if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: fmt.Sprint("expiring-", i),
+			HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
+			t.Fatal(err)
+		}
+		pr := packets.NewReader(nc, 0)
+		pr.Version = packets.Version5
+		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+		if p, err := pr.ReadPacket(); err != nil {
+			t.Fatalf("MQTT login with the token: %v", err)
+		} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
+			t.Fatalf("MQTT login with the token: %#v", p)
+		}
+		if subscribe {
+			packets.WriteTo(nc, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "alice/x", QoS: 1}}}, packets.Version5)
+			if p, err := pr.ReadPacket(); err != nil {
+				t.Fatalf("SUBSCRIBE: %v", err)
+			} else if sa, ok := p.(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
+				t.Fatalf("SUBACK: %#v", p)
+			}
+		}
+		clients = append(clients, client{nc, pr})
 	}
-	// Idle until the server ends it.
-	if p, err := pr.ReadPacket(); err != nil {
-		t.Fatalf("MQTT: %v, want DISCONNECT 0x87", err)
-	} else if d, ok := p.(*packets.Disconnect); !ok || d.ReasonCode != packets.ReasonNotAuthorized {
-		t.Fatalf("MQTT: %#v, want DISCONNECT 0x87", p)
+	// Until the server ends them.
+	for i, c := range clients {
+		if p, err := c.pr.ReadPacket(); err != nil {
+			t.Fatalf("MQTT client %d: %v, want DISCONNECT 0x87", i, err)
+		} else if d, ok := p.(*packets.Disconnect); !ok || d.ReasonCode != packets.ReasonNotAuthorized {
+			t.Fatalf("MQTT client %d: %#v, want DISCONNECT 0x87", i, p)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -367,9 +367,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	if u, ok := c.authenticatedUser(amqpConn); ok {
 		c.user = u
 	}
-	if e, ok := c.susp.(interface{ Expires() time.Time }); ok {
-		c.expires = e.Expires() // the connection ends then (loop)
-	}
+	c.expires = c.credentialsExpiry(amqpConn) // the connection ends then (loop)
 	if st := c.s.sessions.store; st != nil {
 		c.space = st.Space(c.user)
 	}

@@ -256,9 +256,14 @@
 //     (in the same address space) closes the old one, v5 with DISCONNECT
 //     0x8E [MQTT-3.1.4-3]; the old one's will is published.
 //   - Expiring credentials (a token; Login's Suspension has an Expires
-//     method): the connection ends at their expiry, v5 with DISCONNECT
-//     0x87 and a reason string; the loop's read deadline is the earlier of
-//     that and the keep-alive's, so a parked connection wakes for it.
+//     method, a UserBackend an ExpiresOf): the connection ends at their
+//     expiry, v5 with DISCONNECT 0x87 and a reason string; the loop's read
+//     deadline is the earlier of that and the keep-alive's, so a parked
+//     connection wakes for it, and the router closing the AMQP connection
+//     for the same reason only makes the loop's read end at once. A
+//     suspended client's claim no longer resumes then, so its will is not
+//     published. The separate `enmasse mqtt-gateway` process cannot tell:
+//     its clients' connections just close when the router closes theirs.
 //   - Keep-alive: a connection silent for 1.5 × keep-alive is closed
 //     [MQTT-3.1.2-24] (v5 with DISCONNECT 0x8D), and its will published.
 //     Options.MaxKeepAlive caps a v5 client's keep-alive (0, none, counts

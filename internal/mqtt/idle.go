@@ -70,6 +70,19 @@ func (c *conn) authenticatedUser(ac *transport.Conn) (string, bool) {
 	return "", false
 }
 
+// credentialsExpiry is when the client's credentials (a token) expire,
+// when the backend can tell: from the Suspension of Login, or the AMQP
+// connection of Connect (UserBackend); zero: never, or unknown.
+func (c *conn) credentialsExpiry(ac *transport.Conn) time.Time {
+	if e, ok := c.susp.(interface{ Expires() time.Time }); ok {
+		return e.Expires()
+	}
+	if ub, ok := c.s.opts.Backend.(UserBackend); ok && ac != nil {
+		return ub.ExpiresOf(ac)
+	}
+	return time.Time{}
+}
+
 // openLinks opens the session and the anonymous-relay sender on c.amqp:
 // every message carries its topic in properties.to.
 func (c *conn) openLinks(ctx context.Context) error {
@@ -184,6 +197,13 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 	ac.AfterClose(func() {
 		if c.ctx.Err() == nil && c.live.Load() == ac {
 			c.log.Debug("AMQP connection ended", "err", ac.Err())
+			if !c.expires.IsZero() && !time.Now().Before(c.expires) {
+				// The credentials expired (the router closed it for
+				// that): the loop's read ends at once and says so to the
+				// client (DISCONNECT 0x87).
+				c.nc.SetReadDeadline(time.Unix(1, 0))
+				return
+			}
 			c.nc.Close()
 		}
 	})

@@ -72,9 +72,13 @@ type Loginer interface {
 // returned authenticated as (`user@space` in serve), for a client whose
 // MQTT username says less (none, with a certificate or a token): the
 // session's address space (SessionStore.Space) and EnsureTopic use it. A
-// Suspension from Login tells it with a User method.
+// Suspension from Login tells it with a User method. ExpiresOf is when
+// the connection's credentials (a token) expire, zero for never: the
+// gateway ends the MQTT connection then (v5 DISCONNECT 0x87); a Suspension
+// tells it with an Expires method.
 type UserBackend interface {
 	UserOf(c *transport.Conn) (user string, ok bool)
+	ExpiresOf(c *transport.Conn) time.Time
 }
 
 // A Suspension is a connected client's claim to an AMQP connection while
