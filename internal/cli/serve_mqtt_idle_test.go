@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -52,19 +53,7 @@ func TestServeMQTTIdleRelease(t *testing.T) {
 	writeFile(t, cfg, idleConfig)
 	srv := startServe(t, "--config", cfg, "--mqtt-idle-release", "50ms", "--log-level", "debug")
 	addr := srv.addrs["mqtt"].String()
-	var alice *pahoClient
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		// The agent may not have configured the space yet.
-		var rc byte
-		alice, rc, _ = pahoOver(t, dialTCP(t, addr), withUser("alice@tight", "secret"))
-		if rc == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alice@tight: CONNACK %#x", rc)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	alice := pahoWhenReady(t, "alice@tight", func() net.Conn { return dialTCP(t, addr) }, withUser("alice@tight", "secret"))
 	// Logged in without an AMQP connection: the listener's log of one
 	// (user=alice@tight) appears only once she publishes.
 	if strings.Contains(srv.logs.String(), "connection opened") {
@@ -116,6 +105,21 @@ func TestServeMQTTIdleRelease(t *testing.T) {
 	}
 }
 
+// pahoWhenReady connects paho over dial until its CONNACK is 0, for up to
+// 10 s: the agent may not have configured the client's space yet.
+func pahoWhenReady(t *testing.T, who string, dial func() net.Conn, edit func(*paho.Connect)) *pahoClient {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		pc, rc, _ := pahoOver(t, dial(), edit)
+		if rc == 0 {
+			return pc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: CONNACK %#x", who, rc)
+		}
+	}
+}
+
 func dialTCP(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
@@ -132,57 +136,26 @@ func dialTCP(t *testing.T, addr string) net.Conn {
 // taking the other over.
 func TestServeMQTTCertificateUsersKeepTheirSpace(t *testing.T) {
 	clients := newTestCA(t, "client CA")
-	cfg := filepath.Join(t.TempDir(), "users.yaml")
-	writeFile(t, cfg, `resources:
-- apiVersion: enmasse.io/v1beta1
-  kind: AddressSpace
-  metadata: {name: beta}
-  spec: {type: standard, plan: standard-small}
-- apiVersion: user.enmasse.io/v1beta1
-  kind: MessagingUser
-  metadata: {name: default.alice}
-  spec:
-    username: alice
-    authentication: {type: password, password: c2VjcmV0}
-    authorization:
-    - addresses: ["*"]
-      operations: ["send", "recv"]
-- apiVersion: user.enmasse.io/v1beta1
-  kind: MessagingUser
-  metadata: {name: beta.hank}
-  spec:
-    username: hank
-    authentication: {type: password, password: c2VjcmV0}
-    authorization:
-    - addresses: ["*"]
-      operations: ["send", "recv"]
-`)
+	cfg := writeUsersConfig(t, `apiVersion: enmasse.io/v1beta1
+kind: AddressSpace
+metadata: {name: beta}
+spec: {type: standard, plan: standard-small}`, userYAML,
+		strings.NewReplacer("default.alice", "beta.hank", "username: alice", "username: hank").Replace(userYAML))
 	s := startServe(t, "--tls-self-signed", "--amqps", "", "--mqtts", "127.0.0.1:0", "--tls-client-ca", clients.file,
 		"--allow-anonymous=false", "--config", cfg)
 	_, pool := s.caPool(t)
 	addr := s.addrs["mqtts"].String()
-	login := func(cn string) (*pahoClient, byte) {
-		nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clients.clientCert(t, cn)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pc, rc, _ := pahoOver(t, nc, func(cp *paho.Connect) { cp.ClientID = "sensor-1" })
-		return pc, rc
+	login := func(cn string) *pahoClient {
+		return pahoWhenReady(t, cn, func() net.Conn {
+			nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clients.clientCert(t, cn)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nc
+		}, func(cp *paho.Connect) { cp.ClientID = "sensor-1" })
 	}
-	alice, rc := login("alice")
-	if rc != 0 {
-		t.Fatalf("alice: CONNACK %#x", rc)
-	}
-	var hank *pahoClient
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		// The agent may not have configured the space yet.
-		if hank, rc = login("hank@beta"); rc == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hank@beta: CONNACK %#x", rc)
-		}
-	}
+	alice := login("alice")
+	hank := login("hank@beta")
 	ctx, cancel := context.WithTimeout(context.Background(), clientWait)
 	defer cancel()
 	// Both still connected: a round trip on each.
@@ -211,17 +184,7 @@ func TestServeMQTTConnectionsPerHost(t *testing.T) {
 	}
 	var clients []*pahoClient
 	for _, ip := range []byte{21, 22} {
-		var pc *pahoClient
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			var rc byte
-			if pc, rc, _ = pahoOver(t, from(ip), withUser("alice@tight", "secret")); rc == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("alice from 127.0.0.%d: CONNACK %#x", ip, rc)
-			}
-		}
-		clients = append(clients, pc)
+		clients = append(clients, pahoWhenReady(t, fmt.Sprint("alice from 127.0.0.", ip), func() net.Conn { return from(ip) }, withUser("alice@tight", "secret")))
 	}
 	// Both publish: each one's AMQP connection counts under its own host.
 	for i, pc := range clients {
