@@ -2,44 +2,20 @@ package mqtt
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
-	"github.com/enmasse-go/enmasse/internal/amqp/transport"
-	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
-	"github.com/enmasse-go/enmasse/internal/router"
 )
 
-// benchGateway is startGatewayWith for benchmarks and tests that
-// pipeline packets (benchClient).
+// benchGateway is startGatewayWith, at the default maximum packet size,
+// for benchmarks and tests that pipeline packets (benchClient).
 func benchGateway(b testing.TB) string {
-	br, err := broker.Open(broker.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := router.New(router.Options{Broker: br})
-	r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
-	gw := NewServer(Options{Backend: &testBackend{r: r, opts: transport.Options{
-		Handler: r, OnOpen: r.OnOpen, AllowNoSASL: true,
-		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true}),
-	}}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go gw.Serve(ln)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		gw.Shutdown(ctx)
-	})
-	return ln.Addr().String()
+	_, addr := startGatewayWith(b, func(o *Options) { o.MaxPacketSize = 0 })
+	return addr
 }
 
 type benchClient struct {

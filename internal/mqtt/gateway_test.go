@@ -41,7 +41,7 @@ func startGatewayServer(t *testing.T) (*Server, string) {
 }
 
 // startGatewayWith starts a gateway whose options edit may change.
-func startGatewayWith(t *testing.T, edit func(*Options)) (*Server, string) {
+func startGatewayWith(t testing.TB, edit func(*Options)) (*Server, string) {
 	t.Helper()
 	br, err := broker.Open(broker.Options{})
 	if err != nil {
