@@ -63,17 +63,12 @@ func (b *Broker) SetMaxConsumers(space, address string, n int) error {
 	if !ok || q == nil || q.typ != "subscription" || t == nil {
 		return fmt.Errorf("subscription %q does not exist", address)
 	}
-	t.mu.Lock()
-	var sub *subscription
-	for _, s := range t.subs {
-		if s.q == q {
-			sub = s
-		}
-	}
+	sub := t.subscription(q)
 	if sub != nil {
+		t.mu.Lock()
 		sub.maxConsumers = n
+		t.mu.Unlock()
 	}
-	t.mu.Unlock()
 	if sub == nil {
 		return fmt.Errorf("subscription %q does not exist", address)
 	}

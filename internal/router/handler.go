@@ -112,13 +112,24 @@ func (r *Router) Admit(id sasl.Identity, remote net.Addr) (release func(), err e
 	if err := s.admitConn(user, host); err != nil {
 		return nil, err
 	}
+	return s.releaseOnce(user, host), nil
+}
+
+// releaseConn undoes admitConn.
+func (s *space) releaseConn(user, host string) {
+	s.conns.Add(-1)
+	s.release(user, host)
+}
+
+// releaseOnce returns a function that undoes admitConn the first time it
+// is called, and does nothing after.
+func (s *space) releaseOnce(user, host string) func() {
 	var released atomic.Bool
 	return func() {
 		if !released.Swap(true) {
-			s.conns.Add(-1)
-			s.release(user, host)
+			s.releaseConn(user, host)
 		}
-	}, nil
+	}
 }
 
 // remoteHost is the IP of a remote address (the whole address if it has
@@ -457,8 +468,7 @@ func (r *Router) OnClose(c *transport.Conn, err error) {
 	temps := cs.temps
 	cs.temps = nil
 	cs.mu.Unlock()
-	cs.space.conns.Add(-1)
-	cs.space.release(cs.limitUser, cs.host)
+	cs.space.releaseConn(cs.limitUser, cs.host)
 	for _, a := range temps {
 		cs.space.mu.Lock()
 		if cs.space.addrs[a.name] == a {
@@ -488,21 +498,10 @@ func (r *Router) Hold(c *transport.Conn) (release func(), ok bool) {
 	if closed {
 		return nil, false
 	}
-	// The closure keeps what it releases, not cs.
-	s, user, host := cs.space, cs.limitUser, cs.host
+	// Counted whatever the limits (admit without any refuses nothing);
+	// the closure keeps what it releases, not cs.
+	s := cs.space
 	s.conns.Add(1)
-	s.cmu.Lock()
-	if s.perUser == nil {
-		s.perUser, s.perHost = map[string]int{}, map[string]int{}
-	}
-	s.perUser[user]++
-	s.perHost[host]++
-	s.cmu.Unlock()
-	var released atomic.Bool
-	return func() {
-		if !released.Swap(true) {
-			s.conns.Add(-1)
-			s.release(user, host)
-		}
-	}, true
+	s.admit(cs.limitUser, cs.host, Limits{})
+	return s.releaseOnce(cs.limitUser, cs.host), true
 }

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"bytes"
+
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
@@ -25,6 +27,9 @@ func (a *address) refuseRetained(d *transport.Delivery, raw *message.Raw) bool {
 		return false
 	}
 	if raw == nil {
+		if !bytes.Contains(d.Payload(), []byte(annotationRetain)) {
+			return false // the common case: no parse
+		}
 		r, err := message.Parse(d.Payload())
 		if err != nil {
 			return false
