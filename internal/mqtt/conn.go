@@ -68,6 +68,7 @@ type conn struct {
 	// live is amqp, for its AfterClose; nil once it is being closed on
 	// purpose.
 	live      atomic.Pointer[transport.Conn]
+	releasing bool // the AMQP side may be released when idle (mayReleaseConn; set by connect)
 	noRelease bool // the backend refused to suspend
 	released  bool // suspended at least once
 
@@ -101,6 +102,7 @@ type conn struct {
 	// outAliases maps a topic to its alias in the order packets are written.
 	aliasMax   uint16
 	outAliases map[string]uint16
+	aliasPub   *packets.Publish // aliasLocked's copy, encoded at once
 
 	// The maps are nil until their first entry: most connections never
 	// need one.
@@ -334,7 +336,8 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	}
 	var amqpConn *transport.Conn
 	var err error
-	if l, ok := c.s.opts.Backend.(Loginer); ok && c.mayReleaseConn() {
+	c.releasing = c.mayReleaseConn()
+	if l, ok := c.s.opts.Backend.(Loginer); ok && c.releasing {
 		// Idle release (idle.go): no AMQP connection until one is needed.
 		c.susp, err = l.Login(ctx, c.cred)
 		c.released = true
@@ -344,15 +347,12 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	if err != nil {
 		c.log.Debug("AMQP connection refused", "err", err)
 		ack.ReasonCode = packets.ReasonNotAuthorized
-		var fe *frames.Error
 		switch {
-		case errors.As(err, &fe) && fe != nil && fe.Condition == frames.ErrResourceLimitExceeded:
+		case codeFor(err) == packets.ReasonQuotaExceeded:
 			// A connection limit of the address space (routerPolicy):
-			// v5 0x97 Quota exceeded, 3.1.1 0x03 Server unavailable.
+			// v5 0x97 Quota exceeded, 3.1.1 0x03 Server unavailable
+			// (the CONNACK encoder's V3ConnackCode).
 			ack.ReasonCode = packets.ReasonQuotaExceeded
-			if !v5 {
-				ack.ReasonCode = packets.ReasonServerUnavailable
-			}
 		case cp.HasUsername:
 			ack.ReasonCode = packets.ReasonBadUserNameOrPassword
 		}
@@ -384,6 +384,8 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		if err := c.openLinks(ctx); err != nil {
 			return unavailable("AMQP session for MQTT client failed", err)
 		}
+		// Error paths below end it with dropAMQP, which unwatches first.
+		c.watchAMQP(amqpConn)
 	}
 	if cp.Will != nil {
 		w := cp.Will
@@ -431,10 +433,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	sess, present, err := c.s.sessions.open(c, cp.CleanStart, expiry)
 	if err != nil {
 		c.log.Warn("MQTT session refused", "err", err)
-		ack.ReasonCode = packets.ReasonQuotaExceeded
-		if !v5 {
-			ack.ReasonCode = packets.ReasonServerUnavailable
-		}
+		ack.ReasonCode = packets.ReasonQuotaExceeded // 3.1.1: 0x03 Server unavailable
 		ack.Properties = packets.Properties{}
 		c.write(ack)
 		c.dropAMQP()
@@ -460,9 +459,6 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.relq = make(chan relItem, 256)
 		c.wg.Add(1)
 		go c.relLoop()
-	}
-	if c.amqp != nil && c.live.Load() != c.amqp {
-		c.watchAMQP(c.amqp)
 	}
 	c.log.Debug("connected", "version", c.version, "keep_alive", c.keepAlive, "session_present", present)
 	if present {
@@ -494,18 +490,11 @@ func (c *conn) teardown() {
 		c.sendWill()
 	}
 	c.cancel()
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
 	c.wg.Wait()
 	// A persistent session's stored messages are accepted before the
 	// AMQP connection ends (else the broker would keep them too).
 	c.storing.Wait()
-	if c.amqp != nil {
-		c.amqp.Close(ctx, nil)
-	}
-	if c.susp != nil {
-		c.susp.Release()
-	}
+	c.dropAMQP()
 	// Deliveries still waiting for PUBACK go back to their queues with
 	// the link (at-least-once); a persistent session keeps the ones it
 	// stored, and its subscriptions keep collecting messages.
@@ -558,14 +547,14 @@ func (c *conn) publishWill() {
 // readError ends the packet loop: a decode error is answered with a v5
 // DISCONNECT carrying its reason code [MQTT-4.13.1-1].
 func (c *conn) readError(err error) {
-	var ne net.Error
+	timeout := errors.Is(err, errKeepAlive) || isTimeout(err)
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.log.Debug("connection closed by client")
-	case !c.expires.IsZero() && !time.Now().Before(c.expires) && (errors.Is(err, errKeepAlive) || errors.As(err, &ne) && ne.Timeout()):
+	case timeout && !c.expires.IsZero() && !time.Now().Before(c.expires):
 		c.log.Debug("credentials expired", "at", c.expires)
 		c.disconnect(packets.ReasonNotAuthorized, "the credentials (token) expired")
-	case errors.Is(err, errKeepAlive), errors.As(err, &ne) && ne.Timeout():
+	case timeout:
 		c.log.Debug("keep-alive expired")
 		c.disconnect(packets.ReasonKeepAliveTimeout, "no packet within 1.5 times the keep-alive")
 	default:
@@ -620,6 +609,9 @@ func (c *conn) send(p packets.Packet, version byte, flush bool) error {
 		p = c.aliasLocked(pp)
 	}
 	buf, err := packets.Append(c.wbuf, p, version)
+	if pp, ok := p.(*packets.Publish); ok && pp == c.aliasPub {
+		*pp = packets.Publish{} // keeps no payload alive
+	}
 	if err != nil {
 		c.log.Warn("cannot encode packet", "type", p.Type(), "err", err)
 		return err

@@ -6,7 +6,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
@@ -36,7 +35,7 @@ func (c *conn) releasable() bool {
 // packet from the client: the reader then waits for one only until
 // IdleRelease, and checks again. Reader goroutine only.
 func (c *conn) mayRelease() bool {
-	if c.amqp == nil || c.session != nil || c.noRelease || !c.mayReleaseConn() {
+	if !c.releasing || c.amqp == nil || c.session != nil || c.noRelease {
 		return false
 	}
 	c.mu.Lock()
@@ -176,15 +175,9 @@ func (c *conn) needAMQP() bool {
 		return true
 	}
 	c.log.Warn("AMQP connection for MQTT client not resumed", "err", err)
-	rc := packets.ReasonUnspecifiedError
-	var fe *frames.Error
-	if errors.As(err, &fe) && fe != nil {
-		switch fe.Condition {
-		case frames.ErrResourceLimitExceeded:
-			rc = packets.ReasonQuotaExceeded
-		case frames.ErrUnauthorizedAccess:
-			rc = packets.ReasonNotAuthorized
-		}
+	rc := codeFor(err)
+	if rc != packets.ReasonQuotaExceeded && rc != packets.ReasonNotAuthorized {
+		rc = packets.ReasonUnspecifiedError
 	}
 	c.disconnect(rc, "cannot reach the router: "+err.Error())
 	return false

@@ -118,11 +118,3 @@ func (p *poller) run() {
 		}
 	}
 }
-
-// parked returns the number of parked connections (tests).
-func (s *Server) parked() int {
-	p := s.poller()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
-}

@@ -238,10 +238,8 @@ func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish, 
 		msgQoS = f.qos
 	}
 	qos := min(byte(s.qos.Load()), msgQoS)
+	// send and storeOut encode p at once and keep only the bytes.
 	p := scratch
-	if qos > 0 {
-		p = new(packets.Publish) // a persistent session may keep it (storeOut)
-	}
 	*p = packets.Publish{Topic: topicFor(f.to, s.filter), QoS: qos, Payload: f.payload, Properties: f.properties}
 	defer func() { *scratch = packets.Publish{} }() // keeps no payload alive
 	switch {

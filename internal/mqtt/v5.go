@@ -75,17 +75,16 @@ const maxOutAliases = 64
 // 1..aliasMax in the order they are written (never above the client's
 // Topic Alias Maximum [MQTT-3.3.2-11]); a later PUBLISH of one of them
 // carries the alias and an empty topic. Aliases are never reassigned.
-// It returns a copy; p stays as it was (a session may have stored it).
-// c.wmu is held, so aliases follow the order of the bytes on the wire.
+// It returns a copy in c.aliasPub (valid until send clears it); p stays
+// as it was. c.wmu is held, so aliases follow the order of the bytes on
+// the wire.
 func (c *conn) aliasLocked(p *packets.Publish) *packets.Publish {
 	if p.Topic == "" {
 		return p
 	}
 	a, ok := c.outAliases[p.Topic]
-	q := *p
 	switch {
 	case ok:
-		q.Topic = ""
 	case len(c.outAliases) < int(c.aliasMax):
 		if c.outAliases == nil {
 			c.outAliases = map[string]uint16{}
@@ -95,6 +94,14 @@ func (c *conn) aliasLocked(p *packets.Publish) *packets.Publish {
 	default:
 		return p
 	}
+	if c.aliasPub == nil {
+		c.aliasPub = new(packets.Publish) // only clients that take aliases
+	}
+	q := c.aliasPub
+	*q = *p
+	if ok {
+		q.Topic = "" // the alias alone
+	}
 	q.Properties.TopicAlias = a
-	return &q
+	return q
 }
