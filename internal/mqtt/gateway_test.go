@@ -81,14 +81,20 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, addr string, v byte, keepAlive uint16) (*rawClient, *packets.Connack) {
 	t.Helper()
+	return dialWith(t, addr, &packets.Connect{ProtocolVersion: v, CleanStart: true, KeepAlive: keepAlive, ClientID: t.Name() + string('0'+v)})
+}
+
+// dialWith opens a raw client with the CONNECT cp and returns its CONNACK.
+func dialWith(t *testing.T, addr string, cp *packets.Connect) (*rawClient, *packets.Connack) {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	c := &rawClient{t: t, nc: nc, r: packets.NewReader(nc, 0), v: v}
-	c.r.Version = v
-	c.send(&packets.Connect{ProtocolVersion: v, CleanStart: true, KeepAlive: keepAlive, ClientID: t.Name() + string('0'+v)})
+	c := &rawClient{t: t, nc: nc, r: packets.NewReader(nc, 0), v: cp.ProtocolVersion}
+	c.r.Version = cp.ProtocolVersion
+	c.send(cp)
 	ack, ok := c.next().(*packets.Connack)
 	if !ok {
 		t.Fatal("no CONNACK")

@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,14 +56,14 @@ func (s *testSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
 
 func (s *testSuspension) Release() { s.end() }
 
-func startIdleGateway(t *testing.T, release time.Duration) (*suspendBackend, string) {
+func startIdleGateway(t *testing.T, release time.Duration) (*Server, *suspendBackend, string) {
 	t.Helper()
 	var sb *suspendBackend
-	_, addr := startGatewayWith(t, func(o *Options) {
+	gw, addr := startGatewayWith(t, func(o *Options) {
 		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
 		o.Backend, o.IdleRelease = sb, release
 	})
-	return sb, addr
+	return gw, sb, addr
 }
 
 // waitFor polls cond for up to 10 s.
@@ -78,18 +77,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// dialConnect opens a raw client with the given CONNECT.
+// dialConnect opens a raw client with the given CONNECT, which must be
+// accepted.
 func dialConnect(t *testing.T, addr string, cp *packets.Connect) *rawClient {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawClient{t: t, nc: nc, r: packets.NewReader(nc, 0), v: cp.ProtocolVersion}
-	c.r.Version = cp.ProtocolVersion
-	c.send(cp)
-	if ack, ok := c.next().(*packets.Connack); !ok || ack.ReasonCode != 0 {
+	c, ack := dialWith(t, addr, cp)
+	if ack.ReasonCode != 0 {
 		t.Fatalf("CONNACK: %#v", ack)
 	}
 	return c
@@ -100,7 +93,7 @@ func dialConnect(t *testing.T, addr string, cp *packets.Connect) *rawClient {
 // and acknowledged; idle again, it gives it up again; a subscriber keeps
 // its own; a will is published from the suspended state.
 func TestIdleReleaseAndResume(t *testing.T) {
-	b, addr := startIdleGateway(t, 50*time.Millisecond)
+	_, b, addr := startIdleGateway(t, 50*time.Millisecond)
 	sub, _ := dialRaw(t, addr, packets.Version5, 0)
 	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "idle/#", QoS: 1}}})
 	if sa, ok := sub.next().(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
@@ -138,7 +131,7 @@ func TestIdleReleaseAndResume(t *testing.T) {
 // is still closed after 1.5 × its keep-alive, and a normal DISCONNECT
 // while suspended gives the claim back without a will.
 func TestIdleReleaseKeepsKeepAlive(t *testing.T) {
-	b, addr := startIdleGateway(t, 20*time.Millisecond)
+	_, b, addr := startIdleGateway(t, 20*time.Millisecond)
 	c, _ := dialRaw(t, addr, packets.Version5, 1)
 	waitFor(t, "the release", func() bool { return b.held.Load() == 1 })
 	start := time.Now()

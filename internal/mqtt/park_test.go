@@ -14,21 +14,19 @@ import (
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
-func startParkingGateway(t *testing.T, release time.Duration) (*Server, *suspendBackend, string) {
-	t.Helper()
-	var sb *suspendBackend
-	gw, addr := startGatewayWith(t, func(o *Options) {
-		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
-		o.Backend, o.IdleRelease = sb, release
-	})
-	return gw, sb, addr
+// parked returns the number of parked connections (tests).
+func (s *Server) parked() int {
+	p := s.poller()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
 }
 
 // TestParkedConnectionsHaveNoGoroutine: idle suspended connections park
 // without a goroutine each; a parked one answers PINGREQ and PUBLISH
 // (woken by its socket) and parks again.
 func TestParkedConnectionsHaveNoGoroutine(t *testing.T) {
-	gw, _, addr := startParkingGateway(t, 20*time.Millisecond)
+	gw, _, addr := startIdleGateway(t, 20*time.Millisecond)
 	before := runtime.NumGoroutine()
 	const n = 100
 	clients := make([]*rawClient, n)
@@ -57,7 +55,7 @@ func TestParkedConnectionsHaveNoGoroutine(t *testing.T) {
 // takeover and a shutdown close it with their DISCONNECT, and its will is
 // published when the client goes away.
 func TestParkedConnectionEnds(t *testing.T) {
-	gw, b, addr := startParkingGateway(t, 20*time.Millisecond)
+	gw, b, addr := startIdleGateway(t, 20*time.Millisecond)
 	sub, _ := dialRaw(t, addr, packets.Version5, 0)
 	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "park/#", QoS: 0}}})
 	sub.next()
@@ -135,7 +133,7 @@ func TestParkedConnectionEnds(t *testing.T) {
 // every packet is answered, every QoS 1 message reaches the subscriber,
 // and in the end nothing stays parked or held. Run with -race.
 func TestIdleReleaseStress(t *testing.T) {
-	gw, b, addr := startParkingGateway(t, time.Millisecond)
+	gw, b, addr := startIdleGateway(t, time.Millisecond)
 	sub := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "stress-sub"})
 	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "stress/#", QoS: 1}}})
 	sub.next()

@@ -63,11 +63,7 @@ func (h *heldWrites) flush() error {
 // (the second record, already read from the socket, would never wake a
 // parked connection).
 func TestParkedTLSConnection(t *testing.T) {
-	var sb *suspendBackend
-	gw, _ := startGatewayWith(t, func(o *Options) {
-		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
-		o.Backend, o.IdleRelease = sb, 20*time.Millisecond
-	})
+	gw, _, _ := startIdleGateway(t, 20*time.Millisecond)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
 	if err != nil {
 		t.Fatal(err)
