@@ -16,6 +16,7 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/amqp/types"
+	"github.com/enmasse-go/enmasse/internal/broker"
 )
 
 // clientFlags are the connection flags shared by send and receive.
@@ -130,7 +131,7 @@ func sendCommand() command {
 					m.Header = &message.Header{Durable: true, Priority: 4}
 				}
 				if *retain {
-					m.MessageAnnotations = types.Map{{Key: types.Symbol("x-opt-retain"), Value: true}}
+					m.MessageAnnotations = types.Map{{Key: broker.AnnotationRetain, Value: true}}
 				}
 				payload, err := m.Marshal(nil)
 				if err != nil {
@@ -218,7 +219,7 @@ func receiveCommand() command {
 			actx, cancel := context.WithTimeout(ctx, cf.timeout)
 			ro := transport.ReceiverOptions{Credit: credit, PreSettled: *settle}
 			if *retained {
-				ro.Source = &frames.Source{Address: address, Capabilities: []types.Symbol{"retained"}}
+				ro.Source = &frames.Source{Address: address, Capabilities: []types.Symbol{broker.CapabilityRetained}}
 			}
 			rcv, err := s.NewReceiver(actx, address, ro)
 			cancel()

@@ -338,22 +338,25 @@ func (p *pipeSuspension) User() string { return p.id.User }
 // gateway ends the connection then, as the transport ends an AMQP one.
 func (p *pipeSuspension) Expires() time.Time { return p.id.Expires }
 
-// ExpiresOf implements mqtt.UserBackend.
-func (b *mqttBackend) ExpiresOf(c *transport.Conn) time.Time {
+// identity is what the server side of c's pipe authenticated.
+func (b *mqttBackend) identity(c *transport.Conn) (sasl.Identity, bool) {
 	v, ok := b.servers.Load(c)
 	if !ok {
-		return time.Time{}
+		return sasl.Identity{}, false
 	}
-	return v.(pipeClient).server.Identity().Expires
+	return v.(pipeClient).server.Identity(), true
+}
+
+// ExpiresOf implements mqtt.UserBackend.
+func (b *mqttBackend) ExpiresOf(c *transport.Conn) time.Time {
+	id, _ := b.identity(c)
+	return id.Expires
 }
 
 // UserOf implements mqtt.UserBackend.
 func (b *mqttBackend) UserOf(c *transport.Conn) (string, bool) {
-	v, ok := b.servers.Load(c)
-	if !ok {
-		return "", false
-	}
-	return v.(pipeClient).server.Identity().User, true
+	id, ok := b.identity(c)
+	return id.User, ok
 }
 
 // resumedAuthenticator is the authenticator of a resumed client's pipe:

@@ -109,16 +109,6 @@ func (t *tokenUsers) VerifyToken(token, authzid string, _ sasl.ConnInfo) (string
 	return id, c.Expiry.Add(t.v.Leeway()), nil
 }
 
-// resolve validates token and finds its MessagingUser; id is the identity
-// `{username}@{space}[.{namespace}]`.
-func (t *tokenUsers) resolve(ctx context.Context, token, authzid string) (id string, mu *model.MessagingUser, err error) {
-	c, err := t.v.Validate(ctx, token)
-	if err != nil {
-		return "", nil, err
-	}
-	return t.mapClaims(c, authzid)
-}
-
 // mapClaims finds the MessagingUser of validated claims c in the space
 // authzid names (see tokenUsers).
 func (t *tokenUsers) mapClaims(c oidc.Claims, authzid string) (id string, mu *model.MessagingUser, err error) {
