@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,33 +14,28 @@ import (
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
-const idleConfig = `resources:
-- apiVersion: admin.enmasse.io/v1beta2
-  kind: AddressSpacePlan
-  metadata: {name: one-each}
-  spec:
-    addressSpaceType: standard
-    resourceLimits: {router: 1, broker: 1, aggregate: 2}
-    addressPlans: [standard-small-topic]
-    routerPolicy: {maxConnectionsPerUser: 1}
-- apiVersion: enmasse.io/v1beta1
-  kind: AddressSpace
-  metadata: {name: tight}
-  spec: {type: standard, plan: one-each}
-- apiVersion: enmasse.io/v1beta1
-  kind: Address
-  metadata: {name: tight.alice}
-  spec: {address: alice, type: topic, plan: standard-small-topic}
-- apiVersion: user.enmasse.io/v1beta1
-  kind: MessagingUser
-  metadata: {name: tight.alice}
-  spec:
-    username: alice
-    authentication: {type: password, password: c2VjcmV0}
-    authorization:
-    - addresses: ["alice*"]
-      operations: ["send", "recv"]
-`
+// idleConfig writes a config with the address space tight, whose plan's
+// routerPolicy is policy (e.g. "maxConnectionsPerUser: 1"), its topic
+// alice, and the user alice (password "secret", send and receive on
+// alice*).
+func idleConfig(t *testing.T, policy string) string {
+	t.Helper()
+	return writeUsersConfig(t, `apiVersion: admin.enmasse.io/v1beta2
+kind: AddressSpacePlan
+metadata: {name: one-each}
+spec:
+  addressSpaceType: standard
+  resourceLimits: {router: 1, broker: 1, aggregate: 2}
+  addressPlans: [standard-small-topic]
+  routerPolicy: {`+policy+`}`, `apiVersion: enmasse.io/v1beta1
+kind: AddressSpace
+metadata: {name: tight}
+spec: {type: standard, plan: one-each}`, `apiVersion: enmasse.io/v1beta1
+kind: Address
+metadata: {name: tight.alice}
+spec: {address: alice, type: topic, plan: standard-small-topic}`,
+		strings.NewReplacer("default.alice", "tight.alice", `["*"]`, `["alice*"]`).Replace(userYAML))
+}
 
 // TestServeMQTTIdleRelease: with --mqtt-idle-release an MQTT client logs
 // in without an AMQP connection, and gives the one its PUBLISH opened up
@@ -49,9 +43,7 @@ const idleConfig = `resources:
 // maxConnectionsPerUser; its PUBLISH goes out as the same user, with the
 // same rights, without logging in again.
 func TestServeMQTTIdleRelease(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "idle.yaml")
-	writeFile(t, cfg, idleConfig)
-	srv := startServe(t, "--config", cfg, "--mqtt-idle-release", "50ms", "--log-level", "debug")
+	srv := startServe(t, "--config", idleConfig(t, "maxConnectionsPerUser: 1"), "--mqtt-idle-release", "50ms", "--log-level", "debug")
 	addr := srv.addrs["mqtt"].String()
 	alice := pahoWhenReady(t, "alice@tight", func() net.Conn { return dialTCP(t, addr) }, withUser("alice@tight", "secret"))
 	// Logged in without an AMQP connection: the listener's log of one
@@ -170,9 +162,7 @@ spec: {type: standard, plan: standard-small}`, userYAML,
 // clients by their own address, logged in or publishing alike (not all
 // of them as one host, the in-process pipe's).
 func TestServeMQTTConnectionsPerHost(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "host.yaml")
-	writeFile(t, cfg, strings.NewReplacer("maxConnectionsPerUser: 1", "maxConnectionsPerHost: 1").Replace(idleConfig))
-	srv := startServe(t, "--config", cfg, "--mqtt-idle-release", "50ms")
+	srv := startServe(t, "--config", idleConfig(t, "maxConnectionsPerHost: 1"), "--mqtt-idle-release", "50ms")
 	addr := srv.addrs["mqtt"].String()
 	from := func(ip byte) net.Conn {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}}

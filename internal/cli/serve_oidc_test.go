@@ -366,13 +366,7 @@ func TestServeMQTTToken(t *testing.T) {
 	iss := oidctest.New(t)
 	srv := startServeOIDC(t, iss)
 	addr := srv.addrs["mqtt"].String()
-	dial := func() net.Conn {
-		nc, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nc
-	}
+	dial := func() net.Conn { return dialTCP(t, addr) }
 	fred := iss.Token(t, iss.Claims("fred.external", oidcAudience))
 	pc, rc, err := pahoOver(t, dial(), func(cp *paho.Connect) { cp.Password, cp.PasswordFlag = []byte(fred), true })
 	if err != nil || rc != 0 {

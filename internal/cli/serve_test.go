@@ -59,10 +59,6 @@ type testServe struct {
 	done   chan error // receives runServe's result
 }
 
-// startServe runs serve in-process on random loopback ports with a fresh
-// data dir, after applying extra flags (e.g. "--log-level", "debug"). It
-// returns once every component listens; the serve is stopped at cleanup.
-// Set ENMASSE_TEST_LOG=1 to see its logs.
 // serveWait bounds the waits for serve to become ready and to stop. They
 // end as soon as serve is ready or stopped; the bound is for a broken
 // serve and is generous because on a loaded machine (2 cores shared by
@@ -75,6 +71,10 @@ const serveWait = 60 * time.Second
 // machine needs, still a failure when the answer never comes.
 const clientWait = 30 * time.Second
 
+// startServe runs serve in-process on random loopback ports with a fresh
+// data dir, after applying extra flags (e.g. "--log-level", "debug"). It
+// returns once every component listens; the serve is stopped at cleanup.
+// Set ENMASSE_TEST_LOG=1 to see its logs.
 func startServe(t *testing.T, args ...string) *testServe {
 	t.Helper()
 	// --mqtts off unless a test gives it: with TLS it would default to
