@@ -23,10 +23,7 @@ func TestDecodeAllocations(t *testing.T) {
 		{"properties", &Message{Header: &h, Properties: &Properties{To: "topic/a", GroupSequence: 9, HasGroupSequence: true}, Data: [][]byte{[]byte("payload")}}, 2}, // the message, the string To
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := tc.msg.Marshal(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := marshal(t, tc.msg)
 			got, err := Unmarshal(b)
 			if err != nil {
 				t.Fatal(err)
@@ -60,14 +57,8 @@ func TestDecodeIntoReuse(t *testing.T) {
 	}
 	var lm Decoded
 	for i, want := range msgs {
-		b, err := want.Marshal(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := marshal(t, want)
+		r := parse(t, b)
 		got, err := r.DecodeInto(&lm)
 		if err != nil {
 			t.Fatal(err)
@@ -80,8 +71,7 @@ func TestDecodeIntoReuse(t *testing.T) {
 			t.Fatalf("message %d: DecodeInto %+v, Decode %+v", i, got, fresh)
 		}
 	}
-	b, _ := msgs[0].Marshal(nil)
-	r, _ := Parse(b)
+	r := parse(t, marshal(t, msgs[0]))
 	into := testing.AllocsPerRun(100, func() { r.DecodeInto(&lm) })
 	fresh := testing.AllocsPerRun(100, func() { r.Decode() })
 	if into != fresh-1 {
