@@ -54,11 +54,18 @@ func (a *apiAuth) authenticate(r *http.Request) (api.Caller, bool) {
 	if ok {
 		reason = "wrong user name or password"
 	}
+	// A client without credentials is asked for them at once.
+	return a.refuse(r, "basic", user, reason, ok)
+}
+
+// refuse counts a failed authentication against the client's address,
+// audits it, and with delay waits for the backoff.
+func (a *apiAuth) refuse(r *http.Request, mech, user, reason string, delay bool) (api.Caller, bool) {
 	d := a.fails.failed(remoteIP(tcpAddr(r.RemoteAddr)))
 	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
-		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "basic"),
+		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", mech),
 		slog.String("user", user), slog.String("reason", reason), slog.Duration("delay", d))
-	if ok { // a client without credentials is asked for them at once
+	if delay {
 		a.sleep(d)
 	}
 	return nil, false
@@ -78,12 +85,7 @@ func (a *apiAuth) bearer(r *http.Request, token string) (api.Caller, bool) {
 		}
 		reason = err.Error()
 	}
-	d := a.fails.failed(remote)
-	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
-		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "bearer"),
-		slog.String("user", ""), slog.String("reason", reason), slog.Duration("delay", d))
-	a.sleep(d)
-	return nil, false
+	return a.refuse(r, "bearer", "", reason, true)
 }
 
 // certificate authenticates an HTTPS request by its verified client
@@ -91,21 +93,11 @@ func (a *apiAuth) bearer(r *http.Request, token string) (api.Caller, bool) {
 // MessagingUser (`user` or `user@space[.namespace]`), as for AMQP SASL
 // EXTERNAL and MQTT. Credentials in an Authorization header win.
 func (a *apiAuth) certificate(r *http.Request, cn string) (api.Caller, bool) {
-	remote := remoteIP(tcpAddr(r.RemoteAddr))
-	if name, space, ns, ok := splitUser(cn); ok {
-		if reg := a.users.reg.Load(); reg != nil {
-			if o, found := reg.Get(model.MessagingUserKind, ns, space+"."+name); found {
-				a.fails.succeeded(remote)
-				return newAPICaller(cn, o.(*model.MessagingUser)), true
-			}
-		}
+	if mu, ok := a.users.user(cn); ok {
+		a.fails.succeeded(remoteIP(tcpAddr(r.RemoteAddr)))
+		return newAPICaller(cn, mu), true
 	}
-	d := a.fails.failed(remote)
-	a.audit.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
-		slog.String("protocol", "http"), slog.String("remote", r.RemoteAddr), slog.String("mechanism", "client-certificate"),
-		slog.String("user", cn), slog.String("reason", "client certificate names no MessagingUser"), slog.Duration("delay", d))
-	a.sleep(d)
-	return nil, false
+	return a.refuse(r, "client-certificate", cn, "client certificate names no MessagingUser", true)
 }
 
 func tcpAddr(hostport string) net.Addr {
@@ -126,16 +118,11 @@ func (a *apiAuth) caller(user, pass string) (*apiCaller, bool) {
 	if !creds.VerifyPassword(pass) {
 		return nil, false
 	}
-	name, space, ns, ok := splitUser(user)
+	mu, ok := a.users.user(user)
 	if !ok {
 		return nil, false
 	}
-	reg := a.users.reg.Load()
-	o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+name)
-	if !ok {
-		return nil, false
-	}
-	return newAPICaller(user, o.(*model.MessagingUser)), true
+	return newAPICaller(user, mu), true
 }
 
 // newAPICaller is the caller user (`name[@space[.namespace]]`) with mu's

@@ -34,6 +34,24 @@ func (u *messagingUsers) Lookup(user string) (sasl.Credentials, bool) {
 	return credentials.Store{Registry: reg}.Users(ns, space).Lookup(name)
 }
 
+// user returns the MessagingUser of a user name (`user`,
+// `user@space` or `user@space.namespace`).
+func (u *messagingUsers) user(user string) (*model.MessagingUser, bool) {
+	reg := u.reg.Load()
+	if reg == nil {
+		return nil, false
+	}
+	name, space, ns, ok := splitUser(user)
+	if !ok {
+		return nil, false
+	}
+	o, ok := reg.Get(model.MessagingUserKind, ns, space+"."+name)
+	if !ok {
+		return nil, false
+	}
+	return o.(*model.MessagingUser), true
+}
+
 // splitUser splits `user@{space}` or `user@{space}.{namespace}`; a bare
 // `user` is of the `default` space in namespace `default`.
 func splitUser(user string) (name, space, ns string, ok bool) {
@@ -67,19 +85,15 @@ type messagingUserAuthz struct{ users *messagingUsers }
 // placed elsewhere (by SNI or the open hostname) has none there, so a
 // user of space A never gets the rights of B's user of the same name.
 func (a messagingUserAuthz) Allowed(user, space, address, op string) bool {
-	reg := a.users.reg.Load()
-	if reg == nil {
-		return false
-	}
-	name, uspace, ns, ok := splitUser(user)
+	_, uspace, ns, ok := splitUser(user)
 	if !ok || model.DataPlaneSpace(ns, uspace) != space {
 		return false
 	}
-	o, ok := reg.Get(model.MessagingUserKind, ns, uspace+"."+name)
+	mu, ok := a.users.user(user)
 	if !ok {
 		return false
 	}
-	for _, rule := range o.(*model.MessagingUser).Spec.Authorization {
+	for _, rule := range mu.Spec.Authorization {
 		if !slices.Contains(rule.Operations, op) {
 			continue
 		}
