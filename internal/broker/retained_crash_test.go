@@ -69,13 +69,9 @@ func (c *crashLog) after(t *testing.T, n int) store.Store {
 	return m
 }
 
-// TestRetainedReplaceCrashPoints replaces a journaled retained message
-// several times (each replacement acknowledged, as publish does) and
-// reopens the broker on the journal a crash after every single write
-// leaves: once the first retained message was written, every crash point
-// must have the old or the new one, never none; the last is there at the
-// end.
-func TestRetainedReplaceCrashPoints(t *testing.T) {
+// crashTopic is a broker over a crashLog with the topic r.
+func crashTopic(t *testing.T) (*crashLog, *Broker, *topic) {
+	t.Helper()
 	cl := &crashLog{Store: store.NewMemory()}
 	b, err := Open(Options{Store: cl})
 	if err != nil {
@@ -84,7 +80,17 @@ func TestRetainedReplaceCrashPoints(t *testing.T) {
 	if err := b.EnsureAddress("default", "r", "topic"); err != nil {
 		t.Fatal(err)
 	}
-	tp := b.topicFor("default", "r")
+	return cl, b, b.topicFor("default", "r")
+}
+
+// TestRetainedReplaceCrashPoints replaces a journaled retained message
+// several times (each replacement acknowledged, as publish does) and
+// reopens the broker on the journal a crash after every single write
+// leaves: once the first retained message was written, every crash point
+// must have the old or the new one, never none; the last is there at the
+// end.
+func TestRetainedReplaceCrashPoints(t *testing.T) {
+	cl, b, tp := crashTopic(t)
 	retain := func(body string) {
 		t.Helper()
 		payload, err := (&message.Message{Data: [][]byte{[]byte(body)}}).Marshal(nil)
@@ -144,15 +150,7 @@ func TestRetainedReplaceCrashPoints(t *testing.T) {
 // Accepted earlier, a crash after the acceptance brought the cleared
 // message back.
 func TestRetainedClearWaitsForWrite(t *testing.T) {
-	cl := &crashLog{Store: store.NewMemory()}
-	b, err := Open(Options{Store: cl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.EnsureAddress("default", "r", "topic"); err != nil {
-		t.Fatal(err)
-	}
-	tp := b.topicFor("default", "r")
+	cl, b, tp := crashTopic(t)
 	marshal := func(body string) []byte {
 		t.Helper()
 		m := &message.Message{}
