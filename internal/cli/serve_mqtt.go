@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +63,10 @@ func newMQTTComponent(opts serveOptions, dp *dataPlane, closeDP bool, logger *sl
 		dataDir: opts.dataDir, sess: sess,
 		gw: mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger, Sessions: sess,
 			MaxSessionExpiry: opts.mqttMaxSessionExpiry, MaxSessionsPerSpace: opts.mqttMaxSessions,
-			IdleRelease: opts.mqttIdleRelease}),
+			IdleRelease: opts.mqttIdleRelease,
+			// A storm of clients that connect and go idle leaves their
+			// setup's memory as garbage: give it back to the OS now.
+			AfterFreezeBurst: debug.FreeOSMemory}),
 	}
 	if opts.mqttAddr != "" {
 		m.addrs["mqtt"] = opts.mqttAddr

@@ -56,6 +56,9 @@ func (c *conn) park() bool {
 	var tc *net.TCPConn
 	switch nc := c.nc.(type) {
 	case *net.TCPConn:
+		if c.freeze(nc) {
+			return true
+		}
 		tc = nc
 	case *tls.Conn:
 		raw, ok := nc.NetConn().(*net.TCPConn)

@@ -2,6 +2,8 @@ package mqtt
 
 import (
 	"errors"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +14,7 @@ import (
 // poller is the epoll instance of a server's parked connections
 // (park.go), and the goroutine waiting on it.
 type poller struct {
+	s       *Server
 	epfd    int
 	stopped atomic.Bool
 	mu      sync.Mutex // guards conns
@@ -48,7 +51,7 @@ func (s *Server) poller() *poller {
 			s.opts.Logger.Warn("MQTT: no epoll, idle connections keep their goroutine", "err", err)
 			return
 		}
-		s.pollr = &poller{epfd: epfd, conns: map[int]parked{}}
+		s.pollr = &poller{s: s, epfd: epfd, conns: map[int]parked{}}
 		go s.pollr.run()
 	})
 	return s.pollr
@@ -68,6 +71,40 @@ func (p *poller) add(fd int, c *conn, gen uint32) error {
 	p.conns[fd] = parked{c, gen}
 	return nil
 }
+
+// watch watches fd, once, for a frozen connection's generation gen
+// (freeze.go); Server.mu is held.
+func (p *poller) watch(fd int, gen uint32) error {
+	if p.stopped.Load() {
+		return errors.New("poller stopped")
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(gen)}
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+// unwatch stops watching a frozen connection's fd; Server.mu is held.
+func (p *poller) unwatch(fd int) {
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+// dupSocket returns a duplicate of a TCP connection's descriptor, which
+// keeps the socket open once the connection is closed (freeze.go).
+func dupSocket(tc *net.TCPConn) (int, error) {
+	fd, err := socketFD(tc)
+	if err != nil {
+		return -1, err
+	}
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+}
+
+// socketConn returns a net.Conn for the socket of fd, which it closes.
+func socketConn(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+func closeFD(fd int) { unix.Close(fd) }
 
 // remove stops watching fd for c; the connection's parkState.mu is held.
 func (p *poller) remove(fd int, c *conn) {
@@ -100,15 +137,20 @@ func (p *poller) run() {
 				all = append(all, w)
 			}
 			p.mu.Unlock()
-			if len(all) > 0 {
-				all[0].c.s.opts.Logger.Warn("MQTT poller failed; idle connections keep their goroutine", "err", err, "woken", len(all))
-			}
+			p.s.opts.Logger.Warn("MQTT poller failed; idle connections keep their goroutine", "err", err, "woken", len(all))
 			for _, w := range all {
 				w.c.wake(w.gen)
 			}
+			p.s.mu.Lock()
+			p.s.thawAllLocked(false)
+			p.s.mu.Unlock()
 			return
 		}
 		for _, ev := range events[:n] {
+			if gen := uint32(ev.Pad); gen&frozenGenBit != 0 {
+				p.s.thawEvent(ev.Fd, gen)
+				continue
+			}
 			p.mu.Lock()
 			w := p.conns[int(ev.Fd)]
 			p.mu.Unlock()

@@ -133,7 +133,14 @@ type Options struct {
 	// space; a CONNECT that would create one more is refused (v5 0x97,
 	// 3.1.1 0x03). Default 10,000; negative: unlimited.
 	MaxSessionsPerSpace int
-	Logger              *slog.Logger
+	// AfterFreezeBurst, if set, is called once a burst of idle
+	// connections has frozen (freeze.go: a thousand or more, then no
+	// more for half a second): the memory their setup used is garbage
+	// now, and a process may want to give it back to the OS at once
+	// (serve calls debug.FreeOSMemory) rather than as the runtime's
+	// background scavenger gets to it.
+	AfterFreezeBurst func()
+	Logger           *slog.Logger
 }
 
 // Server is the MQTT gateway: it serves MQTT 3.1.1 and 5.0 clients and
@@ -150,6 +157,19 @@ type Server struct {
 	wills   map[sessionID]*pendingWill // likewise (will.go)
 	closed  bool
 	wg      sync.WaitGroup // connections (Done by conn.end)
+
+	// Frozen connections (freeze.go), guarded by mu: by client
+	// identifier (a frozen connection is in these, not in conns and
+	// clients) and by descriptor, and their deadlines.
+	frozen            map[sessionID]*frozen
+	frozenFD          map[int32]*frozen
+	frozenGen         uint32
+	thawAt            thawHeap
+	thawTimer         *time.Timer
+	freezeBurst       int // freezeMemoryBurst (tests change it)
+	freezesSinceBurst int
+	lastFreeze        time.Time
+	burstTimer        *time.Timer
 
 	pollOnce sync.Once
 	pollr    *poller // parked connections (park.go); nil: none yet, or no epoll
@@ -181,7 +201,8 @@ func NewServer(opts Options) *Server {
 	if opts.MaxSessionsPerSpace == 0 {
 		opts.MaxSessionsPerSpace = 10000
 	}
-	s := &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[sessionID]*conn{}, wills: map[sessionID]*pendingWill{}}
+	s := &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[sessionID]*conn{}, wills: map[sessionID]*pendingWill{},
+		frozen: map[sessionID]*frozen{}, frozenFD: map[int32]*frozen{}, freezeBurst: freezeMemoryBurst}
 	s.sessions = newSessions(s)
 	return s
 }
@@ -255,6 +276,9 @@ func (s *Server) register(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := sessionID{c.space, c.clientID}
+	if f := s.frozen[id]; f != nil {
+		s.thawLocked(f, true)
+	}
 	old = s.clients[id]
 	s.clients[id] = c
 	return old
@@ -264,7 +288,7 @@ func (s *Server) register(c *conn) (old *conn) {
 func (s *Server) ConnCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns)
+	return len(s.conns) + len(s.frozen)
 }
 
 // Shutdown stops accepting, closes every client connection (v5 clients get
@@ -277,6 +301,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ln := range s.ln {
 		ln.Close()
 	}
+	if s.burstTimer != nil {
+		s.burstTimer.Stop()
+	}
+	s.thawAllLocked(true) // into conns
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

@@ -25,9 +25,14 @@ type pendingWill struct {
 // session ends and the will is published now, else it is dropped.
 func (s *Server) scheduleWill(c *conn, delay time.Duration, publish func()) {
 	s.mu.Lock()
-	if succ := s.clients[sessionID{c.space, c.clientID}]; succ != nil && succ != c {
+	succ := s.clients[sessionID{c.space, c.clientID}]
+	taken, clean := succ != nil && succ != c, succ != nil && succ.cleanStart
+	if f := s.frozen[sessionID{c.space, c.clientID}]; f != nil { // freeze.go
+		taken, clean = true, f.flags&frozenCleanStart != 0
+	}
+	if taken {
 		s.mu.Unlock()
-		if succ.cleanStart {
+		if clean {
 			publish()
 		} else {
 			c.log.Debug("will dropped: the client reconnected within its will delay")

@@ -1,0 +1,347 @@
+package mqtt
+
+import (
+	"container/heap"
+	"net"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+)
+
+// Freezing: a parked connection (park.go) over plain TCP goes one step
+// further and keeps no conn at all. Its socket leaves Go's network poller
+// (a duplicate of the descriptor stays open in the server's epoll set,
+// and the net.Conn is closed, which frees the runtime's poll descriptor
+// and the net package's socket objects), and what the connection must
+// remember — client identifier, user, address space, keep-alive, protocol
+// version and negotiated limits, the claim to its AMQP connection — is
+// kept in one frozen record. Rare state (a will, topic aliases, QoS 2
+// exchanges waiting for PUBREL) goes along in frozenExtra; most idle
+// clients have none. A frozen connection costs a few hundred bytes where
+// a parked one costs kilobytes.
+//
+// A frozen connection is thawed — a new conn built from the record on a
+// new net.Conn for the same socket, its packet loop run on a new
+// goroutine, as a parked connection is woken — by the first of: the
+// socket becoming readable (an epoll event), its deadline (keep-alive or
+// credentials expiry; one timer for all frozen connections, over a heap
+// of deadlines), a takeover of its client identifier (register), or
+// Shutdown. Server.mu guards the frozen tables and the heap; the
+// connection's own tables (conns, clients) hold a connection either live
+// or frozen, never both, and thawing moves it back under the same lock.
+// Each freezing has a generation (the epoll event's and the heap entry's),
+// so a wake-up for an earlier freezing of a descriptor number thaws
+// nobody. TLS connections park but do not freeze: crypto/tls keeps its
+// state inside its Conn.
+
+// frozenGenBit marks the generation of a frozen connection in an epoll
+// event; a parked connection's generations stay below it.
+const frozenGenBit = 1 << 31
+
+// frozen is a frozen connection's state. Times are Unix nanoseconds, 0
+// for none.
+type frozen struct {
+	fd              int32
+	gen             uint32
+	deadline        int64
+	expires         int64
+	keepAlive       time.Duration
+	clientID        string
+	user            string
+	space           string
+	username        string
+	susp            Suspension
+	extra           *frozenExtra // nil: none of it
+	connectExpiry   uint32
+	clientMaxPacket uint32
+	window          uint32 // link credit of a subscription (conn.window)
+	semCap          uint32 // in-flight window to the client (cap of conn.sem)
+	noLocalSubs     int32
+	aliasMax        uint16
+	nextID          uint16
+	version         byte
+	flags           uint8
+}
+
+const (
+	frozenCleanStart = 1 << iota
+	frozenNoProblemInfo
+	frozenHasUsername
+)
+
+// frozenExtra is the state few idle connections have.
+type frozenExtra struct {
+	will       *packets.Publish
+	cred       Credentials // the will's own connection may need the password (will.go)
+	aliases    map[uint16]string
+	outAliases map[string]uint16
+	qos2In     map[uint16]*qos2State
+}
+
+// freezeMemoryBurst is how many connections must freeze before
+// Options.AfterFreezeBurst is called, once freezing has paused for
+// freezeSettle.
+const (
+	freezeMemoryBurst = 1000
+	freezeSettle      = 500 * time.Millisecond
+)
+
+// freeze freezes c, parked-to-be over plain TCP, if it can; it reports
+// whether it did (the caller returns then: c is finished). Loop goroutine
+// only, with park's conditions checked.
+func (c *conn) freeze(tc *net.TCPConn) bool {
+	if c.session != nil || len(c.subs) > 0 || len(c.inflight) > 0 || len(c.wbuf) > 0 {
+		return false
+	}
+	s := c.s
+	p := s.poller()
+	if p == nil {
+		return false
+	}
+	f := c.frozenState()
+	ps := &c.park_
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closing {
+		return false
+	}
+	fd, err := dupSocket(tc)
+	if err != nil {
+		return false // closed meanwhile, or out of descriptors: park instead
+	}
+	id := sessionID{c.space, c.clientID}
+	s.mu.Lock()
+	if s.closed || s.clients[id] != c {
+		// Shutting down, or being taken over: takeOver or shutdown
+		// follows, and must find c.
+		s.mu.Unlock()
+		closeFD(fd)
+		return false
+	}
+	s.frozenGen = (s.frozenGen + 1) &^ frozenGenBit
+	f.fd, f.gen = int32(fd), s.frozenGen|frozenGenBit
+	if err := p.watch(fd, f.gen); err != nil {
+		s.mu.Unlock()
+		closeFD(fd)
+		c.log.Debug("cannot freeze", "err", err)
+		return false
+	}
+	delete(s.conns, c)
+	delete(s.clients, id)
+	s.frozen[id] = f
+	s.frozenFD[f.fd] = f
+	if f.deadline != 0 {
+		s.scheduleThawLocked(f)
+	}
+	s.freezesSinceBurst++
+	if s.freezesSinceBurst == s.freezeBurst && s.opts.AfterFreezeBurst != nil {
+		s.burstTimer = time.AfterFunc(freezeSettle, s.burstSettled)
+	}
+	s.lastFreeze = time.Now()
+	s.mu.Unlock()
+	// c is finished: nothing else holds it. Its socket stays open
+	// through fd.
+	ps.closing = true
+	c.cr.park()
+	c.r.Release()
+	c.cancel()
+	c.nc.Close()
+	return true
+}
+
+// frozenState is c's record.
+func (c *conn) frozenState() *frozen {
+	f := &frozen{
+		keepAlive: c.keepAlive, clientID: c.clientID, user: c.user, space: c.space,
+		username: c.cred.Username, susp: c.susp, connectExpiry: c.connectExpiry,
+		clientMaxPacket: uint32(c.clientMaxPacket), window: c.window, semCap: uint32(cap(c.sem)),
+		noLocalSubs: c.noLocalSubs.Load(), aliasMax: c.aliasMax, nextID: c.nextID, version: c.version,
+	}
+	if !c.deadline.IsZero() {
+		f.deadline = c.deadline.UnixNano()
+	}
+	if !c.expires.IsZero() {
+		f.expires = c.expires.UnixNano()
+	}
+	if c.cleanStart {
+		f.flags |= frozenCleanStart
+	}
+	if c.noProblemInfo {
+		f.flags |= frozenNoProblemInfo
+	}
+	if c.cred.HasUsername {
+		f.flags |= frozenHasUsername
+	}
+	if c.will != nil || len(c.aliases) > 0 || len(c.outAliases) > 0 || len(c.qos2In) > 0 {
+		f.extra = &frozenExtra{will: c.will, cred: c.cred, aliases: c.aliases, outAliases: c.outAliases, qos2In: c.qos2In}
+	}
+	return f
+}
+
+// thawLocked turns f back into a connection, on a new net.Conn for its
+// socket, and runs its packet loop on a new goroutine; closing: it is
+// being taken over or shut down, and never parks again. Server.mu held.
+func (s *Server) thawLocked(f *frozen, closing bool) *conn {
+	id := sessionID{f.space, f.clientID}
+	delete(s.frozen, id)
+	delete(s.frozenFD, f.fd)
+	s.pollr.unwatch(int(f.fd))
+	nc, err := socketConn(int(f.fd))
+	if err != nil {
+		// Out of descriptors, say: the connection ends as if its
+		// socket had failed (the will goes out).
+		nc = brokenConn{err}
+	}
+	c := f.conn(s, nc)
+	c.park_.closing = closing
+	s.conns[c] = struct{}{}
+	s.clients[id] = c
+	go c.loop(true)
+	return c
+}
+
+// conn is the connection f was frozen from, on nc.
+func (f *frozen) conn(s *Server, nc net.Conn) *conn {
+	c := newConn(s, nc)
+	c.log = s.opts.Logger.With("remote", nc.RemoteAddr().String(), "client_id", f.clientID)
+	c.version, c.clientID, c.user, c.space = f.version, f.clientID, f.user, f.space
+	c.keepAlive, c.susp, c.connectExpiry = f.keepAlive, f.susp, f.connectExpiry
+	c.clientMaxPacket, c.window, c.aliasMax, c.nextID = int(f.clientMaxPacket), f.window, f.aliasMax, f.nextID
+	c.noLocalSubs.Store(f.noLocalSubs)
+	c.cleanStart = f.flags&frozenCleanStart != 0
+	c.noProblemInfo = f.flags&frozenNoProblemInfo != 0
+	c.cred = Credentials{ClientID: f.clientID, Username: f.username, HasUsername: f.flags&frozenHasUsername != 0, RemoteAddr: nc.RemoteAddr()}
+	if x := f.extra; x != nil {
+		c.will, c.aliases, c.outAliases, c.qos2In = x.will, x.aliases, x.outAliases, x.qos2In
+		c.cred = x.cred
+	}
+	if f.deadline != 0 {
+		c.deadline = time.Unix(0, f.deadline)
+	}
+	if f.expires != 0 {
+		c.expires = time.Unix(0, f.expires)
+	}
+	c.releasing, c.released = true, true
+	c.sem = make(chan struct{}, f.semCap)
+	c.cr = newConnReader(nc)
+	c.r = packets.NewReader(c.cr, s.opts.MaxPacketSize)
+	c.r.Version = f.version
+	return c
+}
+
+// thawEvent thaws the connection frozen on fd in generation gen, if it
+// still is: the poller saw its socket become readable.
+func (s *Server) thawEvent(fd int32, gen uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.frozenFD[fd]; f != nil && f.gen == gen {
+		s.thawLocked(f, false)
+	}
+}
+
+// thawAllLocked thaws every frozen connection; closing as for
+// thawLocked. Server.mu held.
+func (s *Server) thawAllLocked(closing bool) {
+	for _, f := range s.frozen {
+		s.thawLocked(f, closing)
+	}
+}
+
+// thawEntry is a frozen connection's deadline in the heap.
+type thawEntry struct {
+	at  int64
+	fd  int32
+	gen uint32
+}
+
+// thawHeap orders deadlines, earliest first. Entries of connections
+// thawed since stay until they come up, or until the heap is rebuilt
+// (scheduleThawLocked).
+type thawHeap []thawEntry
+
+func (h thawHeap) Len() int           { return len(h) }
+func (h thawHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h thawHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *thawHeap) Push(x any)        { *h = append(*h, x.(thawEntry)) }
+func (h *thawHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// scheduleThawLocked thaws f at its deadline. Server.mu held.
+func (s *Server) scheduleThawLocked(f *frozen) {
+	if len(s.thawAt) > 2*len(s.frozenFD)+64 {
+		// Mostly stale entries (clients that keep waking up before their
+		// deadline): keep the live ones.
+		live := s.thawAt[:0]
+		for _, e := range s.thawAt {
+			if g := s.frozenFD[e.fd]; g != nil && g.gen == e.gen {
+				live = append(live, e)
+			}
+		}
+		clear(s.thawAt[len(live):])
+		s.thawAt = live
+		heap.Init(&s.thawAt)
+	}
+	heap.Push(&s.thawAt, thawEntry{at: f.deadline, fd: f.fd, gen: f.gen})
+	if s.thawAt[0].gen != f.gen || s.thawAt[0].fd != f.fd {
+		return // an earlier deadline has the timer
+	}
+	d := time.Until(time.Unix(0, f.deadline))
+	if s.thawTimer == nil {
+		s.thawTimer = time.AfterFunc(d, s.thawDue)
+	} else {
+		s.thawTimer.Reset(d)
+	}
+}
+
+// thawDue thaws the frozen connections whose deadline has come (their
+// loop finds it passed), and sets the timer for the next one.
+func (s *Server) thawDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UnixNano()
+	for len(s.thawAt) > 0 && s.thawAt[0].at <= now {
+		e := heap.Pop(&s.thawAt).(thawEntry)
+		if f := s.frozenFD[e.fd]; f != nil && f.gen == e.gen {
+			s.thawLocked(f, false)
+		}
+	}
+	if len(s.thawAt) > 0 {
+		s.thawTimer.Reset(time.Duration(s.thawAt[0].at - now))
+	}
+}
+
+// burstSettled calls Options.AfterFreezeBurst once freezing has paused
+// for freezeSettle after a burst of freezeMemoryBurst connections.
+func (s *Server) burstSettled() {
+	s.mu.Lock()
+	if wait := freezeSettle - time.Since(s.lastFreeze); wait > 0 && !s.closed {
+		s.burstTimer.Reset(wait)
+		s.mu.Unlock()
+		return
+	}
+	s.freezesSinceBurst = 0
+	s.mu.Unlock()
+	s.opts.AfterFreezeBurst()
+}
+
+// brokenConn stands for a socket that could not be taken back from the
+// poller: every read and write fails with err.
+type brokenConn struct{ err error }
+
+func (b brokenConn) Read([]byte) (int, error)         { return 0, b.err }
+func (b brokenConn) Write([]byte) (int, error)        { return 0, b.err }
+func (b brokenConn) Close() error                     { return nil }
+func (b brokenConn) LocalAddr() net.Addr              { return brokenAddr{} }
+func (b brokenConn) RemoteAddr() net.Addr             { return brokenAddr{} }
+func (b brokenConn) SetDeadline(time.Time) error      { return nil }
+func (b brokenConn) SetReadDeadline(time.Time) error  { return nil }
+func (b brokenConn) SetWriteDeadline(time.Time) error { return nil }
+
+type brokenAddr struct{}
+
+func (brokenAddr) Network() string { return "tcp" }
+func (brokenAddr) String() string  { return "unknown" }

@@ -1,0 +1,132 @@
+//go:build linux
+
+package mqtt
+
+import (
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+	"golang.org/x/sys/unix"
+)
+
+// TestFrozenConnectionKeepsItsState: what a v5 connection negotiated and
+// set up before it froze holds after it thaws: its topic aliases, a QoS 2
+// exchange waiting for PUBREL, Request Problem Information 0, and its
+// will; and it freezes again after each packet.
+func TestFrozenConnectionKeepsItsState(t *testing.T) {
+	gw, _, addr := startIdleGateway(t, 20*time.Millisecond)
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "frz/#", QoS: 0}}})
+	sub.next()
+
+	cp := &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "frz", KeepAlive: 60,
+		Will: &packets.Will{Topic: "frz/will", Payload: []byte("bye"), QoS: 0}}
+	cp.Properties.RequestProblemInformation, cp.Properties.HasRequestProblemInformation = 0, true
+	c := dialConnect(t, addr, cp)
+	frozen := func() { waitFor(t, "it to freeze", func() bool { return gw.frozenCount() == 1 }) }
+
+	// A topic alias set, and a QoS 2 publication left at PUBREC.
+	pub := &packets.Publish{Topic: "frz/aliased", QoS: 0, Payload: []byte("one")}
+	pub.Properties.TopicAlias = 3
+	c.send(pub)
+	if p, ok := sub.next().(*packets.Publish); !ok || p.Topic != "frz/aliased" {
+		t.Fatalf("first: %#v", p)
+	}
+	c.send(&packets.Publish{Topic: "frz/q2", QoS: 2, PacketID: 7, Payload: []byte("two")})
+	if p, ok := c.next().(*packets.Pubrec); !ok || p.PacketID != 7 {
+		t.Fatalf("PUBREC: %#v", p)
+	}
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "two" {
+		t.Fatalf("QoS 2: %#v", p)
+	}
+	frozen()
+
+	// The alias alone names the topic after the thaw.
+	pub = &packets.Publish{QoS: 0, Payload: []byte("three")}
+	pub.Properties.TopicAlias = 3
+	c.send(pub)
+	if p, ok := sub.next().(*packets.Publish); !ok || p.Topic != "frz/aliased" || string(p.Payload) != "three" {
+		t.Fatalf("aliased after a thaw: %#v", p)
+	}
+	frozen()
+	// PUBREL completes the exchange started before the freeze.
+	c.send(&packets.Pubrel{PacketID: 7})
+	if p, ok := c.next().(*packets.Pubcomp); !ok || p.PacketID != 7 || p.ReasonCode != packets.ReasonSuccess {
+		t.Fatalf("PUBCOMP: %#v", p)
+	}
+	frozen()
+	// Request Problem Information 0: no reason string on a PUBACK that
+	// refuses [MQTT-3.1.2-29].
+	c.send(&packets.Publish{Topic: "frz/bad", QoS: 1, PacketID: 9, Payload: []byte{0xff}, Properties: packets.Properties{PayloadFormatIndicator: 1}})
+	if p, ok := c.next().(*packets.Puback); !ok || p.ReasonCode != packets.ReasonPayloadFormatInvalid || p.Properties.ReasonString != "" {
+		t.Fatalf("PUBACK: %#v, want 0x99 without a reason string", p)
+	}
+	frozen()
+	// The will goes out when the frozen client vanishes.
+	c.nc.Close()
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "bye" {
+		t.Fatalf("will: %#v", p)
+	}
+	waitFor(t, "no connection", func() bool { return gw.ConnCount() == 1 })
+}
+
+// TestFrozenConnectionLostSocket: a frozen connection whose socket cannot
+// be taken back (here: its descriptor made to refer to /dev/null behind
+// the server's back, which also closes the socket)
+// ends as a broken connection does when something wakes it: its will is
+// published, and the taking-over client is served.
+func TestFrozenConnectionLostSocket(t *testing.T) {
+	gw, b, addr := startIdleGateway(t, 20*time.Millisecond)
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "lost/#", QoS: 0}}})
+	sub.next()
+	dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: "lost",
+		Will: &packets.Will{Topic: "lost/will", Payload: []byte("lost"), QoS: 0}})
+	waitFor(t, "it to freeze", func() bool { return gw.frozenCount() == 1 })
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	gw.mu.Lock()
+	for _, f := range gw.frozen {
+		if err := unix.Dup3(int(null.Fd()), int(f.fd), unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw.mu.Unlock()
+	next := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: "lost"})
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "lost" {
+		t.Fatalf("will: %#v", p)
+	}
+	next.send(&packets.Pingreq{})
+	if _, ok := next.next().(*packets.Pingresp); !ok {
+		t.Fatal("the new connection is not served")
+	}
+	waitFor(t, "one claim held (the new client's)", func() bool { return b.held.Load() == 1 })
+}
+
+// TestFreezeBurst: Options.AfterFreezeBurst is called once a burst of
+// freezings has settled, not for each.
+func TestFreezeBurst(t *testing.T) {
+	var calls atomic.Int32
+	var sb *suspendBackend
+	gw, addr := startGatewayWith(t, func(o *Options) {
+		sb = &suspendBackend{testBackend: o.Backend.(*testBackend)}
+		o.Backend, o.IdleRelease = sb, 20*time.Millisecond
+		o.AfterFreezeBurst = func() { calls.Add(1) }
+	})
+	gw.freezeBurst = 5
+	for i := range 12 {
+		dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: string(rune('a' + i))})
+	}
+	waitFor(t, "all to freeze", func() bool { return gw.frozenCount() == 12 })
+	waitFor(t, "the burst to settle", func() bool { return calls.Load() == 1 })
+	time.Sleep(2 * freezeSettle)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls for one burst, want 1", n)
+	}
+}
