@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt"
+	"github.com/enmasse-go/enmasse/internal/router"
 )
 
 // mqttComponent is the MQTT gateway of serve with its listeners: MQTT on
@@ -207,11 +209,11 @@ func (b *mqttBackend) Login(ctx context.Context, cred mqtt.Credentials) (mqtt.Su
 	if err != nil {
 		return nil, fmt.Errorf("MQTT login: %w", err)
 	}
-	release, err := b.dp.router.Admit(id, cred.RemoteAddr)
+	adm, err := b.dp.router.Admit(id, cred.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return &pipeSuspension{b: b, cred: cred, id: id, release: release}, nil
+	return newPipeSuspension(b, cred, id, adm), nil
 }
 
 // authenticator is the AMQP listener's authenticator as it applies to
@@ -303,37 +305,55 @@ func (b *mqttBackend) Suspend(c *transport.Conn) (mqtt.Suspension, bool) {
 		return nil, false
 	}
 	pc := v.(pipeClient)
-	release, ok := b.dp.router.Hold(pc.server)
+	adm, ok := b.dp.router.Hold(pc.server)
 	if !ok {
 		return nil, false
 	}
-	return &pipeSuspension{b: b, cred: pc.cred, id: pc.server.Identity(), release: release}, true
+	return newPipeSuspension(b, pc.cred, pc.server.Identity(), adm), true
 }
 
-// pipeSuspension is a suspended MQTT client's claim (mqtt.Suspension).
+// pipeSuspension is a suspended MQTT client's claim (mqtt.Suspension). A
+// gateway keeps one for every idle client, so it is kept small (128
+// bytes): the credentials are gone (a resumed connection is not
+// authenticated again, and its pipe has no TLS state to show), and the
+// client's address is the host its admission counts
+// (router.Admission.Host) and a port.
 type pipeSuspension struct {
-	b       *mqttBackend
-	cred    mqtt.Credentials
-	id      sasl.Identity
-	release func()
+	b        *mqttBackend
+	clientID string
+	id       sasl.Identity
+	adm      router.Admission
+	port     uint16 // with adm.Host(), the client's address; 0: not TCP
 }
 
-// Resume implements mqtt.Suspension. The hold is released first, so the
-// new connection takes its place under the router's limits; should
+func newPipeSuspension(b *mqttBackend, cred mqtt.Credentials, id sasl.Identity, adm router.Admission) *pipeSuspension {
+	p := &pipeSuspension{b: b, clientID: cred.ClientID, id: id, adm: adm}
+	if ta, ok := cred.RemoteAddr.(*net.TCPAddr); ok {
+		p.port = uint16(ta.Port)
+	}
+	return p
+}
+
+// Resume implements mqtt.Suspension. The admission is released first, so
+// the new connection takes its place under the router's limits; should
 // another connection take that place in between, Resume fails with
 // amqp:resource-limit-exceeded.
 func (p *pipeSuspension) Resume(ctx context.Context) (*transport.Conn, error) {
-	p.release()
+	p.adm.Release()
 	if exp := p.id.Expires; !exp.IsZero() && !time.Now().Before(exp) {
 		// Expired credentials open nothing (not even for the will).
 		return nil, frames.Errorf(frames.ErrUnauthorizedAccess, "the credentials expired at %s", exp.UTC().Format(time.RFC3339))
 	}
+	cred := mqtt.Credentials{ClientID: p.clientID}
+	if ip, err := netip.ParseAddr(p.adm.Host()); err == nil && p.port != 0 {
+		cred.RemoteAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, p.port))
+	}
 	auth := resumedAuthenticator{id: p.id}
-	return p.b.open(ctx, p.cred, auth, sasl.NewAnonymousClient(p.cred.ClientID))
+	return p.b.open(ctx, cred, auth, sasl.NewAnonymousClient(p.clientID))
 }
 
 // Release implements mqtt.Suspension.
-func (p *pipeSuspension) Release() { p.release() }
+func (p *pipeSuspension) Release() { p.adm.Release() }
 
 // User is the user the client authenticated as (mqtt.UserBackend).
 func (p *pipeSuspension) User() string { return p.id.User }

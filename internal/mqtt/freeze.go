@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"container/heap"
+	"hash/maphash"
 	"net"
 	"time"
 
@@ -38,25 +39,25 @@ import (
 // event; a parked connection's generations stay below it.
 const frozenGenBit = 1 << 31
 
-// frozen is a frozen connection's state. Times are Unix nanoseconds, 0
-// for none.
+// frozen is a frozen connection's state, kept small (128 bytes): times
+// are Unix nanoseconds (0: none), the keep-alive is in seconds (as
+// CONNECT and CONNACK give it), and what only a will needs is in extra.
 type frozen struct {
-	fd              int32
-	gen             uint32
 	deadline        int64
 	expires         int64
-	keepAlive       time.Duration
 	clientID        string
 	user            string
 	space           string
-	username        string
 	susp            Suspension
 	extra           *frozenExtra // nil: none of it
+	fd              int32
+	gen             uint32
 	connectExpiry   uint32
 	clientMaxPacket uint32
-	window          uint32 // link credit of a subscription (conn.window)
 	semCap          uint32 // in-flight window to the client (cap of conn.sem)
 	noLocalSubs     int32
+	keepAlive       uint16
+	window          uint16 // link credit of a subscription (conn.window, at most maxCredit)
 	aliasMax        uint16
 	nextID          uint16
 	version         byte
@@ -66,13 +67,12 @@ type frozen struct {
 const (
 	frozenCleanStart = 1 << iota
 	frozenNoProblemInfo
-	frozenHasUsername
 )
 
 // frozenExtra is the state few idle connections have.
 type frozenExtra struct {
 	will       *packets.Publish
-	cred       Credentials // the will's own connection may need the password (will.go)
+	cred       Credentials // the will's own connection (will.go)
 	aliases    map[uint16]string
 	outAliases map[string]uint16
 	qos2In     map[uint16]*qos2State
@@ -118,9 +118,17 @@ func (c *conn) freeze(tc *net.TCPConn) bool {
 		closeFD(fd)
 		return false
 	}
+	if !s.frozen.add(f) {
+		// Another frozen connection's key (a hash collision, or a
+		// connection that has not ended yet): park instead.
+		s.mu.Unlock()
+		closeFD(fd)
+		return false
+	}
 	s.frozenGen = (s.frozenGen + 1) &^ frozenGenBit
 	f.fd, f.gen = int32(fd), s.frozenGen|frozenGenBit
 	if err := p.watch(fd, f.gen); err != nil {
+		s.frozen.remove(f)
 		s.mu.Unlock()
 		closeFD(fd)
 		c.log.Debug("cannot freeze", "err", err)
@@ -128,8 +136,7 @@ func (c *conn) freeze(tc *net.TCPConn) bool {
 	}
 	delete(s.conns, c)
 	delete(s.clients, id)
-	s.frozen[id] = f
-	s.frozenFD[f.fd] = f
+	s.setFrozenFD(f.fd, f)
 	if f.deadline != 0 {
 		s.scheduleThawLocked(f)
 	}
@@ -152,10 +159,10 @@ func (c *conn) freeze(tc *net.TCPConn) bool {
 // frozenState is c's record.
 func (c *conn) frozenState() *frozen {
 	f := &frozen{
-		keepAlive: c.keepAlive, clientID: c.clientID, user: c.user, space: c.space,
-		username: c.cred.Username, susp: c.susp, connectExpiry: c.connectExpiry,
-		clientMaxPacket: uint32(c.clientMaxPacket), window: c.window, semCap: uint32(cap(c.sem)),
-		noLocalSubs: c.noLocalSubs.Load(), aliasMax: c.aliasMax, nextID: c.nextID, version: c.version,
+		clientID: c.clientID, user: c.user, space: c.space, susp: c.susp,
+		connectExpiry: c.connectExpiry, clientMaxPacket: uint32(c.clientMaxPacket), semCap: uint32(cap(c.sem)),
+		noLocalSubs: c.noLocalSubs.Load(), keepAlive: uint16(c.keepAlive / time.Second), window: uint16(c.window),
+		aliasMax: c.aliasMax, nextID: c.nextID, version: c.version,
 	}
 	if !c.deadline.IsZero() {
 		f.deadline = c.deadline.UnixNano()
@@ -169,9 +176,6 @@ func (c *conn) frozenState() *frozen {
 	if c.noProblemInfo {
 		f.flags |= frozenNoProblemInfo
 	}
-	if c.cred.HasUsername {
-		f.flags |= frozenHasUsername
-	}
 	if c.will != nil || len(c.aliases) > 0 || len(c.outAliases) > 0 || len(c.qos2In) > 0 {
 		f.extra = &frozenExtra{will: c.will, cred: c.cred, aliases: c.aliases, outAliases: c.outAliases, qos2In: c.qos2In}
 	}
@@ -183,8 +187,8 @@ func (c *conn) frozenState() *frozen {
 // being taken over or shut down, and never parks again. Server.mu held.
 func (s *Server) thawLocked(f *frozen, closing bool) *conn {
 	id := sessionID{f.space, f.clientID}
-	delete(s.frozen, id)
-	delete(s.frozenFD, f.fd)
+	s.frozen.remove(f)
+	s.frozenFD[f.fd] = nil
 	s.pollr.unwatch(int(f.fd))
 	nc, err := socketConn(int(f.fd))
 	if err != nil {
@@ -205,12 +209,12 @@ func (f *frozen) conn(s *Server, nc net.Conn) *conn {
 	c := newConn(s, nc)
 	c.log = s.opts.Logger.With("remote", nc.RemoteAddr().String(), "client_id", f.clientID)
 	c.version, c.clientID, c.user, c.space = f.version, f.clientID, f.user, f.space
-	c.keepAlive, c.susp, c.connectExpiry = f.keepAlive, f.susp, f.connectExpiry
-	c.clientMaxPacket, c.window, c.aliasMax, c.nextID = int(f.clientMaxPacket), f.window, f.aliasMax, f.nextID
+	c.keepAlive, c.susp, c.connectExpiry = time.Duration(f.keepAlive)*time.Second, f.susp, f.connectExpiry
+	c.clientMaxPacket, c.window, c.aliasMax, c.nextID = int(f.clientMaxPacket), uint32(f.window), f.aliasMax, f.nextID
 	c.noLocalSubs.Store(f.noLocalSubs)
 	c.cleanStart = f.flags&frozenCleanStart != 0
 	c.noProblemInfo = f.flags&frozenNoProblemInfo != 0
-	c.cred = Credentials{ClientID: f.clientID, Username: f.username, HasUsername: f.flags&frozenHasUsername != 0, RemoteAddr: nc.RemoteAddr()}
+	c.cred = Credentials{ClientID: f.clientID, RemoteAddr: nc.RemoteAddr()}
 	if x := f.extra; x != nil {
 		c.will, c.aliases, c.outAliases, c.qos2In = x.will, x.aliases, x.outAliases, x.qos2In
 		c.cred = x.cred
@@ -234,16 +238,73 @@ func (f *frozen) conn(s *Server, nc net.Conn) *conn {
 func (s *Server) thawEvent(fd int32, gen uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.frozenFD[fd]; f != nil && f.gen == gen {
+	if f := s.frozenAt(fd); f != nil && f.gen == gen {
 		s.thawLocked(f, false)
 	}
+}
+
+// frozenAt is the connection frozen on fd, or nil. Server.mu held.
+func (s *Server) frozenAt(fd int32) *frozen {
+	if int(fd) < len(s.frozenFD) {
+		return s.frozenFD[fd]
+	}
+	return nil
+}
+
+// setFrozenFD records f as frozen on fd. Server.mu held.
+func (s *Server) setFrozenFD(fd int32, f *frozen) {
+	if n := int(fd) + 1; n > len(s.frozenFD) {
+		s.frozenFD = append(s.frozenFD, make([]*frozen, max(n-len(s.frozenFD), len(s.frozenFD)/2))...)
+	}
+	s.frozenFD[fd] = f
 }
 
 // thawAllLocked thaws every frozen connection; closing as for
 // thawLocked. Server.mu held.
 func (s *Server) thawAllLocked(closing bool) {
-	for _, f := range s.frozen {
+	for _, f := range s.frozen.m {
 		s.thawLocked(f, closing)
+	}
+}
+
+// frozenIndex finds frozen connections by address space and client
+// identifier. Its keys are a hash of the two, 16 bytes a slot where a
+// sessionID key would take 40; the record itself tells whose it is, and
+// a second connection whose hash is taken does not freeze.
+type frozenIndex struct {
+	seed maphash.Seed
+	m    map[uint64]*frozen
+}
+
+func newFrozenIndex() frozenIndex {
+	return frozenIndex{seed: maphash.MakeSeed(), m: map[uint64]*frozen{}}
+}
+
+func (x *frozenIndex) key(space, clientID string) uint64 {
+	return maphash.Comparable(x.seed, sessionID{space, clientID})
+}
+
+// get returns the connection frozen with id, or nil.
+func (x *frozenIndex) get(id sessionID) *frozen {
+	if f := x.m[x.key(id.space, id.clientID)]; f != nil && f.space == id.space && f.clientID == id.clientID {
+		return f
+	}
+	return nil
+}
+
+// add indexes f, unless its key is taken.
+func (x *frozenIndex) add(f *frozen) bool {
+	k := x.key(f.space, f.clientID)
+	if x.m[k] != nil {
+		return false
+	}
+	x.m[k] = f
+	return true
+}
+
+func (x *frozenIndex) remove(f *frozen) {
+	if k := x.key(f.space, f.clientID); x.m[k] == f {
+		delete(x.m, k)
 	}
 }
 
@@ -272,12 +333,12 @@ func (h *thawHeap) Pop() any {
 
 // scheduleThawLocked thaws f at its deadline. Server.mu held.
 func (s *Server) scheduleThawLocked(f *frozen) {
-	if len(s.thawAt) > 2*len(s.frozenFD)+64 {
+	if len(s.thawAt) > 2*len(s.frozen.m)+64 {
 		// Mostly stale entries (clients that keep waking up before their
 		// deadline): keep the live ones.
 		live := s.thawAt[:0]
 		for _, e := range s.thawAt {
-			if g := s.frozenFD[e.fd]; g != nil && g.gen == e.gen {
+			if g := s.frozenAt(e.fd); g != nil && g.gen == e.gen {
 				live = append(live, e)
 			}
 		}
@@ -305,7 +366,7 @@ func (s *Server) thawDue() {
 	now := time.Now().UnixNano()
 	for len(s.thawAt) > 0 && s.thawAt[0].at <= now {
 		e := heap.Pop(&s.thawAt).(thawEntry)
-		if f := s.frozenFD[e.fd]; f != nil && f.gen == e.gen {
+		if f := s.frozenAt(e.fd); f != nil && f.gen == e.gen {
 			s.thawLocked(f, false)
 		}
 	}

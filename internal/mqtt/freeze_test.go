@@ -92,7 +92,7 @@ func TestFrozenConnectionLostSocket(t *testing.T) {
 	}
 	defer null.Close()
 	gw.mu.Lock()
-	for _, f := range gw.frozen {
+	for _, f := range gw.frozen.m {
 		if err := unix.Dup3(int(null.Fd()), int(f.fd), unix.O_CLOEXEC); err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,7 @@ func (s *Server) parked() int {
 func (s *Server) frozenCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.frozen)
+	return len(s.frozen.m)
 }
 
 // TestParkedConnectionsHaveNoGoroutine: idle suspended connections park

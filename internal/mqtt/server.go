@@ -161,8 +161,8 @@ type Server struct {
 	// Frozen connections (freeze.go), guarded by mu: by client
 	// identifier (a frozen connection is in these, not in conns and
 	// clients) and by descriptor, and their deadlines.
-	frozen            map[sessionID]*frozen
-	frozenFD          map[int32]*frozen
+	frozen            frozenIndex
+	frozenFD          []*frozen // by descriptor
 	frozenGen         uint32
 	thawAt            thawHeap
 	thawTimer         *time.Timer
@@ -202,7 +202,7 @@ func NewServer(opts Options) *Server {
 		opts.MaxSessionsPerSpace = 10000
 	}
 	s := &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[sessionID]*conn{}, wills: map[sessionID]*pendingWill{},
-		frozen: map[sessionID]*frozen{}, frozenFD: map[int32]*frozen{}, freezeBurst: freezeMemoryBurst}
+		frozen: newFrozenIndex(), freezeBurst: freezeMemoryBurst}
 	s.sessions = newSessions(s)
 	return s
 }
@@ -276,7 +276,7 @@ func (s *Server) register(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := sessionID{c.space, c.clientID}
-	if f := s.frozen[id]; f != nil {
+	if f := s.frozen.get(id); f != nil {
 		s.thawLocked(f, true)
 	}
 	old = s.clients[id]
@@ -288,7 +288,7 @@ func (s *Server) register(c *conn) (old *conn) {
 func (s *Server) ConnCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns) + len(s.frozen)
+	return len(s.conns) + len(s.frozen.m)
 }
 
 // Shutdown stops accepting, closes every client connection (v5 clients get

@@ -27,7 +27,7 @@ func (s *Server) scheduleWill(c *conn, delay time.Duration, publish func()) {
 	s.mu.Lock()
 	succ := s.clients[sessionID{c.space, c.clientID}]
 	taken, clean := succ != nil && succ != c, succ != nil && succ.cleanStart
-	if f := s.frozen[sessionID{c.space, c.clientID}]; f != nil { // freeze.go
+	if f := s.frozen.get(sessionID{c.space, c.clientID}); f != nil { // freeze.go
 		taken, clean = true, f.flags&frozenCleanStart != 0
 	}
 	if taken {

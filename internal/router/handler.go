@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unique"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/message"
@@ -101,18 +102,18 @@ func (s *space) admitConn(user, host string) *frames.Error {
 // that space's connection limits, without an AMQP connection: for a
 // gateway that logs a client in before the client needs one (package
 // mqtt, Backend.Login). The error is amqp:not-found without a space and
-// amqp:resource-limit-exceeded over a limit; release undoes the count,
-// once.
-func (r *Router) Admit(id sasl.Identity, remote net.Addr) (release func(), err error) {
+// amqp:resource-limit-exceeded over a limit; the Admission's Release
+// undoes the count.
+func (r *Router) Admit(id sasl.Identity, remote net.Addr) (Admission, error) {
 	s := r.placeConnection("", "", id.User)
 	if s == nil {
-		return nil, frames.Errorf(frames.ErrNotFound, "no address space for user %q", id.User)
+		return Admission{}, frames.Errorf(frames.ErrNotFound, "no address space for user %q", id.User)
 	}
 	user, host := limitUserOf(id), remoteHost(remote)
 	if err := s.admitConn(user, host); err != nil {
-		return nil, err
+		return Admission{}, err
 	}
-	return s.releaseOnce(user, host), nil
+	return s.admission(user, host), nil
 }
 
 // releaseConn undoes admitConn.
@@ -121,14 +122,36 @@ func (s *space) releaseConn(user, host string) {
 	s.release(user, host)
 }
 
-// releaseOnce returns a function that undoes admitConn the first time it
-// is called, and does nothing after.
-func (s *space) releaseOnce(user, host string) func() {
-	var released atomic.Bool
-	return func() {
-		if !released.Swap(true) {
-			s.releaseConn(user, host)
-		}
+// An Admission is a connection's place under its address space's
+// connection limits, from Admit or Hold, without a connection; Release
+// gives it up. It is small and holds no closure: a gateway keeps one for
+// every idle client.
+type Admission struct {
+	s *space
+	// Clients of one user, or one host, share the string.
+	user, host unique.Handle[string]
+	released   uint32 // atomic
+}
+
+// admission is the Admission of a connection admitConn counted.
+func (s *space) admission(user, host string) Admission {
+	return Admission{s: s, user: unique.Make(user), host: unique.Make(host)}
+}
+
+// Host is the remote host the admission counts under
+// maxConnectionsPerHost: the IP of the client's address.
+func (a *Admission) Host() string {
+	if a.s == nil {
+		return ""
+	}
+	return a.host.Value()
+}
+
+// Release undoes the admission the first time it is called, and does
+// nothing after (nor for the zero Admission).
+func (a *Admission) Release() {
+	if a.s != nil && atomic.CompareAndSwapUint32(&a.released, 0, 1) {
+		a.s.releaseConn(a.user.Value(), a.host.Value())
 	}
 }
 
@@ -481,27 +504,27 @@ func (r *Router) OnClose(c *transport.Conn, err error) {
 
 // Hold keeps the connection c counted against its address space's
 // connection limits (maxConnections, per user, per host) after c closes,
-// until release is called; for a gateway that closes an idle client's
+// until the Admission is released; for a gateway that closes an idle client's
 // AMQP connection while the client stays connected to it, and opens
 // another when the client is busy again (package mqtt, Options.IdleRelease).
 // The hold is granted whatever the limits, as it only carries on a count
 // c already had. ok is false when c was not admitted by OnOpen or has
 // already closed.
-func (r *Router) Hold(c *transport.Conn) (release func(), ok bool) {
+func (r *Router) Hold(c *transport.Conn) (Admission, bool) {
 	cs := connOf(c)
 	if cs == nil {
-		return nil, false
+		return Admission{}, false
 	}
 	cs.mu.Lock()
 	closed := cs.closed
 	cs.mu.Unlock()
 	if closed {
-		return nil, false
+		return Admission{}, false
 	}
 	// Counted whatever the limits (admit without any refuses nothing);
-	// the closure keeps what it releases, not cs.
+	// the Admission keeps what it releases, not cs.
 	s := cs.space
 	s.conns.Add(1)
 	s.admit(cs.limitUser, cs.host, Limits{})
-	return s.releaseOnce(cs.limitUser, cs.host), true
+	return s.admission(cs.limitUser, cs.host), true
 }

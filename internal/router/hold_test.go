@@ -61,7 +61,7 @@ func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, ok := r.Hold(a)
+	adm, ok := r.Hold(a)
 	if !ok {
 		t.Fatal("Hold of an open connection: not ok")
 	}
@@ -70,8 +70,8 @@ func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
 	if _, err := open(); !limited(err) {
 		t.Fatalf("connection while the hold lasts: %v, want resource-limit-exceeded", err)
 	}
-	release()
-	release() // a second call does nothing
+	adm.Release()
+	adm.Release() // a second call does nothing
 	if _, err := open(); err != nil {
 		t.Fatalf("connection after release: %v", err)
 	}
@@ -92,7 +92,7 @@ func TestRouterAdmit(t *testing.T) {
 		return errors.As(err, &fe) && fe.Condition == frames.ErrResourceLimitExceeded
 	}
 	alice := sasl.Identity{User: "alice@s", Mechanism: sasl.Plain}
-	release, err := r.Admit(alice, remote)
+	adm, err := r.Admit(alice, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +102,14 @@ func TestRouterAdmit(t *testing.T) {
 	if rb, err := r.Admit(sasl.Identity{User: "bob@s"}, remote); err != nil {
 		t.Fatalf("bob next to alice: %v", err)
 	} else {
-		rb()
+		rb.Release()
 	}
-	release()
-	release()
+	adm.Release()
+	adm.Release()
 	if ra, err := r.Admit(alice, remote); err != nil {
 		t.Fatalf("alice after release: %v", err)
 	} else {
-		ra()
+		ra.Release()
 	}
 	// Anonymous goes to the default space, which takes one connection.
 	anon := sasl.Identity{Anonymous: true, Mechanism: sasl.Anonymous}
@@ -120,7 +120,7 @@ func TestRouterAdmit(t *testing.T) {
 	if _, err := r.Admit(anon, remote); !limited(err) {
 		t.Fatalf("second anonymous admission: %v, want resource-limit-exceeded", err)
 	}
-	ra()
+	ra.Release()
 	r.DeleteSpace("default")
 	var fe *frames.Error
 	if _, err := r.Admit(anon, remote); !errors.As(err, &fe) || fe.Condition != frames.ErrNotFound {
