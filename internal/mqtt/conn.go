@@ -157,9 +157,18 @@ func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel,
-		log:  s.opts.Logger.With("remote", nc.RemoteAddr().String()),
+		log:  s.opts.Logger.With("remote", addrString(nc.RemoteAddr())),
 		done: make(chan struct{}),
 	}
+}
+
+// addrString is a for logs; a socket whose peer has gone (reset while
+// frozen, freeze.go) has no remote address.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "unknown"
+	}
+	return a.String()
 }
 
 // serve runs the connection on the calling goroutine: CONNECT, then the

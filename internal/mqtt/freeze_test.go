@@ -3,6 +3,7 @@
 package mqtt
 
 import (
+	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -129,4 +130,23 @@ func TestFreezeBurst(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d calls for one burst, want 1", n)
 	}
+}
+
+// TestFrozenConnectionReset: a client that resets its frozen connection
+// (the socket then has no peer address to give the new net.Conn) ends
+// with its will, and the server goes on.
+func TestFrozenConnectionReset(t *testing.T) {
+	gw, _, addr := startIdleGateway(t, 20*time.Millisecond)
+	sub, _ := dialRaw(t, addr, packets.Version5, 0)
+	sub.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "rst/#", QoS: 0}}})
+	sub.next()
+	c := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: "rst",
+		Will: &packets.Will{Topic: "rst/will", Payload: []byte("reset"), QoS: 0}})
+	waitFor(t, "it to freeze", func() bool { return gw.frozenCount() == 1 })
+	c.nc.(*net.TCPConn).SetLinger(0)
+	c.nc.Close() // RST
+	if p, ok := sub.next().(*packets.Publish); !ok || string(p.Payload) != "reset" {
+		t.Fatalf("will: %#v", p)
+	}
+	waitFor(t, "no connection but the subscriber", func() bool { return gw.ConnCount() == 1 })
 }
