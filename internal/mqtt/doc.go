@@ -107,7 +107,13 @@
 // 0x80). WebSocket connections are never released: gorilla/websocket
 // makes a timed-out read fatal. See idle.go. A suspended client over
 // TCP or TLS that stays silent parks: no goroutine until its socket, its
-// keep-alive timer, a takeover or shutdown wakes it (park.go).
+// keep-alive timer, a takeover or shutdown wakes it (park.go). Over plain
+// TCP it freezes instead: its conn and net.Conn are dropped, a duplicate
+// of its descriptor waits in the same epoll set, and a 128-byte frozen
+// record (plus a frozenExtra for a will, topic aliases or QoS 2 state)
+// is all that is left of it; the same wake-ups build a conn from the
+// record again (freeze.go). Lock order: conn.park_.mu, then Server.mu
+// (which guards the frozen tables), then the poller's mu.
 //
 // # Flows
 //
