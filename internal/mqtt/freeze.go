@@ -80,10 +80,13 @@ type frozenExtra struct {
 
 // freezeMemoryBurst is how many connections must freeze before
 // Options.AfterFreezeBurst is called, once freezing has paused for
-// freezeSettle.
+// freezeSettle, and no sooner than freezeBurstGap after the last call: a
+// server with a steady churn of clients (and perhaps a large heap, which
+// a forced collection walks) calls it at most once a minute.
 const (
 	freezeMemoryBurst = 1000
 	freezeSettle      = 500 * time.Millisecond
+	freezeBurstGap    = time.Minute
 )
 
 // freeze freezes c, parked-to-be over plain TCP, if it can; it reports
@@ -379,12 +382,17 @@ func (s *Server) thawDue() {
 // for freezeSettle after a burst of freezeMemoryBurst connections.
 func (s *Server) burstSettled() {
 	s.mu.Lock()
-	if wait := freezeSettle - time.Since(s.lastFreeze); wait > 0 && !s.closed {
+	wait := freezeSettle - time.Since(s.lastFreeze)
+	if !s.lastBurst.IsZero() {
+		wait = max(wait, s.burstGap-time.Since(s.lastBurst))
+	}
+	if wait > 0 && !s.closed {
 		s.burstTimer.Reset(wait)
 		s.mu.Unlock()
 		return
 	}
 	s.freezesSinceBurst = 0
+	s.lastBurst = time.Now()
 	s.mu.Unlock()
 	s.opts.AfterFreezeBurst()
 }

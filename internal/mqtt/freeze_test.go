@@ -3,6 +3,7 @@
 package mqtt
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"sync/atomic"
@@ -111,7 +112,8 @@ func TestFrozenConnectionLostSocket(t *testing.T) {
 }
 
 // TestFreezeBurst: Options.AfterFreezeBurst is called once a burst of
-// freezings has settled, not for each.
+// freezings has settled, not for each, and a second burst soon after
+// waits for the gap between calls.
 func TestFreezeBurst(t *testing.T) {
 	var calls atomic.Int32
 	var sb *suspendBackend
@@ -120,15 +122,35 @@ func TestFreezeBurst(t *testing.T) {
 		o.Backend, o.IdleRelease = sb, 20*time.Millisecond
 		o.AfterFreezeBurst = func() { calls.Add(1) }
 	})
-	gw.freezeBurst = 5
-	for i := range 12 {
-		dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: string(rune('a' + i))})
+	gw.mu.Lock()
+	gw.freezeBurst, gw.burstGap = 5, 3*time.Second
+	gw.mu.Unlock()
+	connect := func(from, n int) {
+		for i := range n {
+			dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version311, CleanStart: true, ClientID: fmt.Sprint("burst-", from+i)})
+		}
+		waitFor(t, "all to freeze", func() bool { return gw.frozenCount() == from+n })
 	}
-	waitFor(t, "all to freeze", func() bool { return gw.frozenCount() == 12 })
+	connect(0, 12)
 	waitFor(t, "the burst to settle", func() bool { return calls.Load() == 1 })
+	first := time.Now()
 	time.Sleep(2 * freezeSettle)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d calls for one burst, want 1", n)
+	}
+	connect(12, 6)
+	time.Sleep(2 * freezeSettle)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("a second burst within the gap: %d calls, want 1 so far", n)
+	}
+	for calls.Load() != 2 {
+		if time.Since(first) > 10*time.Second {
+			t.Fatal("no call for the second burst after the gap")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if since := time.Since(first); since < 3*time.Second-50*time.Millisecond {
+		t.Fatalf("second call %v after the first, want the 3 s gap", since)
 	}
 }
 

@@ -135,10 +135,10 @@ type Options struct {
 	MaxSessionsPerSpace int
 	// AfterFreezeBurst, if set, is called once a burst of idle
 	// connections has frozen (freeze.go: a thousand or more, then no
-	// more for half a second): the memory their setup used is garbage
-	// now, and a process may want to give it back to the OS at once
-	// (serve calls debug.FreeOSMemory) rather than as the runtime's
-	// background scavenger gets to it.
+	// more for half a second; at most once a minute): the memory their
+	// setup used is garbage now, and a process may want to give it back
+	// to the OS at once (serve calls debug.FreeOSMemory) rather than as
+	// the runtime's background scavenger gets to it.
 	AfterFreezeBurst func()
 	Logger           *slog.Logger
 }
@@ -166,9 +166,11 @@ type Server struct {
 	frozenGen         uint32
 	thawAt            thawHeap
 	thawTimer         *time.Timer
-	freezeBurst       int // freezeMemoryBurst (tests change it)
+	freezeBurst       int           // freezeMemoryBurst (tests change it)
+	burstGap          time.Duration // freezeBurstGap (tests change it)
 	freezesSinceBurst int
 	lastFreeze        time.Time
+	lastBurst         time.Time // of the last AfterFreezeBurst call
 	burstTimer        *time.Timer
 
 	pollOnce sync.Once
@@ -202,7 +204,7 @@ func NewServer(opts Options) *Server {
 		opts.MaxSessionsPerSpace = 10000
 	}
 	s := &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[sessionID]*conn{}, wills: map[sessionID]*pendingWill{},
-		frozen: newFrozenIndex(), freezeBurst: freezeMemoryBurst}
+		frozen: newFrozenIndex(), freezeBurst: freezeMemoryBurst, burstGap: freezeBurstGap}
 	s.sessions = newSessions(s)
 	return s
 }
