@@ -39,9 +39,13 @@ import (
 // event; a parked connection's generations stay below it.
 const frozenGenBit = 1 << 31
 
-// frozen is a frozen connection's state, kept small (128 bytes): times
-// are Unix nanoseconds (0: none), the keep-alive is in seconds (as
-// CONNECT and CONNACK give it), and what only a will needs is in extra.
+// frozen is a frozen connection's state, kept small (128 bytes): the
+// deadline is in nanoseconds since Server.epoch, on the monotonic clock
+// as a parked connection's is (a step of the wall clock must not end
+// every frozen connection at once), the credentials' expiry in Unix
+// nanoseconds (it is a wall-clock time), 0 for none; the keep-alive is in
+// seconds (as CONNECT and CONNACK give it); what only a will needs is in
+// extra.
 type frozen struct {
 	deadline        int64
 	expires         int64
@@ -168,7 +172,7 @@ func (c *conn) frozenState() *frozen {
 		aliasMax: c.aliasMax, nextID: c.nextID, version: c.version,
 	}
 	if !c.deadline.IsZero() {
-		f.deadline = c.deadline.UnixNano()
+		f.deadline = max(int64(c.deadline.Sub(c.s.epoch)), 1)
 	}
 	if !c.expires.IsZero() {
 		f.expires = c.expires.UnixNano()
@@ -223,7 +227,7 @@ func (f *frozen) conn(s *Server, nc net.Conn) *conn {
 		c.cred = x.cred
 	}
 	if f.deadline != 0 {
-		c.deadline = time.Unix(0, f.deadline)
+		c.deadline = s.epoch.Add(time.Duration(f.deadline))
 	}
 	if f.expires != 0 {
 		c.expires = time.Unix(0, f.expires)
@@ -353,7 +357,7 @@ func (s *Server) scheduleThawLocked(f *frozen) {
 	if s.thawAt[0].gen != f.gen || s.thawAt[0].fd != f.fd {
 		return // an earlier deadline has the timer
 	}
-	d := time.Until(time.Unix(0, f.deadline))
+	d := time.Duration(f.deadline) - time.Since(s.epoch)
 	if s.thawTimer == nil {
 		s.thawTimer = time.AfterFunc(d, s.thawDue)
 	} else {
@@ -366,7 +370,10 @@ func (s *Server) scheduleThawLocked(f *frozen) {
 func (s *Server) thawDue() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now().UnixNano()
+	if s.closed {
+		return // Shutdown thawed them all
+	}
+	now := int64(time.Since(s.epoch))
 	for len(s.thawAt) > 0 && s.thawAt[0].at <= now {
 		e := heap.Pop(&s.thawAt).(thawEntry)
 		if f := s.frozenAt(e.fd); f != nil && f.gen == e.gen {
@@ -382,11 +389,15 @@ func (s *Server) thawDue() {
 // for freezeSettle after a burst of freezeMemoryBurst connections.
 func (s *Server) burstSettled() {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	wait := freezeSettle - time.Since(s.lastFreeze)
 	if !s.lastBurst.IsZero() {
 		wait = max(wait, s.burstGap-time.Since(s.lastBurst))
 	}
-	if wait > 0 && !s.closed {
+	if wait > 0 {
 		s.burstTimer.Reset(wait)
 		s.mu.Unlock()
 		return

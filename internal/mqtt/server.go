@@ -164,6 +164,7 @@ type Server struct {
 	frozen            frozenIndex
 	frozenFD          []*frozen // by descriptor
 	frozenGen         uint32
+	epoch             time.Time // frozen.deadline counts from it
 	thawAt            thawHeap
 	thawTimer         *time.Timer
 	freezeBurst       int           // freezeMemoryBurst (tests change it)
@@ -204,7 +205,7 @@ func NewServer(opts Options) *Server {
 		opts.MaxSessionsPerSpace = 10000
 	}
 	s := &Server{opts: opts, conns: map[*conn]struct{}{}, clients: map[sessionID]*conn{}, wills: map[sessionID]*pendingWill{},
-		frozen: newFrozenIndex(), freezeBurst: freezeMemoryBurst, burstGap: freezeBurstGap}
+		frozen: newFrozenIndex(), freezeBurst: freezeMemoryBurst, burstGap: freezeBurstGap, epoch: time.Now()}
 	s.sessions = newSessions(s)
 	return s
 }
@@ -307,6 +308,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.burstTimer.Stop()
 	}
 	s.thawAllLocked(true) // into conns
+	if s.thawTimer != nil {
+		s.thawTimer.Stop()
+		s.thawAt = nil
+	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

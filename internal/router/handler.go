@@ -125,7 +125,10 @@ func (s *space) releaseConn(user, host string) {
 // An Admission is a connection's place under its address space's
 // connection limits, from Admit or Hold, without a connection; Release
 // gives it up. It is small and holds no closure: a gateway keeps one for
-// every idle client.
+// every idle client. Keep it where Admit or Hold put it: a copy made
+// after it is used has a release of its own (released is a plain uint32
+// so that it can be returned and stored by value, which go vet would
+// refuse for an atomic.Uint32).
 type Admission struct {
 	s *space
 	// Clients of one user, or one host, share the string.
