@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
@@ -35,6 +37,8 @@ type mqttGatewayOptions struct {
 	tlsKey    string
 	logFormat string
 	logLevel  string
+	// idleRelease is mqtt.Options.IdleRelease (0: off).
+	idleRelease time.Duration
 	// ready, if set, is called with the listen addresses ("mqtt",
 	// "mqtts", "ws", "wss") once they listen (tests).
 	ready func(map[string]net.Addr)
@@ -54,6 +58,12 @@ the gateway's address at the router.
 --mqtts (needs --tls-cert and --tls-key, re-read when they change) serves
 MQTT over TLS; --ws and --wss serve MQTT over WebSocket on /mqtt
 (subprotocol mqtt), --wss over TLS.
+--mqtt-idle-release (default 5s, 0: off) closes the AMQP connection of a
+client that has been idle that long with nothing that needs it (over TCP
+and TLS, not WebSocket), and dials the router again with the client's
+credentials at its next PUBLISH or SUBSCRIBE or for its will; meanwhile
+the client does not count under the router's connection limits, and an
+idle client over plain TCP costs the gateway well under a kilobyte.
 SIGINT or SIGTERM closes the clients and exits 0.`
 
 func mqttGatewayCommand() command {
@@ -89,6 +99,7 @@ func parseMQTTGatewayArgs(args []string, stdout io.Writer) (mqttGatewayOptions, 
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM) of --tls-cert")
 	fs.Var(&logFormat, "log-format", "log `FORMAT`: text or json")
 	fs.Var(&logLevel, "log-level", "log `LEVEL`: debug, info, warn or error")
+	fs.DurationVar(&o.idleRelease, "mqtt-idle-release", 5*time.Second, "close the AMQP connection of an MQTT client idle this long (over TCP and TLS), and dial the router again with its credentials when it is busy again; 0: never")
 	if err := parseFlags(fs, args, "enmasse mqtt-gateway [flags]", mqttGatewayDescription, stdout, false); err != nil {
 		return o, err
 	}
@@ -108,6 +119,8 @@ func parseMQTTGatewayArgs(args []string, stdout io.Writer) (mqttGatewayOptions, 
 		return o, usageErrorf("--router-ca needs --router-tls")
 	case o.mqttAddr == "" && o.mqttsAddr == "" && o.wsAddr == "" && o.wssAddr == "":
 		return o, usageErrorf("no listener: give --mqtt, --mqtts, --ws or --wss")
+	case o.idleRelease < 0:
+		return o, usageErrorf("--mqtt-idle-release must not be negative")
 	}
 	return o, nil
 }
@@ -140,7 +153,8 @@ func runMQTTGateway(ctx context.Context, o mqttGatewayOptions, logOut io.Writer)
 		}
 		serverTLS = r.ServerConfig()
 	}
-	gw := mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger.With("component", "mqtt")})
+	gw := mqtt.NewServer(mqtt.Options{Backend: b, Logger: logger.With("component", "mqtt"),
+		IdleRelease: o.idleRelease, AfterFreezeBurst: debug.FreeOSMemory})
 
 	addrs := map[string]net.Addr{}
 	var lns []net.Listener
@@ -208,10 +222,15 @@ func runMQTTGateway(ctx context.Context, o mqttGatewayOptions, logOut io.Writer)
 // remoteBackend implements mqtt.Backend with a router reached over TCP:
 // each MQTT client gets its own AMQP connection, which desires
 // router.CapabilityMQTTTopics so that the router creates topics for it
-// (EnsureTopic has nothing to do).
+// (EnsureTopic has nothing to do). It is an mqtt.Suspender: an idle
+// client's connection is closed, and dialled again with the client's
+// credentials when the client needs it.
 type remoteBackend struct {
 	addr string
 	tls  *tls.Config // nil: plain AMQP
+	// creds maps each open connection to the credentials it was opened
+	// with, for Suspend.
+	creds sync.Map
 }
 
 func (b *remoteBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*transport.Conn, error) {
@@ -223,12 +242,47 @@ func (b *remoteBackend) Connect(ctx context.Context, cred mqtt.Credentials) (*tr
 	case cred.HasUsername:
 		mech = sasl.NewPlainClient("", cred.Username, string(cred.Password))
 	}
-	return transport.Dial(ctx, b.addr, transport.Options{
+	c, err := transport.Dial(ctx, b.addr, transport.Options{
 		ContainerID:         "mqtt:" + cred.ClientID,
 		SASL:                mech,
 		TLSConfig:           b.tls,
 		DesiredCapabilities: []types.Symbol{router.CapabilityMQTTTopics},
 	})
+	if err != nil {
+		return nil, err
+	}
+	b.creds.Store(c, cred)
+	c.AfterClose(func() { b.creds.Delete(c) })
+	return c, nil
 }
 
 func (b *remoteBackend) EnsureTopic(user, name string) error { return nil }
+
+// Suspend implements mqtt.Suspender. Unlike serve's in-process
+// suspension, the router does not count a suspended client under its
+// connection limits (it is in another process), and Resume logs in
+// again: it fails, and the MQTT connection ends (v5 DISCONNECT 0x97 or
+// 0x87), when a limit is reached or the credentials are no longer valid
+// by then. The credentials stay in the gateway's memory meanwhile, as
+// they do while the connection is open.
+func (b *remoteBackend) Suspend(c *transport.Conn) (mqtt.Suspension, bool) {
+	v, ok := b.creds.Load(c)
+	if !ok {
+		return nil, false
+	}
+	cred := v.(mqtt.Credentials)
+	cred.TLS = nil // Connect does not use it; the state is large
+	return &redial{b: b, cred: cred}, true
+}
+
+// redial is a suspended client's claim to a connection to the router.
+type redial struct {
+	b    *remoteBackend
+	cred mqtt.Credentials
+}
+
+func (r *redial) Resume(ctx context.Context) (*transport.Conn, error) {
+	return r.b.Connect(ctx, r.cred)
+}
+
+func (r *redial) Release() {}

@@ -126,6 +126,7 @@ func TestMQTTGatewayFlags(t *testing.T) {
 		{[]string{"--router-ca", "ca.pem"}, "--router-ca needs --router-tls"},
 		{[]string{"--mqtt", "", "--ws", ""}, "no listener"},
 		{[]string{"--router", ""}, "--router must not be empty"},
+		{[]string{"--mqtt-idle-release", "-1s"}, "--mqtt-idle-release must not be negative"},
 	} {
 		_, err := parseMQTTGatewayArgs(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -194,4 +195,29 @@ func TestMQTTGatewayTLS(t *testing.T) {
 	sub.subscribe(t, "secure/#", 1)
 	pub.publish(t, &paho.Publish{Topic: "secure/1", QoS: 1, Payload: []byte("tls both ways")})
 	sub.expect(t, "secure/1", "tls both ways", 1)
+}
+
+// TestMQTTGatewayIdleRelease: the separate gateway closes an idle
+// client's connection to the router (--mqtt-idle-release) and dials the
+// router again, logging in with the same credentials, when the client
+// publishes; a subscribed client keeps its connection.
+func TestMQTTGatewayIdleRelease(t *testing.T) {
+	s := startServe(t, "--mqtt", "", "--config", mqttUsersConfig(t), "--log-level", "debug")
+	addr := startMQTTGateway(t, s.addrs["amqp"].String(), "--mqtt-idle-release", "50ms")["mqtt"].String()
+	logins := func() int { return strings.Count(s.logs.String(), "user=alice ") }
+	sub := mqttConnect(t, addr, "gw-idle-sub", withUser("alice", "secret"))
+	sub.subscribe(t, "alice/idle", 1)
+	pub := mqttConnect(t, addr, "gw-idle-pub", withUser("alice", "secret"))
+	if n := logins(); n != 2 {
+		t.Fatalf("%d logins of alice at the router, want 2", n)
+	}
+	time.Sleep(300 * time.Millisecond) // the publisher's connection is released
+	for i := range 2 {
+		pub.publish(t, &paho.Publish{Topic: "alice/idle", QoS: 1, Payload: []byte("after idle")})
+		sub.expect(t, "alice/idle", "after idle", 1)
+		if n := logins(); n != 3+i {
+			t.Fatalf("after publication %d: %d logins of alice at the router, want %d (a new connection after each release)", i+1, n, 3+i)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

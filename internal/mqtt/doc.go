@@ -90,7 +90,8 @@
 // connection: Login checks the credentials and admits the client
 // (Router.Admit) in process, and the first PUBLISH, SUBSCRIBE, will or
 // persistent session resumes one. With a Backend that is only a
-// Suspender, CONNECT opens one as usual. Then a client that sends nothing
+// Suspender (the separate gateway process's: its Resume dials the router
+// again with the client's credentials), CONNECT opens one as usual. Then a client that sends nothing
 // for IdleRelease (at most connectGrace, 100 ms, right after CONNECT)
 // while nothing needs its AMQP connection — no subscription, no
 // persistent session, no QoS 1/2 publication waiting for its outcome, no
