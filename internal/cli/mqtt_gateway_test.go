@@ -14,6 +14,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/enmasse-go/enmasse/internal/mqtt"
+	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
+	"github.com/enmasse-go/enmasse/internal/oidc"
 	"github.com/enmasse-go/enmasse/internal/oidc/oidctest"
 )
 
@@ -219,5 +221,48 @@ func TestMQTTGatewayIdleRelease(t *testing.T) {
 			t.Fatalf("after publication %d: %d logins of alice at the router, want %d (a new connection after each release)", i+1, n, 3+i)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// TestMQTTGatewayTokenExpiry: when the router ends a connection whose
+// token expired, the separate gateway tells the MQTT 5 client with
+// DISCONNECT 0x87 (it cannot tell the expiry itself).
+func TestMQTTGatewayTokenExpiry(t *testing.T) {
+	iss := oidctest.New(t)
+	srv := startServeOIDC(t, iss)
+	addr := startMQTTGateway(t, srv.addrs["amqp"].String())["mqtt"].String()
+	start := time.Now()
+	soon := iss.Claims("alice", oidcAudience)
+	soon["exp"] = start.Add(2*time.Second - oidc.DefaultLeeway).Unix()
+	token := iss.Token(t, soon)
+	nc := dialTCP(t, addr)
+	defer nc.Close()
+	if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "gw-expiring",
+		HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
+		t.Fatal(err)
+	}
+	pr := packets.NewReader(nc, 0)
+	pr.Version = packets.Version5
+	nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("login with the token: %v", err)
+	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("login with the token: %#v", p)
+	}
+	// Subscribed: its connection to the router stays open until the
+	// router ends it.
+	packets.WriteTo(nc, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "alice/x", QoS: 1}}}, packets.Version5)
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("SUBSCRIBE: %v", err)
+	} else if sa, ok := p.(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
+		t.Fatalf("SUBACK: %#v", p)
+	}
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("%v, want DISCONNECT 0x87", err)
+	} else if d, ok := p.(*packets.Disconnect); !ok || d.ReasonCode != packets.ReasonNotAuthorized || !strings.Contains(d.Properties.ReasonString, "expired") {
+		t.Fatalf("%#v, want DISCONNECT 0x87 saying the credentials expired", p)
+	}
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("ended after %v, before the token expired", el)
 	}
 }

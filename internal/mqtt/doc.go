@@ -269,8 +269,12 @@
 //     connection wakes for it, and the router closing the AMQP connection
 //     for the same reason only makes the loop's read end at once. A
 //     suspended client's claim no longer resumes then, so its will is not
-//     published. The separate `enmasse mqtt-gateway` process cannot tell:
-//     its clients' connections just close when the router closes theirs.
+//     published. The separate `enmasse mqtt-gateway` process cannot tell
+//     the expiry, but the router's close of a client's AMQP connection
+//     with amqp:unauthorized-access gives the client DISCONNECT 0x87 all
+//     the same (watchAMQP; 0x97 for amqp:resource-limit-exceeded, else
+//     0x80); a client whose connection is released learns it at its next
+//     PUBLISH or SUBSCRIBE, when the new login fails.
 //   - Keep-alive: a connection silent for 1.5 × keep-alive is closed
 //     [MQTT-3.1.2-24] (v5 with DISCONNECT 0x8D), and its will published.
 //     Options.MaxKeepAlive caps a v5 client's keep-alive (0, none, counts

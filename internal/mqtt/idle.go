@@ -184,7 +184,11 @@ func (c *conn) needAMQP() bool {
 }
 
 // watchAMQP closes the MQTT connection when ac, its AMQP connection, ends
-// other than by suspend or teardown; no goroutine waits for it.
+// other than by suspend or teardown; no goroutine waits for it. A v5
+// client is told why first (MQTT 5.0 §4.13.2): DISCONNECT 0x87 when the
+// router closed the connection with amqp:unauthorized-access (expired
+// credentials: the separate gateway process cannot tell when they
+// expire), 0x97 with amqp:resource-limit-exceeded, else 0x80.
 func (c *conn) watchAMQP(ac *transport.Conn) {
 	c.live.Store(ac)
 	ac.AfterClose(func() {
@@ -197,7 +201,20 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 				c.nc.SetReadDeadline(time.Unix(1, 0))
 				return
 			}
-			c.nc.Close()
+			rc := codeFor(ac.Err())
+			if rc != packets.ReasonNotAuthorized && rc != packets.ReasonQuotaExceeded {
+				rc = packets.ReasonUnspecifiedError
+			}
+			reason := "the router closed the connection"
+			if err := ac.Err(); err != nil {
+				reason += ": " + err.Error()
+			}
+			// Not on the transport's goroutine: the write may wait for a
+			// slow client (writeTimeout).
+			go func() {
+				c.disconnect(rc, reason)
+				c.nc.Close()
+			}()
 		}
 	})
 }
