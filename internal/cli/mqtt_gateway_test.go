@@ -226,7 +226,9 @@ func TestMQTTGatewayIdleRelease(t *testing.T) {
 
 // TestMQTTGatewayTokenExpiry: when the router ends a connection whose
 // token expired, the separate gateway tells the MQTT 5 client with
-// DISCONNECT 0x87 (it cannot tell the expiry itself).
+// DISCONNECT 0x87 (it cannot tell the expiry itself); an idle client,
+// whose connection was released, gets 0x87 when it publishes and the
+// gateway's new login with the token fails.
 func TestMQTTGatewayTokenExpiry(t *testing.T) {
 	iss := oidctest.New(t)
 	srv := startServeOIDC(t, iss)
@@ -264,5 +266,26 @@ func TestMQTTGatewayTokenExpiry(t *testing.T) {
 	}
 	if el := time.Since(start); el < time.Second {
 		t.Fatalf("ended after %v, before the token expired", el)
+	}
+
+	idle := dialTCP(t, addr)
+	defer idle.Close()
+	soon["exp"] = time.Now().Add(2*time.Second - oidc.DefaultLeeway).Unix()
+	packets.WriteTo(idle, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "gw-idle-expiring",
+		HasPassword: true, Password: []byte(iss.Token(t, soon))}, packets.Version5)
+	ir := packets.NewReader(idle, 0)
+	ir.Version = packets.Version5
+	idle.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if p, err := ir.ReadPacket(); err != nil {
+		t.Fatalf("idle client's login: %v", err)
+	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("idle client's login: %#v", p)
+	}
+	time.Sleep(3 * time.Second) // released after 100 ms; the token expires meanwhile
+	packets.WriteTo(idle, &packets.Publish{Topic: "alice/x", QoS: 1, PacketID: 1, Payload: []byte("late")}, packets.Version5)
+	if p, err := ir.ReadPacket(); err != nil {
+		t.Fatalf("idle client: %v, want DISCONNECT 0x87", err)
+	} else if d, ok := p.(*packets.Disconnect); !ok || d.ReasonCode != packets.ReasonNotAuthorized {
+		t.Fatalf("idle client: %#v, want DISCONNECT 0x87", p)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
@@ -914,6 +915,12 @@ func errString(e *frames.Error) string {
 func codeFor(err error) packets.ReasonCode {
 	if rc, ok := err.(packets.ReasonCode); ok {
 		return rc
+	}
+	var se *transport.SASLError
+	if errors.As(err, &se) && se.Code == sasl.CodeAuth {
+		// A login refused (the separate gateway process logs in again
+		// when it resumes an idle client's connection).
+		return packets.ReasonNotAuthorized
 	}
 	var fe *frames.Error
 	if err == nil || !errors.As(err, &fe) || fe == nil {
