@@ -179,7 +179,11 @@ func (c *conn) needAMQP() bool {
 	if rc != packets.ReasonQuotaExceeded && rc != packets.ReasonNotAuthorized {
 		rc = packets.ReasonUnspecifiedError
 	}
-	c.disconnect(rc, "cannot reach the router: "+err.Error())
+	what := "cannot reach the router: "
+	if rc == packets.ReasonNotAuthorized {
+		what = "the router refused the client: "
+	}
+	c.disconnect(rc, what+err.Error())
 	return false
 }
 
