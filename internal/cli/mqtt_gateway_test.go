@@ -237,28 +237,10 @@ func TestMQTTGatewayTokenExpiry(t *testing.T) {
 	soon := iss.Claims("alice", oidcAudience)
 	soon["exp"] = start.Add(2*time.Second - oidc.DefaultLeeway).Unix()
 	token := iss.Token(t, soon)
-	nc := dialTCP(t, addr)
-	defer nc.Close()
-	if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "gw-expiring",
-		HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
-		t.Fatal(err)
-	}
-	pr := packets.NewReader(nc, 0)
-	pr.Version = packets.Version5
-	nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-	if p, err := pr.ReadPacket(); err != nil {
-		t.Fatalf("login with the token: %v", err)
-	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
-		t.Fatalf("login with the token: %#v", p)
-	}
+	nc, pr := tokenMQTTClient(t, addr, "gw-expiring", token)
 	// Subscribed: its connection to the router stays open until the
 	// router ends it.
-	packets.WriteTo(nc, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "alice/x", QoS: 1}}}, packets.Version5)
-	if p, err := pr.ReadPacket(); err != nil {
-		t.Fatalf("SUBSCRIBE: %v", err)
-	} else if sa, ok := p.(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
-		t.Fatalf("SUBACK: %#v", p)
-	}
+	rawSubscribe(t, nc, pr, "alice/x")
 	if p, err := pr.ReadPacket(); err != nil {
 		t.Fatalf("%v, want DISCONNECT 0x87", err)
 	} else if d, ok := p.(*packets.Disconnect); !ok || d.ReasonCode != packets.ReasonNotAuthorized || !strings.Contains(d.Properties.ReasonString, "expired") {
@@ -268,19 +250,8 @@ func TestMQTTGatewayTokenExpiry(t *testing.T) {
 		t.Fatalf("ended after %v, before the token expired", el)
 	}
 
-	idle := dialTCP(t, addr)
-	defer idle.Close()
 	soon["exp"] = time.Now().Add(2*time.Second - oidc.DefaultLeeway).Unix()
-	packets.WriteTo(idle, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "gw-idle-expiring",
-		HasPassword: true, Password: []byte(iss.Token(t, soon))}, packets.Version5)
-	ir := packets.NewReader(idle, 0)
-	ir.Version = packets.Version5
-	idle.SetReadDeadline(time.Now().Add(15 * time.Second))
-	if p, err := ir.ReadPacket(); err != nil {
-		t.Fatalf("idle client's login: %v", err)
-	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
-		t.Fatalf("idle client's login: %#v", p)
-	}
+	idle, ir := tokenMQTTClient(t, addr, "gw-idle-expiring", iss.Token(t, soon))
 	time.Sleep(3 * time.Second) // released after 100 ms; the token expires meanwhile
 	packets.WriteTo(idle, &packets.Publish{Topic: "alice/x", QoS: 1, PacketID: 1, Payload: []byte("late")}, packets.Version5)
 	if p, err := ir.ReadPacket(); err != nil {

@@ -42,27 +42,9 @@ func TestServeTokenExpiryEndsConnections(t *testing.T) {
 	}
 	var clients []client
 	for i, subscribe := range []bool{false, true} {
-		nc := dialTCP(t, srv.addrs["mqtt"].String())
-		defer nc.Close()
-		if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: fmt.Sprint("expiring-", i),
-			HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
-			t.Fatal(err)
-		}
-		pr := packets.NewReader(nc, 0)
-		pr.Version = packets.Version5
-		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-		if p, err := pr.ReadPacket(); err != nil {
-			t.Fatalf("MQTT login with the token: %v", err)
-		} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
-			t.Fatalf("MQTT login with the token: %#v", p)
-		}
+		nc, pr := tokenMQTTClient(t, srv.addrs["mqtt"].String(), fmt.Sprint("expiring-", i), token)
 		if subscribe {
-			packets.WriteTo(nc, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "alice/x", QoS: 1}}}, packets.Version5)
-			if p, err := pr.ReadPacket(); err != nil {
-				t.Fatalf("SUBSCRIBE: %v", err)
-			} else if sa, ok := p.(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
-				t.Fatalf("SUBACK: %#v", p)
-			}
+			rawSubscribe(t, nc, pr, "alice/x")
 		}
 		clients = append(clients, client{nc, pr})
 	}
@@ -93,5 +75,37 @@ func TestServeTokenExpiryEndsConnections(t *testing.T) {
 			t.Fatal("the AMQP connection outlived its token")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tokenMQTTClient logs a raw MQTT 5 client in with token as its password,
+// and returns its connection (closed at cleanup) and reader.
+func tokenMQTTClient(t *testing.T, addr, clientID, token string) (net.Conn, *packets.Reader) {
+	t.Helper()
+	nc := dialTCP(t, addr)
+	t.Cleanup(func() { nc.Close() })
+	if _, err := packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: clientID,
+		HasPassword: true, Password: []byte(token)}, packets.Version5); err != nil {
+		t.Fatal(err)
+	}
+	pr := packets.NewReader(nc, 0)
+	pr.Version = packets.Version5
+	nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("%s: MQTT login with the token: %v", clientID, err)
+	} else if ack, ok := p.(*packets.Connack); !ok || ack.ReasonCode != 0 {
+		t.Fatalf("%s: MQTT login with the token: %#v", clientID, p)
+	}
+	return nc, pr
+}
+
+// rawSubscribe subscribes a raw MQTT 5 client to filter at QoS 1.
+func rawSubscribe(t *testing.T, nc net.Conn, pr *packets.Reader, filter string) {
+	t.Helper()
+	packets.WriteTo(nc, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: filter, QoS: 1}}}, packets.Version5)
+	if p, err := pr.ReadPacket(); err != nil {
+		t.Fatalf("SUBSCRIBE: %v", err)
+	} else if sa, ok := p.(*packets.Suback); !ok || sa.ReasonCodes[0] != 1 {
+		t.Fatalf("SUBACK: %#v", p)
 	}
 }
