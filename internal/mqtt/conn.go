@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
-	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
@@ -917,7 +916,7 @@ func codeFor(err error) packets.ReasonCode {
 		return rc
 	}
 	var se *transport.SASLError
-	if errors.As(err, &se) && se.Code == sasl.CodeAuth {
+	if errors.As(err, &se) && se.Unauthorized() {
 		// A login refused (the separate gateway process logs in again
 		// when it resumes an idle client's connection).
 		return packets.ReasonNotAuthorized

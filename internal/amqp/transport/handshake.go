@@ -405,6 +405,10 @@ type SASLError struct {
 	Detail string
 }
 
+// Unauthorized reports whether the server refused the credentials
+// (outcome auth), rather than failing for another reason.
+func (e *SASLError) Unauthorized() bool { return e.Code == sasl.CodeAuth }
+
 func (e *SASLError) Error() string {
 	if e.Detail != "" {
 		return fmt.Sprintf("amqp: SASL authentication failed (outcome %s): %s", e.Code, e.Detail)
