@@ -350,8 +350,13 @@
 //     mqtt-gateway` process has no SessionStore: its sessions end with
 //     their connections (CONNACK says Session Expiry 0).
 //   - v5: enhanced authentication (AUTH is a protocol error).
-//   - Changing a subscription's QoS from 0 to more keeps its pre-settled
-//     link (messages stay at QoS 0 until it is resubscribed).
+//   - A subscription resubscribed from QoS 0 to QoS 1 or 2 keeps its
+//     pre-settled link, so that no message is lost or doubled in the
+//     change: MQTT publications then go out at the new QoS with the full
+//     PUBACK/PUBREC flow, but an AMQP sender's message at QoS 0 (nothing
+//     says how it was sent), and the broker holds none for redelivery
+//     (as for any non-persistent subscription, the connection's end loses
+//     them; a persistent session records them once sent).
 //   - A message from an AMQP sender without properties.to (or subject)
 //     reaching a wildcard subscription is given the filter's levels
 //     before the first wildcard as topic name.

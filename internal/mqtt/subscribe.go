@@ -27,8 +27,10 @@ func (c *conn) handleSubscribe(p *packets.Subscribe) bool {
 		old := c.subs[o.Filter]
 		c.mu.Unlock()
 		if old != nil {
-			// The same filter replaces the subscription's options
-			// [MQTT-3.8.4-3]; its link stays.
+			// The same filter replaces the subscription's options and
+			// QoS [MQTT-3.8.4-3]; its link stays, so that the flow of
+			// messages is not interrupted (deliver takes the QoS of a
+			// message on a pre-settled link from its annotation).
 			old.qos.Store(uint32(granted))
 			old.setOptions(o, subID)
 			ack.ReasonCodes[i] = packets.ReasonCode(granted)
@@ -232,10 +234,13 @@ func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish, 
 	}
 	msgQoS := byte(1)
 	switch {
-	case preSettled:
-		msgQoS = 0
 	case f.hasQoS:
+		// The QoS it was published with, also on a pre-settled link: a
+		// QoS 0 subscription resubscribed at QoS 1 or 2 keeps its link,
+		// and its messages go out at the new QoS [MQTT-3.8.4-3].
 		msgQoS = f.qos
+	case preSettled:
+		msgQoS = 0 // an AMQP sender's pre-settled message (SPEC §5)
 	}
 	qos := min(byte(s.qos.Load()), msgQoS)
 	// send and storeOut encode p at once and keep only the bytes.
@@ -294,6 +299,9 @@ func (c *conn) deliver(s *sub, d *transport.Delivery, scratch *packets.Publish, 
 	c.mu.Lock()
 	id := c.allocIDLocked()
 	m := &outMsg{d: d, qos: qos, held: true}
+	if preSettled {
+		m.d = nil // nothing to settle (and a packed delivery is reused)
+	}
 	if c.session != nil {
 		m.key, m.stored = c.s.sessions.nextKey.Add(1), make(chan struct{})
 	}
