@@ -94,6 +94,7 @@ type conn struct {
 	park_    parkState // park.go
 
 	takenOver atomic.Bool   // another connection took the client identifier
+	connacked atomic.Bool   // CONNACK written: DISCONNECT may follow
 	done      chan struct{} // closed when ServeConn returns
 
 	wmu  sync.Mutex // guards wbuf, outAliases and writes to nc
@@ -464,6 +465,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 		c.s.sessions.release(c)
 		return false
 	}
+	c.connacked.Store(true)
 	if c.session != nil {
 		c.relq = make(chan relItem, 256)
 		c.wg.Add(1)

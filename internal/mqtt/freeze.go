@@ -233,6 +233,7 @@ func (f *frozen) conn(s *Server, nc net.Conn) *conn {
 		c.expires = time.Unix(0, f.expires)
 	}
 	c.releasing, c.released = true, true
+	c.connacked.Store(true)
 	c.sem = make(chan struct{}, f.semCap)
 	c.cr = newConnReader(nc)
 	c.r = packets.NewReader(c.cr, s.opts.MaxPacketSize)

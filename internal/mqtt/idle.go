@@ -140,8 +140,15 @@ func (c *conn) suspend() {
 // resume gives a suspended client an AMQP connection again. Reader
 // goroutine only; a no-op while the connection is there.
 func (c *conn) resumeAMQP() error {
-	if c.amqp != nil {
-		return nil
+	if ac := c.amqp; ac != nil {
+		select {
+		case <-ac.Done():
+			// The router ended it (watchAMQP closes the client too): no
+			// connection to send on; the will goes over one of its own.
+			return errors.New("the AMQP connection ended")
+		default:
+			return nil
+		}
 	}
 	sp := c.susp
 	if sp == nil {
@@ -214,9 +221,14 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 				reason += ": " + err.Error()
 			}
 			// Not on the transport's goroutine: the write may wait for a
-			// slow client (writeTimeout).
+			// slow client (writeTimeout). The loop must not park (or
+			// freeze) a socket about to close, and a client that has no
+			// CONNACK yet gets no DISCONNECT [MQTT-3.2.0-1].
 			go func() {
-				c.disconnect(rc, reason)
+				c.stopParking()
+				if c.connacked.Load() {
+					c.disconnect(rc, reason)
+				}
 				c.nc.Close()
 			}()
 		}

@@ -1,8 +1,14 @@
 package mqtt
 
 import (
+	"context"
+	"net"
 	"testing"
+	"time"
 
+	"github.com/enmasse-go/enmasse/internal/amqp/frames"
+	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
@@ -74,4 +80,48 @@ func TestResubscribeChangesQoS(t *testing.T) {
 	subscribe(0)
 	publish(2, "f")
 	expect(0, "f")
+}
+
+// routerSideBackend hands the test the router's side of every
+// connection it opens.
+type routerSideBackend struct {
+	*testBackend
+	sides chan *transport.Conn
+}
+
+func (b *routerSideBackend) Connect(ctx context.Context, cred Credentials) (*transport.Conn, error) {
+	s, c := net.Pipe()
+	go func() {
+		if sc, err := transport.Accept(context.Background(), s, b.opts); err == nil {
+			b.sides <- sc
+		}
+	}()
+	return transport.NewClientConn(ctx, c, transport.Options{SASL: sasl.NewAnonymousClient("")})
+}
+
+// TestRouterEndsConnection: when the router ends a client's AMQP
+// connection, a v5 client gets DISCONNECT with the reason (here 0x97 for
+// amqp:resource-limit-exceeded) and its will is published, over a
+// connection of its own.
+func TestRouterEndsConnection(t *testing.T) {
+	var b *routerSideBackend
+	_, addr := startGatewayWith(t, func(o *Options) {
+		b = &routerSideBackend{testBackend: o.Backend.(*testBackend), sides: make(chan *transport.Conn, 4)}
+		o.Backend = b
+	})
+	watcher, _ := dialRaw(t, addr, packets.Version5, 0)
+	watcher.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "ended/#", QoS: 0}}})
+	watcher.next()
+	<-b.sides
+	c := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "ended",
+		Will: &packets.Will{Topic: "ended/will", Payload: []byte("gone"), QoS: 0}})
+	side := <-b.sides
+	side.Close(context.Background(), frames.Errorf(frames.ErrResourceLimitExceeded, "too many"))
+	got := c.closed(5 * time.Second)
+	if len(got) != 1 || got[0].(*packets.Disconnect).ReasonCode != packets.ReasonQuotaExceeded {
+		t.Fatalf("%#v, want DISCONNECT 0x97", got)
+	}
+	if p, ok := watcher.next().(*packets.Publish); !ok || string(p.Payload) != "gone" {
+		t.Fatalf("will: %#v", p)
+	}
 }
