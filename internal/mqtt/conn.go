@@ -460,12 +460,11 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	// [MQTT-3.2.2-2] [MQTT-3.2.2-3]: session present when an existing
 	// session is resumed; clean start never has one.
 	ack.SessionPresent = present
-	if err := c.write(ack); err != nil {
+	if err := c.writeConnack(ack); err != nil {
 		c.dropAMQP()
 		c.s.sessions.release(c)
 		return false
 	}
-	c.connacked.Store(true)
 	if c.session != nil {
 		c.relq = make(chan relItem, 256)
 		c.wg.Add(1)
@@ -597,6 +596,27 @@ func (c *conn) protocolError(rc packets.ReasonCode, format string, args ...any) 
 	c.log.Debug("protocol error", "reason", reason)
 	c.disconnect(rc, reason)
 	return false
+}
+
+// writeConnack writes the CONNACK of a connection that goes on, and marks
+// it acknowledged under the write lock: whoever then holds the lock and
+// sees connacked knows the CONNACK went first (watchAMQP).
+func (c *conn) writeConnack(ack *packets.Connack) error {
+	if c.noProblemInfo {
+		stripProblemInfo(ack)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf, err := packets.Append(c.wbuf, ack, c.version)
+	if err != nil {
+		return err
+	}
+	c.wbuf = buf
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	c.connacked.Store(true)
+	return nil
 }
 
 // write encodes and writes one packet; an error closes the connection.

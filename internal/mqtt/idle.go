@@ -226,7 +226,10 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 			// CONNACK yet gets no DISCONNECT [MQTT-3.2.0-1].
 			go func() {
 				c.stopParking()
-				if c.connacked.Load() {
+				c.wmu.Lock()
+				acked := c.connacked.Load() // the CONNACK is out (writeConnack)
+				c.wmu.Unlock()
+				if acked {
 					c.disconnect(rc, reason)
 				}
 				c.nc.Close()
