@@ -172,3 +172,43 @@ func TestFrozenConnectionReset(t *testing.T) {
 	}
 	waitFor(t, "no connection but the subscriber", func() bool { return gw.ConnCount() == 1 })
 }
+
+// BenchmarkFrozenPing: a PINGREQ round trip of an idle client that is
+// frozen between packets (each one thaws the connection and freezes it
+// again) against one whose connection stays live (no idle release).
+func BenchmarkFrozenPing(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		release time.Duration
+	}{{"frozen", 20 * time.Millisecond}, {"live", 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			gw, addr := startGatewayWith(b, func(o *Options) {
+				if tc.release > 0 {
+					o.Backend, o.IdleRelease = &suspendBackend{testBackend: o.Backend.(*testBackend)}, tc.release
+				}
+			})
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			r := packets.NewReader(nc, 0)
+			r.Version = packets.Version5
+			packets.WriteTo(nc, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "bench-ping"}, packets.Version5)
+			if _, err := r.ReadPacket(); err != nil {
+				b.Fatal(err)
+			}
+			if tc.release > 0 {
+				for gw.frozenCount() != 1 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			for b.Loop() {
+				packets.WriteTo(nc, &packets.Pingreq{}, packets.Version5)
+				if _, err := r.ReadPacket(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
