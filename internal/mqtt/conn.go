@@ -783,7 +783,9 @@ func (c *conn) handlePublish(p *packets.Publish) bool {
 	if err == nil {
 		var body []byte
 		origin := ""
-		if c.noLocalSubs.Load() > 0 {
+		if c.noLocalSubs.Load() > 0 || p.Retain {
+			// A retained message may meet a No Local subscription of
+			// this client made later [MQTT-3.8.3-3].
 			origin = c.clientID
 		}
 		if p.QoS == 0 {

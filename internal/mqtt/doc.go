@@ -334,8 +334,10 @@
 //     publications carry the message annotation x-opt-mqtt-origin = its
 //     client identifier; a No Local subscription accepts and drops
 //     messages whose origin is its own client identifier
-//     [MQTT-3.8.3-3]. Publications from before the first No Local
-//     subscription are not tagged.
+//     [MQTT-3.8.3-3]. Retained publications are always tagged (a No Local
+//     subscription made later must not get the client's own retained
+//     message); other publications from before the first No Local
+//     subscription are not.
 //
 // # Not implemented yet
 //

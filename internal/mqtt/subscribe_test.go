@@ -125,3 +125,40 @@ func TestRouterEndsConnection(t *testing.T) {
 		t.Fatalf("will: %#v", p)
 	}
 }
+
+// TestNoLocalRetained: a client's own retained message does not reach its
+// No Local subscription made afterwards [MQTT-3.8.3-3]; another client's
+// subscription gets it.
+func TestNoLocalRetained(t *testing.T) {
+	addr := startGateway(t)
+	c := dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true, ClientID: "nl-self"})
+	c.send(&packets.Publish{Topic: "nlr/state", QoS: 1, PacketID: 1, Retain: true, Payload: []byte("mine")})
+	if _, ok := c.next().(*packets.Puback); !ok {
+		t.Fatal("no PUBACK")
+	}
+	c.send(&packets.Subscribe{PacketID: 2, Subscriptions: []packets.Subscription{{Filter: "nlr/#", QoS: 1, NoLocal: true}}})
+	if _, ok := c.next().(*packets.Suback); !ok {
+		t.Fatal("no SUBACK")
+	}
+	other, _ := dialRaw(t, addr, packets.Version5, 0)
+	other.send(&packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "nlr/#", QoS: 1}}})
+	if _, ok := other.next().(*packets.Suback); !ok {
+		t.Fatal("no SUBACK")
+	}
+	if p, ok := other.next().(*packets.Publish); !ok || string(p.Payload) != "mine" || !p.Retain {
+		t.Fatalf("other client: %#v, want the retained message", p)
+	}
+	// Another client's publication does reach the No Local subscription,
+	// and is the first thing it gets.
+	other.send(&packets.Publish{Topic: "nlr/state", QoS: 1, PacketID: 2, Payload: []byte("theirs")})
+	for {
+		p := c.next()
+		if _, ok := p.(*packets.Puback); ok {
+			continue
+		}
+		if pp, ok := p.(*packets.Publish); !ok || string(pp.Payload) != "theirs" {
+			t.Fatalf("No Local subscription: %#v, want only the other client's message", p)
+		}
+		break
+	}
+}
