@@ -93,13 +93,23 @@ func New(opts Options) (*Reloader, error) {
 // returned value must not be modified; it may be shared.
 func (r *Reloader) ServerConfig(nextProtos ...string) *tls.Config {
 	nextProtos = append([]string(nil), nextProtos...)
+	var last atomic.Pointer[issued]
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: nextProtos,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return r.handshakeConfig(nextProtos), nil
+			return r.handshakeConfig(nextProtos, &last), nil
 		},
 	}
+}
+
+// issued is the configuration handshakes get while the certificate and
+// client CAs stay the same: one for all of them (every TLS connection
+// keeps its configuration for its life).
+type issued struct {
+	cert *tls.Certificate
+	cas  *x509.CertPool
+	cfg  *tls.Config
 }
 
 // ClientAuth reports whether client certificates are requested, i.e.
@@ -122,17 +132,26 @@ func (r *Reloader) Reload() error {
 	return r.checkLocked()
 }
 
-func (r *Reloader) handshakeConfig(nextProtos []string) *tls.Config {
+func (r *Reloader) handshakeConfig(nextProtos []string, last *atomic.Pointer[issued]) *tls.Config {
 	r.maybeReload()
+	cert := r.pair.current()
+	var cas *x509.CertPool
+	if r.cas != nil {
+		cas = r.cas.current()
+	}
+	if is := last.Load(); is != nil && is.cert == cert && is.cas == cas {
+		return is.cfg
+	}
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{*r.pair.current()},
+		Certificates: []tls.Certificate{*cert},
 		NextProtos:   nextProtos,
 	}
-	if r.cas != nil {
-		cfg.ClientCAs = r.cas.current()
+	if cas != nil {
+		cfg.ClientCAs = cas
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
+	last.Store(&issued{cert: cert, cas: cas, cfg: cfg})
 	return cfg
 }
 

@@ -498,3 +498,27 @@ func TestTLSCAPool(t *testing.T) {
 		t.Fatalf("CAPool(missing): %v", err)
 	}
 }
+
+// TestTLSHandshakesShareConfig: handshakes get one configuration while the
+// files stay the same (every connection keeps its own for its life), and
+// a new one once the certificate rotated.
+func TestTLSHandshakesShareConfig(t *testing.T) {
+	f := newFixture(t, Options{ReloadInterval: 50 * time.Millisecond})
+	get := f.r.ServerConfig().GetConfigForClient
+	a, _ := get(nil)
+	b, _ := get(nil)
+	if a != b {
+		t.Fatal("two handshakes with the same files got two configurations")
+	}
+	f.rotate(t)
+	eventually(t, func() error {
+		c, _ := get(nil)
+		if c == a {
+			return fmt.Errorf("the configuration from before the rotation is still served")
+		}
+		if sn := c.Certificates[0].Leaf.SerialNumber; sn.Cmp(a.Certificates[0].Leaf.SerialNumber) == 0 {
+			return fmt.Errorf("a new configuration with the old certificate")
+		}
+		return nil
+	})
+}
