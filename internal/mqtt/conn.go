@@ -94,7 +94,7 @@ type conn struct {
 	park_    parkState // park.go
 
 	takenOver atomic.Bool   // another connection took the client identifier
-	connacked atomic.Bool   // CONNACK written: DISCONNECT may follow
+	connacked bool          // CONNACK written: DISCONNECT may follow; guarded by wmu
 	done      chan struct{} // closed when ServeConn returns
 
 	wmu  sync.Mutex // guards wbuf, outAliases and writes to nc
@@ -154,11 +154,13 @@ type sub struct {
 	cancel            context.CancelFunc
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+// newConn returns the connection of nc; its logger has the remote address
+// and logAttrs.
+func newConn(s *Server, nc net.Conn, logAttrs ...any) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel,
-		log:  s.opts.Logger.With("remote", addrString(nc.RemoteAddr())),
+		log:  s.opts.Logger.With(append([]any{"remote", addrString(nc.RemoteAddr())}, logAttrs...)...),
 		done: make(chan struct{}),
 	}
 }
@@ -599,23 +601,18 @@ func (c *conn) protocolError(rc packets.ReasonCode, format string, args ...any) 
 }
 
 // writeConnack writes the CONNACK of a connection that goes on, and marks
-// it acknowledged under the write lock: whoever then holds the lock and
-// sees connacked knows the CONNACK went first (watchAMQP).
+// it written under the write lock: whoever then holds the lock and sees
+// connacked knows the CONNACK went first (watchAMQP).
 func (c *conn) writeConnack(ack *packets.Connack) error {
 	if c.noProblemInfo {
 		stripProblemInfo(ack)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	buf, err := packets.Append(c.wbuf, ack, c.version)
-	if err != nil {
+	if err := c.sendLocked(ack, c.version, true); err != nil {
 		return err
 	}
-	c.wbuf = buf
-	if err := c.flushLocked(); err != nil {
-		return err
-	}
-	c.connacked.Store(true)
+	c.connacked = true
 	return nil
 }
 
@@ -636,6 +633,10 @@ func (c *conn) send(p packets.Packet, version byte, flush bool) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.sendLocked(p, version, flush)
+}
+
+func (c *conn) sendLocked(p packets.Packet, version byte, flush bool) error {
 	if pp, ok := p.(*packets.Publish); ok && c.aliasMax > 0 {
 		p = c.aliasLocked(pp)
 	}

@@ -213,8 +213,7 @@ func (s *Server) thawLocked(f *frozen, closing bool) *conn {
 
 // conn is the connection f was frozen from, on nc.
 func (f *frozen) conn(s *Server, nc net.Conn) *conn {
-	c := newConn(s, nc)
-	c.log = s.opts.Logger.With("remote", addrString(nc.RemoteAddr()), "client_id", f.clientID)
+	c := newConn(s, nc, "client_id", f.clientID)
 	c.version, c.clientID, c.user, c.space = f.version, f.clientID, f.user, f.space
 	c.keepAlive, c.susp, c.connectExpiry = time.Duration(f.keepAlive)*time.Second, f.susp, f.connectExpiry
 	c.clientMaxPacket, c.window, c.aliasMax, c.nextID = int(f.clientMaxPacket), uint32(f.window), f.aliasMax, f.nextID
@@ -233,7 +232,7 @@ func (f *frozen) conn(s *Server, nc net.Conn) *conn {
 		c.expires = time.Unix(0, f.expires)
 	}
 	c.releasing, c.released = true, true
-	c.connacked.Store(true)
+	c.connacked = true // not shared yet
 	c.sem = make(chan struct{}, f.semCap)
 	c.cr = newConnReader(nc)
 	c.r = packets.NewReader(c.cr, s.opts.MaxPacketSize)

@@ -227,7 +227,7 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 			go func() {
 				c.stopParking()
 				c.wmu.Lock()
-				acked := c.connacked.Load() // the CONNACK is out (writeConnack)
+				acked := c.connacked // the CONNACK is out (writeConnack)
 				c.wmu.Unlock()
 				if acked {
 					c.disconnect(rc, reason)
