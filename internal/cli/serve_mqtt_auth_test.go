@@ -42,31 +42,23 @@ func TestServeMQTTLoginBackoff(t *testing.T) {
 			t.Fatalf("mosquitto_pub %s wrong password: %v %q, want exit %d printing %q", tc.version, err, out, tc.code, tc.want)
 		}
 	}
-	dialFrom := func(from byte) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, from)}}
-		nc, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nc
-	}
 	// The third failure from 127.0.0.5 waits 400 ms.
 	start := time.Now()
-	if _, rc, _ := pahoOver(t, dialFrom(5), withUser("alice", "wrong")); rc != 0x86 {
+	if _, rc, _ := pahoOver(t, dialTCPFrom(t, addr, 5), withUser("alice", "wrong")); rc != 0x86 {
 		t.Fatalf("paho wrong password: reason %#x, want 0x86", rc)
 	}
 	if d := time.Since(start); d < 400*time.Millisecond {
 		t.Fatalf("third failure from one address answered after %v, want at least 400ms", d)
 	}
 	// Another address is not slowed down, and right passwords work.
-	if _, rc, _ := pahoOver(t, dialFrom(6), withUser("alice", "wrong")); rc != 0x86 {
+	if _, rc, _ := pahoOver(t, dialTCPFrom(t, addr, 6), withUser("alice", "wrong")); rc != 0x86 {
 		t.Fatalf("paho wrong password from .6: reason %#x", rc)
 	}
-	if _, rc, err := pahoOver(t, dialFrom(5), withUser("alice", "secret")); err != nil || rc != 0 {
+	if _, rc, err := pahoOver(t, dialTCPFrom(t, addr, 5), withUser("alice", "secret")); err != nil || rc != 0 {
 		t.Fatalf("alice from .5: %v reason %#x", err, rc)
 	}
 	// The success reset .5: its next failure waits 100 ms again.
-	if _, rc, _ := pahoOver(t, dialFrom(5), withUser("alice", "wrong")); rc != 0x86 {
+	if _, rc, _ := pahoOver(t, dialTCPFrom(t, addr, 5), withUser("alice", "wrong")); rc != 0x86 {
 		t.Fatalf("paho wrong password: reason %#x", rc)
 	}
 	var delays []string

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/eclipse/paho.golang/paho"
 
@@ -121,6 +122,25 @@ func dialTCP(t *testing.T, addr string) net.Conn {
 	return nc
 }
 
+// dialTCPFrom dials addr from the loopback address 127.0.0.from.
+func dialTCPFrom(t *testing.T, addr string, from byte) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, from)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// TestPipeSuspensionSize: an idle client's claim stays at the 128 bytes
+// docs/benchmarks.md counts.
+func TestPipeSuspensionSize(t *testing.T) {
+	if n := unsafe.Sizeof(pipeSuspension{}); n > 128 {
+		t.Fatalf("pipeSuspension is %d bytes, want at most 128", n)
+	}
+}
+
 // TestServeMQTTCertificateUsersKeepTheirSpace: MQTT clients logging in
 // with a client certificate and no username belong to the certificate
 // user's address space (a common name `user@space`): two of them in two
@@ -164,24 +184,16 @@ spec: {type: standard, plan: standard-small}`, userYAML,
 func TestServeMQTTConnectionsPerHost(t *testing.T) {
 	srv := startServe(t, "--config", idleConfig(t, "maxConnectionsPerHost: 1"), "--mqtt-idle-release", "50ms")
 	addr := srv.addrs["mqtt"].String()
-	from := func(ip byte) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}}
-		nc, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nc
-	}
 	var clients []*pahoClient
 	for _, ip := range []byte{21, 22} {
-		clients = append(clients, pahoWhenReady(t, fmt.Sprint("alice from 127.0.0.", ip), func() net.Conn { return from(ip) }, withUser("alice@tight", "secret")))
+		clients = append(clients, pahoWhenReady(t, fmt.Sprint("alice from 127.0.0.", ip), func() net.Conn { return dialTCPFrom(t, addr, ip) }, withUser("alice@tight", "secret")))
 	}
 	// Both publish: each one's AMQP connection counts under its own host.
 	for i, pc := range clients {
 		pc.publish(t, &paho.Publish{Topic: "alice/x", QoS: 1, Payload: []byte{byte(i)}})
 	}
 	// A second client from a host already counted is refused.
-	if _, rc, _ := pahoOver(t, from(22), withUser("alice@tight", "secret")); rc != 0x97 {
+	if _, rc, _ := pahoOver(t, dialTCPFrom(t, addr, 22), withUser("alice@tight", "secret")); rc != 0x97 {
 		t.Fatalf("second client from 127.0.0.22: CONNACK %#x, want 0x97", rc)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 	"golang.org/x/sys/unix"
@@ -210,5 +211,13 @@ func BenchmarkFrozenPing(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFrozenRecordSize: the frozen record stays at the 128 bytes the
+// package doc and docs/mqtt.md give (one allocation size class).
+func TestFrozenRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(frozen{}); n > 128 {
+		t.Fatalf("frozen is %d bytes, want at most 128", n)
 	}
 }
