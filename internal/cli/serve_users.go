@@ -23,11 +23,7 @@ type messagingUsers struct {
 
 // Lookup implements sasl.UserStore.
 func (u *messagingUsers) Lookup(user string) (sasl.Credentials, bool) {
-	reg := u.reg.Load()
-	if reg == nil {
-		return nil, false
-	}
-	name, space, ns, ok := splitUser(user)
+	reg, name, space, ns, ok := u.resolve(user)
 	if !ok {
 		return nil, false
 	}
@@ -37,11 +33,7 @@ func (u *messagingUsers) Lookup(user string) (sasl.Credentials, bool) {
 // user returns the MessagingUser of a user name (`user`,
 // `user@space` or `user@space.namespace`).
 func (u *messagingUsers) user(user string) (*model.MessagingUser, bool) {
-	reg := u.reg.Load()
-	if reg == nil {
-		return nil, false
-	}
-	name, space, ns, ok := splitUser(user)
+	reg, name, space, ns, ok := u.resolve(user)
 	if !ok {
 		return nil, false
 	}
@@ -50,6 +42,16 @@ func (u *messagingUsers) user(user string) (*model.MessagingUser, bool) {
 		return nil, false
 	}
 	return o.(*model.MessagingUser), true
+}
+
+// resolve splits a user name (splitUser) and returns the registry to look
+// it up in; false without a registry or for a malformed name.
+func (u *messagingUsers) resolve(user string) (reg *registry.Registry, name, space, ns string, ok bool) {
+	if reg = u.reg.Load(); reg == nil {
+		return nil, "", "", "", false
+	}
+	name, space, ns, ok = splitUser(user)
+	return reg, name, space, ns, ok
 }
 
 // splitUser splits `user@{space}` or `user@{space}.{namespace}`; a bare
