@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -19,15 +20,7 @@ func TestRouterRelayCreditInBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 10*time.Second)
-	c, err := transport.Dial(ctx, addr, transport.Options{AllowNoSASL: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx, nil)
-	s, err := c.NewSession(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := transportSession(t, ctx, addr, transport.Options{AllowNoSASL: true})
 	snd, err := s.NewSender(ctx, "", transport.SenderOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -58,4 +51,20 @@ func TestRouterRelayCreditInBatches(t *testing.T) {
 	if cr, _ := snd.Link().Credit(); cr < 125 || cr > 250 {
 		t.Fatalf("credit after 603 messages: %d, want within the half window", cr)
 	}
+}
+
+// transportSession opens a session of this project's AMQP client to addr
+// with opts; the connection closes at cleanup.
+func transportSession(t *testing.T, ctx context.Context, addr string, opts transport.Options) *transport.Session {
+	t.Helper()
+	c, err := transport.Dial(ctx, addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background(), nil) })
+	s, err := c.NewSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -32,15 +32,7 @@ func TestCapabilityMQTTTopics(t *testing.T) {
 	go srv.Serve(context.Background())
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	ctx := ctxT(t, 10*time.Second)
-	c, err := transport.Dial(ctx, ln.Addr().String(), transport.Options{DesiredCapabilities: []types.Symbol{router.CapabilityMQTTTopics}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx, nil)
-	s, err := c.NewSession(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := transportSession(t, ctx, ln.Addr().String(), transport.Options{DesiredCapabilities: []types.Symbol{router.CapabilityMQTTTopics}})
 	if _, err := s.NewReceiver(ctx, "sensors/+/temp", transport.ReceiverOptions{Credit: 10}); err != nil {
 		t.Fatalf("receiver below an unknown root: %v", err)
 	}
