@@ -63,7 +63,7 @@ client that has been idle that long with nothing that needs it (over TCP
 and TLS, not WebSocket), and dials the router again with the client's
 credentials at its next PUBLISH or SUBSCRIBE or for its will; meanwhile
 the client does not count under the router's connection limits, and an
-idle client over plain TCP costs the gateway well under a kilobyte.
+idle client costs the gateway about 2 KiB instead of 27 (docs/benchmarks.md).
 SIGINT or SIGTERM closes the clients and exits 0.`
 
 func mqttGatewayCommand() command {
