@@ -316,12 +316,7 @@ func (q *queue) dispatchLocked() {
 		if err != nil {
 			break
 		}
-		q.removeAtLocked(i)
-		if d.Settled() {
-			q.dequeued++ // pre-settled consumer: at-most-once
-			q.forgetLocked(m)
-			continue
-		}
+		q.removeAtLocked(i) // unsettled: a pre-settled consumer took the branch above
 		if m.paged {
 			// Keep the body read back for redelivery while it is out.
 			m.payload, m.paged = payload, false
