@@ -182,16 +182,24 @@ func (c *conn) needAMQP() bool {
 		return true
 	}
 	c.log.Warn("AMQP connection for MQTT client not resumed", "err", err)
-	rc := codeFor(err)
-	if rc != packets.ReasonQuotaExceeded && rc != packets.ReasonNotAuthorized {
-		rc = packets.ReasonUnspecifiedError
-	}
+	rc := disconnectCode(err)
 	what := "cannot reach the router: "
 	if rc == packets.ReasonNotAuthorized {
 		what = "the router refused the client: "
 	}
 	c.disconnect(rc, what+err.Error())
 	return false
+}
+
+// disconnectCode is the DISCONNECT reason code for a failure of the AMQP
+// side: 0x87 Not authorized and 0x97 Quota exceeded say what the router
+// said, anything else is 0x80 Unspecified error.
+func disconnectCode(err error) packets.ReasonCode {
+	switch rc := codeFor(err); rc {
+	case packets.ReasonNotAuthorized, packets.ReasonQuotaExceeded:
+		return rc
+	}
+	return packets.ReasonUnspecifiedError
 }
 
 // watchAMQP closes the MQTT connection when ac, its AMQP connection, ends
@@ -212,10 +220,7 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 				c.nc.SetReadDeadline(time.Unix(1, 0))
 				return
 			}
-			rc := codeFor(ac.Err())
-			if rc != packets.ReasonNotAuthorized && rc != packets.ReasonQuotaExceeded {
-				rc = packets.ReasonUnspecifiedError
-			}
+			rc := disconnectCode(ac.Err())
 			reason := "the router closed the connection"
 			if err := ac.Err(); err != nil {
 				reason += ": " + err.Error()
