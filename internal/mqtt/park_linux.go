@@ -59,21 +59,17 @@ func (s *Server) poller() *poller {
 
 // add watches fd, once, for c's parking gen.
 func (p *poller) add(fd int, c *conn, gen uint32) error {
-	if p.stopped.Load() {
-		return errors.New("poller stopped")
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(gen)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := p.watch(fd, gen); err != nil {
 		return err
 	}
 	p.conns[fd] = parked{c, gen}
 	return nil
 }
 
-// watch watches fd, once, for a frozen connection's generation gen
-// (freeze.go); Server.mu is held.
+// watch watches fd, once, for the parking or freezing generation gen
+// (a frozen connection's: Server.mu is held; a parked one's: add).
 func (p *poller) watch(fd int, gen uint32) error {
 	if p.stopped.Load() {
 		return errors.New("poller stopped")
