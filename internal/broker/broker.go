@@ -385,9 +385,9 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 		return
 	}
 	if bd.topic != nil {
-		bd.topic.publish(b, bd.subject, d, nil)
+		bd.topic.publish(b, bd.subject, d, inspect(d.Payload()))
 	} else {
-		bd.q.accept(d, nil)
+		bd.q.accept(d, inspect(d.Payload()))
 		if !bd.q.creditOK(l) {
 			return // BLOCK: credit comes back when the queue drains
 		}
@@ -399,7 +399,7 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 
 // Produce enqueues a message sent through the anonymous relay.
 func (b *Broker) Produce(space, address string, d *transport.Delivery) {
-	b.produce(space, address, d, nil)
+	b.produce(space, address, d, inspect(d.Payload()))
 }
 
 // ProduceParsed is Produce for a message the caller has parsed already:
@@ -407,12 +407,11 @@ func (b *Broker) Produce(space, address string, d *transport.Delivery) {
 // every message for its properties.to), so the broker does not parse it
 // again.
 func (b *Broker) ProduceParsed(space, address string, d *transport.Delivery, raw message.Raw) {
-	md := inspectRaw(&raw)
-	b.produce(space, address, d, &md)
+	b.produce(space, address, d, inspectRaw(&raw))
 }
 
-// produce is Produce with the message's meta when known (else nil).
-func (b *Broker) produce(space, address string, d *transport.Delivery, md *meta) {
+// produce is Produce with the message's meta.
+func (b *Broker) produce(space, address string, d *transport.Delivery, md meta) {
 	if q := b.lookup(space, address); q != nil && q.typ != "subscription" {
 		q.accept(d, md)
 		return

@@ -313,7 +313,7 @@ func (b *Broker) unpersistQueue(q *queue) {
 
 // accept enqueues a message and settles it: at once when it is not
 // journaled, after the fsync that covers it when it is.
-func (q *queue) accept(d *transport.Delivery, known *meta) {
+func (q *queue) accept(d *transport.Delivery, md meta) {
 	b := q.b
 	payload := d.Payload()
 	if !q.admit(len(payload)) {
@@ -321,12 +321,6 @@ func (q *queue) accept(d *transport.Delivery, known *meta) {
 		return
 	}
 	defer q.page()
-	var md meta
-	if known != nil {
-		md = *known
-	} else {
-		md = inspect(payload)
-	}
 	if b.opts.Store == nil || !md.durable {
 		q.mu.Lock()
 		if !q.sendNowLocked(payload, &md) {

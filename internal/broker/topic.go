@@ -175,15 +175,9 @@ func (t *topic) subscription(q *queue) *subscription {
 // publish enqueues a message on every matching subscription, keeps it as
 // the retained message of subject when it asks so, and settles d: at once,
 // or after the journal batch of its durable copies and retained record.
-// known is the message's meta when the caller has it (else nil).
-func (t *topic) publish(b *Broker, subject string, d *transport.Delivery, known *meta) {
+// md is the message's meta (inspect, inspectRaw).
+func (t *topic) publish(b *Broker, subject string, d *transport.Delivery, md meta) {
 	payload := d.Payload()
-	var md meta
-	if known != nil {
-		md = *known
-	} else {
-		md = inspect(payload)
-	}
 	journal := b.opts.Store != nil && md.durable
 	// settle is made only for an outcome that waits (journal, sync, a
 	// clear's records): a closure per message otherwise.
