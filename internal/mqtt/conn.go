@@ -84,6 +84,7 @@ type conn struct {
 	ackDone chan struct{} // closed when the ack loop of acks ends
 	ackOut  atomic.Int32  // QoS 1/2 publications not yet answered
 	relq    chan relItem  // persistent sessions: PUBRECs to record (session.go)
+	outs    *outStore     // persistent sessions: outgoing messages to record (session.go)
 	sem     chan struct{} // in-flight QoS 1/2 messages to the client
 
 	// The packet loop's reader and keep-alive deadline (zero: none, or
@@ -469,6 +470,7 @@ func (c *conn) connect(cp *packets.Connect) bool {
 	}
 	if c.session != nil {
 		c.relq = make(chan relItem, 256)
+		c.outs = new(outStore)
 		c.wg.Add(1)
 		go c.relLoop()
 	}

@@ -23,6 +23,10 @@ import (
 type SessionStore interface {
 	// Put stores data under key, durable when it returns.
 	Put(ctx context.Context, key uint64, data []byte) error
+	// PutMany stores data[i] under keys[i], all durable when it returns
+	// (one write and fsync for all of them, where Put would take one
+	// each).
+	PutMany(ctx context.Context, keys []uint64, data [][]byte) error
 	// Delete removes key, durable when it returns.
 	Delete(ctx context.Context, key uint64) error
 	// DeleteAsync removes key; it becomes durable with a later write.
@@ -836,7 +840,9 @@ func (c *conn) dropSubscription(filter string) bool {
 // background and its AMQP delivery accepted once that is durable, so an
 // unacknowledged message survives a reconnect or a restart as the same
 // packet identifier. The caller set m.key and m.stored before m went into
-// c.inflight under id; storeOut closes m.stored.
+// c.inflight under id; storeOut closes m.stored once the write has ended.
+// The records queue in c.outs; writeOut writes what has queued in one
+// PutMany.
 func (c *conn) storeOut(id uint16, m *outMsg, p *packets.Publish) {
 	rec := childRecord(recOutgoing, c.session.key, id)
 	rec = append(rec, 0)
@@ -853,33 +859,91 @@ func (c *conn) storeOut(id uint16, m *outMsg, p *packets.Publish) {
 	c.mu.Lock()
 	m.raw = rec[n:]
 	c.mu.Unlock()
-	st := c.s.sessions.store
 	c.storing.Add(1)
-	go func() {
-		defer c.storing.Done()
-		defer close(m.stored)
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		defer cancel()
-		err := st.Put(ctx, m.key, rec)
-		c.mu.Lock()
-		d, done := m.d, m.done
-		if err == nil {
-			m.d = nil // the session owns the message now
-		} else {
-			m.key = 0
-		}
-		c.mu.Unlock()
-		if err != nil {
-			c.log.Warn("cannot store an outgoing message", "err", err)
+	o := c.outs
+	o.mu.Lock()
+	o.pending = append(o.pending, outRec{m: m, rec: rec})
+	start := !o.running
+	o.running = true
+	o.mu.Unlock()
+	if start {
+		go c.writeOut()
+	}
+}
+
+// outStore queues a persistent session's outgoing message records for
+// writeOut, which runs while there are any: one goroutine, one store
+// request and one fsync for every batch instead of for every message.
+type outStore struct {
+	mu      sync.Mutex
+	pending []outRec
+	running bool // a writeOut goroutine owns pending
+}
+
+type outRec struct {
+	m   *outMsg
+	rec []byte
+}
+
+// writeOut writes the queued records of storeOut, a batch at a time,
+// until none are left.
+func (c *conn) writeOut() {
+	o, st := c.outs, c.s.sessions.store
+	var keys []uint64
+	var data [][]byte
+	for {
+		o.mu.Lock()
+		batch := o.pending
+		o.pending = nil
+		if len(batch) == 0 {
+			o.running = false
+			o.mu.Unlock()
 			return
 		}
-		if done {
-			st.DeleteAsync(m.key)
+		o.mu.Unlock()
+		keys, data = keys[:0], data[:0]
+		for _, r := range batch {
+			keys = append(keys, r.m.key) // set before storeOut, changed only by stored
+			data = append(data, r.rec)
 		}
-		if d != nil {
-			d.Settle(frames.Accepted{})
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := st.PutMany(ctx, keys, data)
+		cancel()
+		if err != nil {
+			c.log.Warn("cannot store outgoing messages", "count", len(batch), "err", err)
 		}
-	}()
+		for _, r := range batch {
+			c.stored(r.m, err)
+		}
+		clear(data) // keeps no record alive until the next batch
+	}
+}
+
+// stored ends the write of m's record: written (err nil), the session
+// owns the message and its AMQP delivery is accepted (or, if PUBACK or
+// PUBCOMP came meanwhile, the record is deleted again); not written, m
+// stays the broker's, unaccepted.
+func (c *conn) stored(m *outMsg, err error) {
+	defer c.storing.Done()
+	defer close(m.stored)
+	c.mu.Lock()
+	d, done := m.d, m.done
+	if err == nil {
+		m.d = nil // the session owns the message now
+	} else {
+		m.key = 0
+	}
+	key := m.key
+	c.mu.Unlock()
+	if err != nil {
+		return
+	}
+	if done {
+		c.s.sessions.store.DeleteAsync(key)
+	}
+	if d != nil {
+		d.Settle(frames.Accepted{})
+	}
 }
 
 // releaseOut answers PUBREC for a persistent session's stored QoS 2

@@ -21,6 +21,12 @@ func (m *mapSessions) Put(_ context.Context, k uint64, d []byte) error {
 	m.recs[k] = slices.Clone(d)
 	return nil
 }
+func (m *mapSessions) PutMany(ctx context.Context, keys []uint64, data [][]byte) error {
+	for i, k := range keys {
+		m.Put(ctx, k, data[i])
+	}
+	return nil
+}
 func (m *mapSessions) Delete(_ context.Context, k uint64) error { delete(m.recs, k); return nil }
 func (m *mapSessions) DeleteAsync(k uint64) error               { delete(m.recs, k); return nil }
 func (m *mapSessions) Replay(fn func(uint64, []byte) error) error {

@@ -33,6 +33,8 @@ type sessionEnv struct {
 	addr     string
 	opts     Options
 	maxMem   int64 // the broker's MaxMemory
+	// wrap, if set, wraps the session store the gateway is given.
+	wrap func(SessionStore) SessionStore
 }
 
 // spaceBackend places a client by the space part of its username
@@ -52,6 +54,13 @@ type testSessions struct {
 }
 
 func (s testSessions) Space(user string) string { return s.env.r.SpaceOf(user) }
+func (s testSessions) PutMany(ctx context.Context, keys []uint64, data [][]byte) error {
+	recs := make([]store.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = store.Record{Key: k, Data: data[i]}
+	}
+	return s.PutBatch(ctx, recs)
+}
 func (s testSessions) DropSubscription(space, name string) error {
 	s.env.br.DeleteSubscriptions(space, name)
 	return nil
@@ -88,6 +97,9 @@ func (e *sessionEnv) start() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	opts.Sessions = testSessions{e.sessions, e}
+	if e.wrap != nil {
+		opts.Sessions = e.wrap(opts.Sessions)
+	}
 	e.gw = NewServer(opts)
 	if err := e.gw.LoadSessions(); err != nil {
 		t.Fatal(err)
