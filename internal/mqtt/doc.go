@@ -173,10 +173,13 @@
 //     resent PUBLISH is not forwarded again across a reconnect or restart
 //     [MQTT-4.3.3-10]; each QoS 1/2 message sent to the client and not
 //     yet acknowledged. Such a message is written to the store while the
-//     PUBLISH goes out, and its broker delivery accepted once the record
-//     is durable: from then on the session owns it, and on reconnect it
-//     is resent with DUP and its packet identifier, or PUBREL is resent
-//     once PUBREC had come (written before PUBREL) [MQTT-4.4.0-1].
+//     PUBLISH goes out (records queued while a write is in progress go
+//     together in the next one, SessionStore.PutMany: one fsync per
+//     batch), and its broker delivery accepted once the record is
+//     durable: from then on the session owns it, and on reconnect it is
+//     resent with DUP and its packet identifier, or PUBREL is resent
+//     once PUBREC had come (written before PUBREL) [MQTT-4.4.0-1]. A
+//     failed write leaves the delivery unaccepted, with the broker.
 //   - CONNECT: clean start discards an existing session, its
 //     subscriptions and messages [MQTT-3.1.2-4]; otherwise an existing
 //     session is resumed with session present 1 [MQTT-3.2.2-2]: its
