@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,6 +195,9 @@ func dialPaho(ctx context.Context, cfg *Config, id string, persistent bool, onMs
 		if conn, err = bridgeTCP(conn); err != nil {
 			return nil, err
 		}
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		conn = newReadBuffered(tc)
 	}
 	cc := paho.ClientConfig{ClientID: id, Conn: conn, PacketTimeout: cfg.Drain + 10*time.Second,
 		OnClientError: func(error) {}}
