@@ -31,6 +31,10 @@
 # starts after this many seconds; the table says how many rounds ran, so the
 # whole suite ends within 15 minutes). SCENARIOS (a regex) and PEERS (names) select.
 # KEEP=1 keeps the work directory; KEEP_PEERS=1 leaves the peers running.
+# PIN=1 pins every server (all its threads) to CPU 0 and every bench run to
+# CPU 1 (taskset), as if each had a one-core machine of its own instead of
+# sharing both cores with the load generator; MARK names the markers the
+# table goes between (default suite, `<!-- suite:begin -->`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -46,6 +50,8 @@ BUDGET=${BUDGET:-780}
 SCENARIOS=${SCENARIOS:-.}
 PEERS=${PEERS:-mosquitto rabbitmq nats activemq proton}
 DOC=${DOC-docs/benchmarks.md}
+PIN=${PIN:-}
+MARK=${MARK:-suite}
 export ENMASSE_PEERS_DIR=${ENMASSE_PEERS_DIR:-/tmp/enmasse-peers}
 RUN_ID=$(date +%s)-$$ # fresh queue and topic names: peers keep state across runs
 OUT=$(mktemp -d /tmp/enmasse-suite.XXXXXX)
@@ -71,6 +77,13 @@ ulimit -n "$(ulimit -Hn)"
 log "building"
 make -s build >/dev/null
 BIN=./bin/enmasse
+BENCH=("$BIN")
+if [ -n "$PIN" ]; then
+  [ "$(nproc)" -ge 2 ] || { log "PIN=1 needs two CPUs"; exit 1; }
+  BENCH=(taskset -c 1 "$BIN")
+fi
+# pin PID: with PIN, moves every thread of the server PID to CPU 0.
+pin() { [ -z "$PIN" ] || taskset -a -p -c 0 "$1" >/dev/null; }
 
 # Peers: those not running yet are started (and stopped at the end).
 for p in $PEERS; do
@@ -92,6 +105,7 @@ resources:
 YAML
 $BIN serve --config "$OUT/serve.yaml" --amqp 127.0.0.1:0 --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
 SERVE_PID=$!
+pin "$SERVE_PID"
 for _ in $(seq 100); do grep -q 'msg=ready' "$OUT/serve.log" 2>/dev/null && break; sleep 0.1; done
 E_AMQP=$(grep -o 'proto=amqp addr=[^ ]*' "$OUT/serve.log" | head -1 | sed 's/.*addr=//')
 E_MQTT=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve.log" | head -1 | sed 's/.*addr=//')
@@ -107,6 +121,7 @@ TARGETS=("enmasse amqp $E_AMQP $SERVE_PID -" "enmasse-5 mqtt $E_MQTT $SERVE_PID 
 for p in $PEERS; do
   pid=$(peer "$p" PID)
   [ -n "$pid" ] || { log "peer $p did not start; left out"; continue; }
+  pin "$pid"
   [ -z "$(peer "$p" AMQP)" ] || TARGETS+=("$p amqp $(peer "$p" AMQP) $pid -")
   vers=$(peer "$p" MQTT_VERSION)
   for v in ${vers//,/ }; do
@@ -140,7 +155,7 @@ run() {
   [ "$ver" = 311 ] && extra+=(--mqtt-version 311)
   local before after res
   before=$(cpu_ticks "$pid")
-  res=$(timeout $((LIMIT * 2 + 30)) $BIN bench --url "$addr" "${extra[@]}" "$@" --json 2>>"$OUT/bench.err" | tail -1) || true
+  res=$(timeout $((LIMIT * 2 + 30)) "${BENCH[@]}" bench --url "$addr" "${extra[@]}" "$@" --json 2>>"$OUT/bench.err" | tail -1) || true
   after=$(cpu_ticks "$pid")
   [ -n "$res" ] || res='{"failed": true}'
   record load "$name" "$sc" "$round" $((after - before)) "$res"
@@ -192,11 +207,12 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
       # MQTT row gets a fresh serve of its own, as every peer's row has.
       $BIN serve --amqp "" --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data-idle" >"$OUT/serve-idle.log" 2>&1 &
       fresh=$!
+      pin "$fresh"
       for _ in $(seq 100); do grep -q 'msg=ready' "$OUT/serve-idle.log" 2>/dev/null && break; sleep 0.1; done
       addr=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve-idle.log" | head -1 | sed 's/.*addr=//') pid=$fresh
     fi
     log "idle: $IDLE $proto connections to $name"
-    res=$(timeout 110 $BIN bench --protocol "$proto" --url "$addr" --idle-conns "$IDLE" --server-pid "$pid" \
+    res=$(timeout 110 "${BENCH[@]}" bench --protocol "$proto" --url "$addr" --idle-conns "$IDLE" --server-pid "$pid" \
       --idle-hold 1s --time-limit 75s --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
     [ -n "$res" ] || res='{"failed": true}'
     record idle "${name%-*}" "idle-$proto" 0 0 "$res"
@@ -227,7 +243,7 @@ if [[ "amqp-fill-drain" =~ $SCENARIOS ]]; then
     q=$(address "$name" amqp-backlog 0)
     log "fill-drain: $FILL messages, $name"
     before=$(cpu_ticks "$pid")
-    res=$(timeout $((FILL_LIMIT + 60)) $BIN bench --url "$addr" --address "$q" --count "$FILL" --consumers 0 \
+    res=$(timeout $((FILL_LIMIT + 60)) "${BENCH[@]}" bench --url "$addr" --address "$q" --count "$FILL" --consumers 0 \
       --time-limit "${FILL_LIMIT}s" --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
     after=$(cpu_ticks "$pid")
     record load "$name" amqp-fill 0 $((after - before)) "$res"
@@ -235,7 +251,7 @@ if [[ "amqp-fill-drain" =~ $SCENARIOS ]]; then
     filled=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(max(r.get("sent",0)-r.get("errors",0),0))' "$res")
     if [ "$filled" -gt 0 ]; then
       before=$(cpu_ticks "$pid")
-      res=$(timeout $((FILL_LIMIT + 60)) $BIN bench --url "$addr" --address "$q" --count "$filled" --drain-only \
+      res=$(timeout $((FILL_LIMIT + 60)) "${BENCH[@]}" bench --url "$addr" --address "$q" --count "$filled" --drain-only \
         --drain 5s --time-limit "${FILL_LIMIT}s" --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
       after=$(cpu_ticks "$pid")
       record load "$name" amqp-drain 0 $((after - before)) "$res"
@@ -283,7 +299,7 @@ for round in $(seq "$ROUNDS"); do
       run "$t" "$sc" "$round" --address "$(address "$name" "$sc" "$round")" --drain 2s --time-limit "${LIMIT}s" --quiet $args
     done
   done
-  record load relay relay "$round" 0 "$($BIN bench --relay --count 1000000 --json)"
+  record load relay relay "$round" 0 "$("${BENCH[@]}" bench --relay --count 1000000 --json)"
   [ "$SKIPPED" -gt 0 ] || rounds_done=$round
 done
 
@@ -299,7 +315,8 @@ cat >"$OUT/meta.json" <<EOF
 {
   "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
   "seconds": $(($(date +%s) - T0)),
-  "command": "ROUNDS=$ROUNDS COUNT=$COUNT LAT_COUNT=$LAT_COUNT LIMIT=$LIMIT FILL=$FILL FILL_LIMIT=$FILL_LIMIT MQTT_FILL=$MQTT_FILL IDLE=$IDLE bench/suite.sh",
+  "pinned": $([ -n "$PIN" ] && echo true || echo false),
+  "command": "$([ -n "$PIN" ] && echo "PIN=1 ")$([ "$MARK" != suite ] && echo "MARK=$MARK ")$([ "$PEERS" != "mosquitto rabbitmq nats activemq proton" ] && echo "PEERS='$PEERS' ")$([ "$SCENARIOS" != . ] && echo "SCENARIOS='$SCENARIOS' ")ROUNDS=$ROUNDS COUNT=$COUNT LAT_COUNT=$LAT_COUNT LIMIT=$LIMIT FILL=$FILL FILL_LIMIT=$FILL_LIMIT MQTT_FILL=$MQTT_FILL IDLE=$IDLE bench/suite.sh",
   "rounds": $ROUNDS, "rounds_done": $rounds_done, "skipped": $SKIPPED, "count": $COUNT, "lat_count": $LAT_COUNT, "limit": $LIMIT,
   "fill": $FILL, "fill_limit": $FILL_LIMIT, "idle": $IDLE, "mqtt_fill": $MQTT_FILL,
   "cpu": "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) × $(nproc)",
@@ -315,10 +332,10 @@ cat >"$OUT/meta.json" <<EOF
 EOF
 python3 bench/report.py "$RESULTS" "$OUT/meta.json" "$(getconf CLK_TCK)" >"$OUT/table.md"
 if [ -n "$DOC" ]; then
-  python3 - "$DOC" "$OUT/table.md" <<'PY'
+  python3 - "$DOC" "$OUT/table.md" "$MARK" <<'PY'
 import sys
-doc, table = sys.argv[1], open(sys.argv[2]).read()
-begin, end = "<!-- suite:begin -->", "<!-- suite:end -->"
+doc, table, mark = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
+begin, end = "<!-- %s:begin -->" % mark, "<!-- %s:end -->" % mark
 text = open(doc).read()
 if begin in text and end in text:
     text = text[:text.index(begin) + len(begin)] + "\n" + table + text[text.index(end):]
