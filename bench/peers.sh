@@ -27,6 +27,10 @@ set -euo pipefail
 DIR=${ENMASSE_PEERS_DIR:-/tmp/enmasse-peers}
 ALL=(mosquitto rabbitmq nats activemq proton)
 log() { echo "[peers] $*" >&2; }
+# PIN=1: peers start on CPU 0 only (taskset), so that their runtimes size
+# their thread pools for one CPU (bench/suite.sh PIN=1).
+PINNED=
+[ -z "${PIN:-}" ] || PINNED="taskset -c 0"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -71,7 +75,7 @@ max_queued_messages 1000000
 EOF
   chown -R mosquitto: "$d" 2>/dev/null || true
   rm -f "$d/pid"
-  mosquitto -c "$d/mosquitto.conf" -d 9>&-
+  $PINNED mosquitto -c "$d/mosquitto.conf" -d 9>&-
   wait_port "$port" 20
   # Both versions: MQTT 5 through paho.golang, and 3.1.1 through the
   # bench's own client, which leaves the server, not the client, the
@@ -114,7 +118,7 @@ EOF
   # epmd is shared by every Erlang node on the host: stop it on `down` only if we started it.
   local had_epmd=; port_open 4369 && had_epmd=1
   rm -f "$d/pid" "$d/epmd.pid"
-  (cd "$d" && exec setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$d/log/stdout.log" 2>&1 </dev/null 9>&-) &
+  (cd "$d" && exec $PINNED setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$d/log/stdout.log" 2>&1 </dev/null 9>&-) &
   local i=0
   while [ ! -s "$d/pid" ]; do i=$((i + 1)); [ "$i" -gt 300 ] && { log "rabbitmq wrote no pid file"; return 1; }; sleep 0.2; done
   /usr/lib/rabbitmq/bin/rabbitmqctl -q wait --timeout 120 "$d/pid" >/dev/null 9>&-
@@ -138,7 +142,7 @@ jetstream { store_dir: "$d/js" }
 mqtt { listen: 127.0.0.1:$mqtt }
 EOF
   rm -f "$d/pid"
-  (exec setsid nats-server -c "$d/nats.conf" >"$d/stdout.log" 2>&1 </dev/null 9>&-) &
+  (exec $PINNED setsid nats-server -c "$d/nats.conf" >"$d/stdout.log" 2>&1 </dev/null 9>&-) &
   wait_port "$mqtt" 30
   echo "NATS=127.0.0.1:$port MQTT=127.0.0.1:$mqtt MQTT_VERSION=311" >"$d/ports"
 }
@@ -173,7 +177,7 @@ up_activemq() {
 EOF
   rm -f "$d/pid"
   # The JVM flags of Debian's /usr/share/activemq/activemq-options and /usr/bin/activemq.
-  (cd "$d" && exec setsid java -Xms512M -Xmx512M -Dorg.apache.activemq.UseDedicatedTaskRunner=true \
+  (cd "$d" && exec $PINNED setsid java -Xms512M -Xmx512M -Dorg.apache.activemq.UseDedicatedTaskRunner=true \
     --add-reads=java.xml=java.logging \
     --add-opens java.base/java.security=ALL-UNNAMED --add-opens java.base/java.net=ALL-UNNAMED \
     --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED \
@@ -198,7 +202,7 @@ up_proton() {
   [ "$d/broker" -nt "$src" ] || gcc -O2 -o "$d/broker" "$src" -lqpid-proton -lpthread
   local port; port=$(free_port)
   rm -f "$d/pid"
-  (cd "$d" && exec setsid "$d/broker" 127.0.0.1 "$port" >"$d/broker.log" 2>&1 </dev/null 9>&-) &
+  (cd "$d" && exec $PINNED setsid "$d/broker" 127.0.0.1 "$port" >"$d/broker.log" 2>&1 </dev/null 9>&-) &
   echo $! >"$d/pid"
   wait_port "$port" 20
   echo "AMQP=127.0.0.1:$port" >"$d/ports"

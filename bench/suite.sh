@@ -83,7 +83,14 @@ if [ -n "$PIN" ]; then
   BENCH=(taskset -c 1 "$BIN")
 fi
 # pin PID: with PIN, moves every thread of the server PID to CPU 0.
+# Servers start pinned (enmasse serve below, the peers through
+# bench/peers.sh), so that Go's GOMAXPROCS, Erlang's schedulers and the
+# JVM's thread pools see one CPU; pin also moves a peer left running by an
+# earlier run (KEEP_PEERS=1), which was not.
 pin() { [ -z "$PIN" ] || taskset -a -p -c 0 "$1" >/dev/null; }
+SERVE=("$BIN")
+[ -z "$PIN" ] || SERVE=(taskset -c 0 "$BIN")
+export PIN
 
 # Peers: those not running yet are started (and stopped at the end).
 for p in $PEERS; do
@@ -103,7 +110,7 @@ resources:
   metadata: {name: default.direct}
   spec: {address: direct, type: anycast, plan: standard-small-anycast}
 YAML
-$BIN serve --config "$OUT/serve.yaml" --amqp 127.0.0.1:0 --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
+"${SERVE[@]}" serve --config "$OUT/serve.yaml" --amqp 127.0.0.1:0 --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
 SERVE_PID=$!
 pin "$SERVE_PID"
 for _ in $(seq 100); do grep -q 'msg=ready' "$OUT/serve.log" 2>/dev/null && break; sleep 0.1; done
@@ -205,7 +212,7 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
       # The AMQP row's 10,000 connections have just closed in the same
       # serve, whose RSS then falls while Go returns their memory: the
       # MQTT row gets a fresh serve of its own, as every peer's row has.
-      $BIN serve --amqp "" --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data-idle" >"$OUT/serve-idle.log" 2>&1 &
+      "${SERVE[@]}" serve --amqp "" --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data-idle" >"$OUT/serve-idle.log" 2>&1 &
       fresh=$!
       pin "$fresh"
       for _ in $(seq 100); do grep -q 'msg=ready' "$OUT/serve-idle.log" 2>/dev/null && break; sleep 0.1; done
