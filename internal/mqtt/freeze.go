@@ -97,7 +97,18 @@ const (
 // whether it did (the caller returns then: c is finished). Loop goroutine
 // only, with park's conditions checked.
 func (c *conn) freeze(tc *net.TCPConn) bool {
-	if c.session != nil || len(c.subs) > 0 || len(c.inflight) > 0 || len(c.wbuf) > 0 {
+	if c.session != nil {
+		return false
+	}
+	c.mu.Lock()
+	busy := len(c.subs) > 0 || len(c.inflight) > 0
+	c.mu.Unlock()
+	// wbuf under wmu: Shutdown's DISCONNECT may be being written from
+	// another goroutine (freeze then fails on s.closed below).
+	c.wmu.Lock()
+	busy = busy || len(c.wbuf) > 0
+	c.wmu.Unlock()
+	if busy {
 		return false
 	}
 	s := c.s

@@ -3,9 +3,11 @@
 package mqtt
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,5 +221,53 @@ func BenchmarkFrozenPing(b *testing.B) {
 func TestFrozenRecordSize(t *testing.T) {
 	if n := unsafe.Sizeof(frozen{}); n > 128 {
 		t.Fatalf("frozen is %d bytes, want at most 128", n)
+	}
+}
+
+// TestShutdownWhileThawing: Shutdown while frozen clients keep waking
+// (each PINGREQ thaws its connection, which then freezes again). Run with
+// the race detector: Shutdown's DISCONNECT is written from its own
+// goroutine while a thawed connection's loop checks whether it can
+// freeze again.
+func TestShutdownWhileThawing(t *testing.T) {
+	gw, _, addr := startIdleGateway(t, 5*time.Millisecond)
+	const n = 40
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = dialConnect(t, addr, &packets.Connect{ProtocolVersion: packets.Version5, CleanStart: true,
+			ClientID: fmt.Sprint("thaw-", i)})
+	}
+	waitFor(t, "all to freeze", func() bool { return gw.frozenCount() == n })
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _ := packets.Append(nil, &packets.Pingreq{}, packets.Version5)
+			for {
+				if _, err := c.nc.Write(b); err != nil {
+					return
+				}
+				if _, err := c.r.ReadPacket(); err != nil {
+					return // closed: DISCONNECT read, or EOF
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("clients still served after Shutdown")
+	}
+	if n := gw.ConnCount(); n != 0 {
+		t.Fatalf("%d connections after Shutdown", n)
 	}
 }
