@@ -49,10 +49,16 @@ func (a *address) info() AddressInfo {
 
 func (a *address) capacity() uint32 { return a.space.r.opts.LinkCapacity }
 
-// attach adds a bound link (already answered) to the address.
+// attach answers a bound link's attach and adds the link to the
+// address, both under a.mu: nothing goes out on the link, nor is credit
+// granted to it, before the answer, and a message that arrives once the
+// client has the answer finds the link (a multicast consumer gets it; when
+// the link was added after the answer, a producer on another connection
+// could send in between and the consumer missed the message).
 func (a *address) attach(ls *linkState) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	ls.link.CompleteAttach(nil)
 	if a.deleted {
 		go ls.link.Detach(ctxBackground, frames.Errorf(frames.ErrResourceDeleted, "address %q was deleted", a.name), true)
 		return

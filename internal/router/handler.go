@@ -343,9 +343,7 @@ func (r *Router) bindAddress(l *transport.Link, ls *linkState, a *address, name 
 		return nil
 	}
 	ls.addr = a
-	// Answer the attach before granting credit or sending.
-	l.CompleteAttach(nil)
-	a.attach(ls)
+	a.attach(ls) // answers the attach
 	return transport.ErrAttachLater
 }
 
