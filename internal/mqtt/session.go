@@ -122,11 +122,43 @@ type sessions struct {
 	mu       sync.Mutex
 	byID     map[sessionID]*session
 	perSpace map[string]int
-	closed   bool
+	// discarding holds the identifiers of sessions taken out of byID
+	// whose broker subscriptions and records are being deleted, until
+	// that is done: a new session of the same client identifier waits for
+	// it (open), or the old session's deletion could delete the new one's
+	// durable subscriptions, which have the same names.
+	discarding map[sessionID]chan struct{}
+	closed     bool
 }
 
 func newSessions(s *Server) *sessions {
-	return &sessions{s: s, store: s.opts.Sessions, byID: map[sessionID]*session{}, perSpace: map[string]int{}}
+	return &sessions{s: s, store: s.opts.Sessions, byID: map[sessionID]*session{}, perSpace: map[string]int{},
+		discarding: map[sessionID]chan struct{}{}}
+}
+
+// discardLater discards sess, which the caller took out of byID with t.mu
+// held, once the caller has unlocked t.mu: it marks the identifier as
+// being discarded and returns the function that discards and unmarks.
+func (t *sessions) discardLater(sess *session) func() {
+	done := make(chan struct{})
+	t.discarding[sess.id] = done
+	return func() {
+		t.discard(sess)
+		t.mu.Lock()
+		delete(t.discarding, sess.id)
+		t.mu.Unlock()
+		close(done)
+	}
+}
+
+// waitDiscardedLocked returns once no session of id is being discarded;
+// t.mu is held, and released while it waits.
+func (t *sessions) waitDiscardedLocked(id sessionID) {
+	for done := t.discarding[id]; done != nil; done = t.discarding[id] {
+		t.mu.Unlock()
+		<-done
+		t.mu.Lock()
+	}
 }
 
 // subscriptionName is the name of the durable broker subscription that
@@ -171,7 +203,7 @@ func (s *Server) KeepsSubscription(space, name string) bool {
 func (s *Server) SessionCount() int {
 	s.sessions.mu.Lock()
 	defer s.sessions.mu.Unlock()
-	return len(s.sessions.byID)
+	return len(s.sessions.byID) + len(s.sessions.discarding) // until their deletion is done
 }
 
 // LoadSessions reads the persistent sessions of Options.Sessions: expired
@@ -310,9 +342,10 @@ func (t *sessions) expire(sess *session, gen uint64) {
 	}
 	delete(t.byID, sess.id)
 	t.perSpace[sess.id.space]--
+	discard := t.discardLater(sess)
 	t.mu.Unlock()
 	t.s.opts.Logger.Debug("MQTT session expired", "client_id", sess.id.clientID, "space", sess.id.space)
-	t.discard(sess)
+	discard()
 }
 
 // discard deletes a session that is no longer in the table: its broker
@@ -366,6 +399,7 @@ func (t *sessions) open(c *conn, clean bool, expiry uint32) (sess *session, pres
 	}
 	id := sessionID{c.space, c.clientID}
 	t.mu.Lock()
+	t.waitDiscardedLocked(id)
 	old := t.byID[id]
 	if old != nil && (clean || old.owner != nil) {
 		if old.owner != nil {
@@ -379,8 +413,9 @@ func (t *sessions) open(c *conn, clean bool, expiry uint32) (sess *session, pres
 		if old.timer != nil {
 			old.timer.Stop()
 		}
+		discard := t.discardLater(old)
 		t.mu.Unlock()
-		t.discard(old)
+		discard()
 		t.mu.Lock()
 		old = nil
 	}
@@ -477,8 +512,9 @@ func (t *sessions) release(c *conn) {
 	if sess.expiry == 0 {
 		delete(t.byID, sess.id)
 		t.perSpace[sess.id.space]--
+		discard := t.discardLater(sess)
 		t.mu.Unlock()
-		t.discard(sess)
+		discard()
 		return
 	}
 	t.mu.Unlock()

@@ -170,3 +170,65 @@ func TestSessionOutgoingStoreFails(t *testing.T) {
 		}
 	}
 }
+
+// dropGatedStore is a SessionStore whose DropSubscription reports its
+// calls on dropping and then waits for release to be closed.
+type dropGatedStore struct {
+	SessionStore
+	dropping chan struct{}
+	release  chan struct{}
+	once     sync.Once
+}
+
+func (g *dropGatedStore) DropSubscription(space, name string) error {
+	g.once.Do(func() { close(g.dropping) })
+	<-g.release
+	return g.SessionStore.DropSubscription(space, name)
+}
+
+// TestSessionReconnectWhileExpiring: a client that reconnects while its
+// expired session's broker subscriptions are being deleted gets a new
+// session once that is done, and the deletion does not take the new
+// session's subscription (same name) with it.
+func TestSessionReconnectWhileExpiring(t *testing.T) {
+	g := &dropGatedStore{dropping: make(chan struct{}), release: make(chan struct{})}
+	e := &sessionEnv{t: t, journal: store.NewMemory(), sessions: store.NewMemory(), opts: Options{MaxSessionExpiry: 1}}
+	e.wrap = func(s SessionStore) SessionStore { g.SessionStore = s; return g }
+	e.start()
+	t.Cleanup(e.stop)
+
+	c, _ := dialV5(t, e.addr, persistent("reexp", 1))
+	c.sub(t, "reexp/#", 1)
+	c.bye(t)
+	select {
+	case <-g.dropping: // expired: its subscription is being deleted
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not expire")
+	}
+	type dialed struct {
+		c  *v5
+		ca *paho.Connack
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, ca := dialV5(t, e.addr, persistent("reexp", 60))
+		c.sub(t, "reexp/#", 1)
+		ch <- dialed{c, ca}
+	}()
+	// Without the wait in open, the new session would subscribe now and
+	// lose its subscription to the deletion released below.
+	time.Sleep(200 * time.Millisecond)
+	close(g.release)
+	var d dialed
+	select {
+	case d = <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reconnect did not complete")
+	}
+	if d.ca.SessionPresent {
+		t.Fatal("expired session present")
+	}
+	pub, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "reexp-pub", CleanStart: true})
+	pub.pub(t, "reexp/a", "after", 1)
+	d.c.expect(t, "reexp/a", "after")
+}
