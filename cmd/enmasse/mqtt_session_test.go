@@ -9,11 +9,16 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
-
-	"github.com/enmasse-go/enmasse/internal/mqtt/packets"
 )
 
 func mqttDial(t *testing.T, addr string, cp *paho.Connect, msgs chan<- *paho.Publish) (*paho.Client, *paho.Connack) {
+	t.Helper()
+	return mqttDialWith(t, addr, cp, msgs, false)
+}
+
+// mqttDialWith is mqttDial; manualAck leaves each QoS 1/2 PUBLISH
+// unacknowledged until the test calls Client.Ack.
+func mqttDialWith(t *testing.T, addr string, cp *paho.Connect, msgs chan<- *paho.Publish, manualAck bool) (*paho.Client, *paho.Connack) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -22,7 +27,7 @@ func mqttDial(t *testing.T, addr string, cp *paho.Connect, msgs chan<- *paho.Pub
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	c := paho.NewClient(paho.ClientConfig{Conn: nc,
+	c := paho.NewClient(paho.ClientConfig{Conn: nc, EnableManualAcknowledgment: manualAck,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			msgs <- pr.Packet
 			return true, nil
@@ -92,52 +97,6 @@ func TestMQTTPersistentSessionSurvivesKill9(t *testing.T) {
 	}
 }
 
-// rawMQTT is a bare MQTT 5 client on the project's codec, for what paho
-// does not let a test do: leave PUBLISHes unacknowledged and see their
-// packet identifiers and DUP flags.
-type rawMQTT struct {
-	nc net.Conn
-	r  *packets.Reader
-}
-
-func dialRawMQTT(t *testing.T, addr string, cp *packets.Connect) (*rawMQTT, *packets.Connack) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawMQTT{nc: nc, r: packets.NewReader(nc, 1<<20)}
-	c.r.Version = packets.Version5
-	c.send(t, cp)
-	ca, ok := c.next(t).(*packets.Connack)
-	if !ok || ca.ReasonCode != 0 {
-		t.Fatalf("CONNACK: %#v", ca)
-	}
-	return c, ca
-}
-
-func (c *rawMQTT) send(t *testing.T, p packets.Packet) {
-	t.Helper()
-	b, err := packets.Append(nil, p, packets.Version5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.nc.Write(b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (c *rawMQTT) next(t *testing.T) packets.Packet {
-	t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	p, err := c.r.ReadPacket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestMQTTUnacknowledgedSurviveKill9: a persistent session's client gets
 // QoS 1 messages and acknowledges none; serve is killed with SIGKILL and
 // restarted over the same data dir; the reconnected session gets every
@@ -147,17 +106,17 @@ func TestMQTTUnacknowledgedSurviveKill9(t *testing.T) {
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
 	cmd, addr := startServeMQTT(t, bin, dataDir)
-	connect := &packets.Connect{ProtocolVersion: packets.Version5, ClientID: "k9-unacked", KeepAlive: 30,
-		Properties: packets.Properties{SessionExpiryInterval: 3600, HasSessionExpiryInterval: true, ReceiveMaximum: 100}}
-	sub, _ := dialRawMQTT(t, addr, connect)
-	sub.send(t, &packets.Subscribe{PacketID: 1, Subscriptions: []packets.Subscription{{Filter: "k9u/#", QoS: 1}}})
-	if _, ok := sub.next(t).(*packets.Suback); !ok {
-		t.Fatal("no SUBACK")
-	}
-
+	expiry := uint32(3600)
+	connect := &paho.Connect{ClientID: "k9-unacked", KeepAlive: 30, CleanStart: false,
+		Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}
 	const n = 50
+	msgs := make(chan *paho.Publish, n)
+	sub, _ := mqttDialWith(t, addr, connect, msgs, true) // acknowledges nothing
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "k9u/#", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
 	pub, _ := mqttDial(t, addr, &paho.Connect{ClientID: "k9-unacked-pub", KeepAlive: 30, CleanStart: true}, make(chan *paho.Publish, 1))
 	for i := range n {
 		if r, err := pub.Publish(ctx, &paho.Publish{Topic: "k9u/a", QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)}); err != nil || r.ReasonCode != 0 {
@@ -166,11 +125,12 @@ func TestMQTTUnacknowledgedSurviveKill9(t *testing.T) {
 	}
 	ids := map[string]uint16{} // payload → packet identifier before the kill
 	for len(ids) < n {
-		p, ok := sub.next(t).(*packets.Publish)
-		if !ok {
-			continue
+		select {
+		case p := <-msgs:
+			ids[string(p.Payload)] = p.PacketID
+		case <-ctx.Done():
+			t.Fatalf("got %d of %d messages before the kill", len(ids), n)
 		}
-		ids[string(p.Payload)] = p.PacketID // no PUBACK
 	}
 	// The session writes its records in the background (one fsync per
 	// batch); give it the time it needs many times over.
@@ -181,33 +141,32 @@ func TestMQTTUnacknowledgedSurviveKill9(t *testing.T) {
 	cmd.Wait()
 
 	_, addr = startServeMQTT(t, bin, dataDir)
-	sub, ca := dialRawMQTT(t, addr, connect)
+	sub, ca := mqttDialWith(t, addr, connect, msgs, true)
 	if !ca.SessionPresent {
 		t.Fatal("the session did not survive kill -9")
 	}
 	got, dups := map[string]bool{}, 0
 	for len(got) < n {
-		sub.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-		pk, err := sub.r.ReadPacket()
-		if err != nil {
-			t.Fatalf("got %d of %d messages after the restart: %v", len(got), n, err)
-		}
-		p, ok := pk.(*packets.Publish)
-		if !ok {
-			continue
+		var p *paho.Publish
+		select {
+		case p = <-msgs:
+		case <-ctx.Done():
+			t.Fatalf("got %d of %d messages after the restart", len(got), n)
 		}
 		before, known := ids[string(p.Payload)]
 		if !known {
 			t.Fatalf("unexpected message %q", p.Payload)
 		}
-		if p.Dup {
+		if p.Duplicate() {
 			dups++
 			if p.PacketID != before {
 				t.Fatalf("%q resent with packet identifier %d, was %d [MQTT-4.4.0-1]", p.Payload, p.PacketID, before)
 			}
 		}
 		got[string(p.Payload)] = true
-		sub.send(t, &packets.Puback{PacketID: p.PacketID})
+		if err := sub.Ack(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if dups == 0 {
 		t.Fatal("no message was resent from the session's records (DUP): all came from the broker again")
