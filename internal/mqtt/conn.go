@@ -94,9 +94,10 @@ type conn struct {
 	deadline time.Time
 	park_    parkState // park.go
 
-	takenOver atomic.Bool   // another connection took the client identifier
-	connacked bool          // CONNACK written: DISCONNECT may follow; guarded by wmu
-	done      chan struct{} // closed when ServeConn returns
+	takenOver    atomic.Bool   // another connection took the client identifier
+	connacked    bool          // CONNACK written: DISCONNECT may follow; guarded by wmu
+	disconnected bool          // DISCONNECT written; guarded by wmu
+	done         chan struct{} // closed when ServeConn returns
 
 	wmu  sync.Mutex // guards wbuf, outAliases and writes to nc
 	wbuf []byte     // packets encoded and not yet written (send)
@@ -591,7 +592,16 @@ func (c *conn) disconnect(rc packets.ReasonCode, reason string) {
 	if packets.ValidString(reason) == nil {
 		d.Properties.ReasonString = reason
 	}
-	c.write(d)
+	if c.noProblemInfo {
+		stripProblemInfo(d)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.disconnected {
+		return // one DISCONNECT, whichever side found the reason first
+	}
+	c.disconnected = true
+	c.sendLocked(d, c.version, true)
 }
 
 // protocolError closes the connection for a protocol violation.

@@ -194,14 +194,8 @@ func (c *conn) frozenState() *frozen {
 	if c.noProblemInfo {
 		f.flags |= frozenNoProblemInfo
 	}
-	c.wmu.Lock()
-	outAliases := c.outAliases
-	c.wmu.Unlock()
-	c.mu.Lock()
-	qos2In := c.qos2In
-	c.mu.Unlock()
-	if c.will != nil || len(c.aliases) > 0 || len(outAliases) > 0 || len(qos2In) > 0 {
-		f.extra = &frozenExtra{will: c.will, cred: c.cred, aliases: c.aliases, outAliases: outAliases, qos2In: qos2In}
+	if c.will != nil || len(c.aliases) > 0 || len(c.outAliases) > 0 || len(c.qos2In) > 0 {
+		f.extra = &frozenExtra{will: c.will, cred: c.cred, aliases: c.aliases, outAliases: c.outAliases, qos2In: c.qos2In}
 	}
 	return f
 }

@@ -143,9 +143,9 @@ func (c *conn) resumeAMQP() error {
 	if ac := c.amqp; ac != nil {
 		select {
 		case <-ac.Done():
-			// The router ended it (watchAMQP closes the client too): no
-			// connection to send on; the will goes over one of its own.
-			return errors.New("the AMQP connection ended")
+			// The router ended it: no connection to send on; the will
+			// goes over one of its own.
+			return errAMQPEnded
 		default:
 			return nil
 		}
@@ -180,6 +180,10 @@ func (c *conn) needAMQP() bool {
 	err := c.resumeAMQP()
 	if err == nil {
 		return true
+	}
+	if errors.Is(err, errAMQPEnded) {
+		c.disconnect(routerClosed(c.amqp)) // as watchAMQP does, once
+		return false
 	}
 	c.log.Warn("AMQP connection for MQTT client not resumed", "err", err)
 	rc := disconnectCode(err)
@@ -220,28 +224,36 @@ func (c *conn) watchAMQP(ac *transport.Conn) {
 				c.nc.SetReadDeadline(time.Unix(1, 0))
 				return
 			}
-			rc := disconnectCode(ac.Err())
-			reason := "the router closed the connection"
-			if err := ac.Err(); err != nil {
-				reason += ": " + err.Error()
+			rc, reason := routerClosed(ac)
+			// AfterClose runs this on a goroutine of its own, so the
+			// write may wait for a slow client (writeTimeout). The loop
+			// must not park (or freeze) a socket about to close, and a
+			// client that has no CONNACK yet gets no DISCONNECT
+			// [MQTT-3.2.0-1].
+			c.stopParking()
+			c.wmu.Lock()
+			acked := c.connacked // the CONNACK is out (writeConnack)
+			c.wmu.Unlock()
+			if acked {
+				c.disconnect(rc, reason)
 			}
-			// Not on the transport's goroutine: the write may wait for a
-			// slow client (writeTimeout). The loop must not park (or
-			// freeze) a socket about to close, and a client that has no
-			// CONNACK yet gets no DISCONNECT [MQTT-3.2.0-1].
-			go func() {
-				c.stopParking()
-				c.wmu.Lock()
-				acked := c.connacked // the CONNACK is out (writeConnack)
-				c.wmu.Unlock()
-				if acked {
-					c.disconnect(rc, reason)
-				}
-				c.nc.Close()
-			}()
+			c.nc.Close()
 		}
 	})
 }
+
+// routerClosed is the DISCONNECT for a client whose AMQP connection ac
+// the router ended.
+func routerClosed(ac *transport.Conn) (packets.ReasonCode, string) {
+	reason := "the router closed the connection"
+	if err := ac.Err(); err != nil {
+		reason += ": " + err.Error()
+	}
+	return disconnectCode(ac.Err()), reason
+}
+
+// errAMQPEnded: the router ended the client's AMQP connection.
+var errAMQPEnded = errors.New("the AMQP connection ended")
 
 // errKeepAlive: the keep-alive deadline passed while the reader waited
 // for the idle release.
