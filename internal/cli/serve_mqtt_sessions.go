@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -45,29 +44,14 @@ func (m *mqttSessions) open(dataDir string, logger *slog.Logger) error {
 
 func (m *mqttSessions) Space(user string) string { return m.dp.router.SpaceOf(user) }
 
-// PutMany implements mqtt.SessionStore: one PutBatch, one fsync.
+// PutMany implements mqtt.SessionStore: one PutBatch (all or none, one
+// fsync).
 func (m *mqttSessions) PutMany(ctx context.Context, keys []uint64, data [][]byte) error {
-	return putMany(ctx, m.Log, keys, data)
-}
-
-// putMany writes data[i] under keys[i] with st.PutBatch, in halves if
-// the batch is over the store's limit (many messages of up to the
-// maximum packet size).
-func putMany(ctx context.Context, st interface {
-	PutBatch(context.Context, []store.Record) error
-}, keys []uint64, data [][]byte) error {
 	recs := make([]store.Record, len(keys))
 	for i, k := range keys {
 		recs[i] = store.Record{Key: k, Data: data[i]}
 	}
-	err := st.PutBatch(ctx, recs)
-	if errors.Is(err, store.ErrTooLarge) && len(keys) > 1 {
-		h := len(keys) / 2
-		if err = putMany(ctx, st, keys[:h], data[:h]); err == nil {
-			err = putMany(ctx, st, keys[h:], data[h:])
-		}
-	}
-	return err
+	return m.PutBatch(ctx, recs)
 }
 
 func (m *mqttSessions) DropSubscription(space, name string) error {

@@ -23,9 +23,9 @@ import (
 type SessionStore interface {
 	// Put stores data under key, durable when it returns.
 	Put(ctx context.Context, key uint64, data []byte) error
-	// PutMany stores data[i] under keys[i], all durable when it returns
-	// (one write and fsync for all of them, where Put would take one
-	// each).
+	// PutMany stores data[i] under keys[i], all or none, durable when it
+	// returns (one write and fsync for all of them, where Put would take
+	// one each).
 	PutMany(ctx context.Context, keys []uint64, data [][]byte) error
 	// Delete removes key, durable when it returns.
 	Delete(ctx context.Context, key uint64) error
@@ -916,6 +916,9 @@ type outStore struct {
 	running bool // a writeOut goroutine owns pending
 }
 
+// maxOutBatch bounds the records of one SessionStore.PutMany.
+const maxOutBatch = 16 << 20
+
 type outRec struct {
 	m   *outMsg
 	rec []byte
@@ -929,13 +932,21 @@ func (c *conn) writeOut() {
 	var data [][]byte
 	for {
 		o.mu.Lock()
-		batch := o.pending
-		o.pending = nil
-		if len(batch) == 0 {
+		if len(o.pending) == 0 {
 			o.running = false
 			o.mu.Unlock()
 			return
 		}
+		// At most maxOutBatch bytes per write (at least one record), so
+		// that a batch is never over the store's limit and is written
+		// whole or not at all.
+		n, size := 0, 0
+		for n < len(o.pending) && (n == 0 || size+len(o.pending[n].rec) <= maxOutBatch) {
+			size += len(o.pending[n].rec)
+			n++
+		}
+		batch := o.pending[:n:n]
+		o.pending = o.pending[n:]
 		o.mu.Unlock()
 		keys, data = keys[:0], data[:0]
 		for _, r := range batch {
