@@ -205,30 +205,25 @@ func TestSessionReconnectWhileExpiring(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the session did not expire")
 	}
-	type dialed struct {
-		c  *v5
-		ca *paho.Connack
-	}
-	ch := make(chan dialed, 1)
+	// The reconnect's CONNECT must wait for the deletion, held at the
+	// gate for 200 ms: without the wait the new session would subscribe
+	// now and lose its subscription to the deletion.
+	released := make(chan time.Time, 1)
 	go func() {
-		c, ca := dialV5(t, e.addr, persistent("reexp", 60))
-		c.sub(t, "reexp/#", 1)
-		ch <- dialed{c, ca}
+		time.Sleep(200 * time.Millisecond)
+		released <- time.Now()
+		close(g.release)
 	}()
-	// Without the wait in open, the new session would subscribe now and
-	// lose its subscription to the deletion released below.
-	time.Sleep(200 * time.Millisecond)
-	close(g.release)
-	var d dialed
-	select {
-	case d = <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("reconnect did not complete")
+	c2, ca := dialV5(t, e.addr, persistent("reexp", 60))
+	connacked := time.Now()
+	if rel := <-released; connacked.Before(rel) {
+		t.Fatal("CONNACK came while the expired session's subscriptions were still being deleted")
 	}
-	if d.ca.SessionPresent {
+	c2.sub(t, "reexp/#", 1)
+	if ca.SessionPresent {
 		t.Fatal("expired session present")
 	}
 	pub, _ := dialV5(t, e.addr, &paho.Connect{ClientID: "reexp-pub", CleanStart: true})
 	pub.pub(t, "reexp/a", "after", 1)
-	d.c.expect(t, "reexp/a", "after")
+	c2.expect(t, "reexp/a", "after")
 }
