@@ -219,15 +219,16 @@ if tot:
         "" if reset else ", idle phase included in the peak",
         ", ".join("%s %.1f" % (s, tot[s]["cpu_ticks"] / tick) for s in servers),
         ", ".join("%s %.0f MiB" % (s, tot[s]["peak_rss_kb"] / 1024) for s in servers))]
-    lines.append("enmasse is one process for AMQP and MQTT, so its CPU covers both tables; each peer's covers only "
-                 "the scenarios it ran, so these totals compare servers only together with the per-100k figures above.")
+    lines.append("enmasse is one process for AMQP and MQTT, so its CPU covers %s; each peer's covers only "
+                 "the scenarios it ran, so these totals compare servers only together with the per-100k figures above."
+                 % ("both tables" if amqp and mqtt else "every scenario it ran"))
 
 relay = med([r.get("relay_rate") for r, _ in rows.get(("load", "relay", "relay"), [])])
 if relay:
     best = max([v for v in [rate_cell("amqp-anycast-1x1", "enmasse")[1], rate_cell("amqp-queue-1x1", "enmasse")[1]] if v] or [0])
     lines += ["", "Plain TCP relay of the same 100-byte stream on loopback (`enmasse bench --relay`, batched writes, no "
-              "per-message work), this machine's ceiling: %s msg/s%s." % (
-                  num(relay), "; enmasse's best AMQP 1→1 row above is %.1f%% of it" % (100 * best / relay) if best else "")]
+              "per-message work), this machine's ceiling%s: %s msg/s%s." % (
+                  " on the load generator's one CPU" if m.get("pinned") else "", num(relay), "; enmasse's best AMQP 1→1 row above is %.1f%% of it" % (100 * best / relay) if best else "")]
 if notes:
     lines.append("")
     for i, n in enumerate(notes):

@@ -87,6 +87,8 @@ fi
 # bench/peers.sh), so that Go's GOMAXPROCS, Erlang's schedulers and the
 # JVM's thread pools see one CPU; pin also moves a peer left running by an
 # earlier run (KEEP_PEERS=1), which was not.
+# Peers kept running by an earlier run (KEEP_PEERS=1) keep the pinning
+# they started with: stop them (bench/peers.sh down) when switching PIN.
 pin() { [ -z "$PIN" ] || taskset -a -p -c 0 "$1" >/dev/null; }
 SERVE=("$BIN")
 [ -z "$PIN" ] || SERVE=(taskset -c 0 "$BIN")
@@ -112,7 +114,6 @@ resources:
 YAML
 "${SERVE[@]}" serve --config "$OUT/serve.yaml" --amqp 127.0.0.1:0 --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
 SERVE_PID=$!
-pin "$SERVE_PID"
 for _ in $(seq 100); do grep -q 'msg=ready' "$OUT/serve.log" 2>/dev/null && break; sleep 0.1; done
 E_AMQP=$(grep -o 'proto=amqp addr=[^ ]*' "$OUT/serve.log" | head -1 | sed 's/.*addr=//')
 E_MQTT=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve.log" | head -1 | sed 's/.*addr=//')
@@ -122,14 +123,16 @@ E_MQTT=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve.log" | head -1 | sed 's/.*a
 # enmasse bench's own 3.1.1 client, and compared with enmasse driven the
 # same way (enmasse-311); those that speak MQTT 5 (Mosquitto) also with
 # paho.golang (enmasse-5). paho's subscriber takes more CPU per message
-# than either server, so its QoS 0 row measures paho more than the server.
+# than either server, so its QoS 0 row measures paho about as much as the
+# server.
 peer() { eval echo "\${PEER_$(echo "$1" | tr a-z A-Z)_$2:-}"; }
 TARGETS=("enmasse amqp $E_AMQP $SERVE_PID -" "enmasse-5 mqtt $E_MQTT $SERVE_PID 5" "enmasse-311 mqtt $E_MQTT $SERVE_PID 311")
 for p in $PEERS; do
   pid=$(peer "$p" PID)
   [ -n "$pid" ] || { log "peer $p did not start; left out"; continue; }
-  pin "$pid"
+  pin "$pid" || log "peer $p: could not pin pid $pid"
   [ -z "$(peer "$p" AMQP)" ] || TARGETS+=("$p amqp $(peer "$p" AMQP) $pid -")
+  [ -n "$(peer "$p" MQTT)" ] || continue
   vers=$(peer "$p" MQTT_VERSION)
   for v in ${vers//,/ }; do
     TARGETS+=("$p-$v mqtt $(peer "$p" MQTT) $pid $v")
@@ -174,7 +177,7 @@ address() { # NAME SCENARIO ROUND
     enmasse:amqp-anycast*) echo direct ;;
     rabbitmq:amqp-*) echo "/queue/s-$RUN_ID-$2-$3" ;;
     *:amqp-*) echo "s-$RUN_ID-$2-$3" ;;
-    *) echo "bench/$RUN_ID/$2/$3" ;;
+    *) echo "bench/$RUN_ID/$1/$2/$3" ;; # per target: mosquitto-5 and -311 share a server
   esac
 }
 
@@ -203,7 +206,7 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
   declare -A idled=() # servers whose MQTT row is done
   for t in "${TARGETS[@]}"; do
     read -r name proto addr pid ver <<<"$t"
-    [ "$proto" = mqtt ] && [ "${name%-*}" != enmasse ] && [ -n "${idled[${name%-*}]:-}" ] && continue # one per server
+    [ "$proto" = mqtt ] && [ -n "${idled[${name%-*}]:-}" ] && continue # one per server
     [ "$name" = enmasse-5 ] && continue # one MQTT row for enmasse
     [ "$proto" = mqtt ] && idled[${name%-*}]=1
     [ "$(($(date +%s) - T0))" -lt "$BUDGET" ] || { log "budget spent: idle $name skipped"; continue; }
@@ -214,7 +217,6 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
       # MQTT row gets a fresh serve of its own, as every peer's row has.
       "${SERVE[@]}" serve --amqp "" --mqtt 127.0.0.1:0 --http "" --data-dir "$OUT/data-idle" >"$OUT/serve-idle.log" 2>&1 &
       fresh=$!
-      pin "$fresh"
       for _ in $(seq 100); do grep -q 'msg=ready' "$OUT/serve-idle.log" 2>/dev/null && break; sleep 0.1; done
       addr=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve-idle.log" | head -1 | sed 's/.*addr=//') pid=$fresh
     fi

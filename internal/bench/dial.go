@@ -114,6 +114,9 @@ func newReadBuffered(c *net.TCPConn) *readBuffered {
 
 func (c *readBuffered) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// WriteTo goes through the buffer too (the TCPConn's would skip it).
+func (c *readBuffered) WriteTo(w io.Writer) (int64, error) { return c.r.WriteTo(w) }
+
 // bridgeTCP returns one end of a fresh loopback TCP connection whose other
 // end is copied to and from c; closing either side closes both.
 func bridgeTCP(c net.Conn) (net.Conn, error) {

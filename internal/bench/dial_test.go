@@ -91,4 +91,10 @@ func TestReadBufferedKeepsWritev(t *testing.T) {
 	if n := rb.r.Buffered(); n != 5 {
 		t.Fatalf("%d bytes buffered after a 1-byte read of 6, want 5", n)
 	}
+	// io.Copy from it (WriteTo) gets the buffered bytes first.
+	far.Close()
+	var rest bytes.Buffer
+	if _, err := io.Copy(&rest, rb); err != nil || rest.String() != "bcdef" {
+		t.Fatalf("copied %q, %v; want the buffered \"bcdef\"", rest.String(), err)
+	}
 }
