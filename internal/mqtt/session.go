@@ -1038,34 +1038,40 @@ func (c *conn) relLoop() {
 				break more
 			}
 		}
-		var wg sync.WaitGroup
+		// Each record says PUBREC came, once the message's own record
+		// is written (storeOut); one PutMany for the batch.
+		var keys []uint64
+		var data [][]byte
+		var marked []*outMsg
 		for _, it := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case <-it.m.stored:
-				case <-c.ctx.Done():
-					return
-				}
-				c.mu.Lock()
-				key := it.m.key
-				c.mu.Unlock()
-				if key == 0 {
-					return
-				}
-				ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
-				defer cancel()
-				if err := st.Put(ctx, key, append(childRecord(recOutgoing, c.session.key, it.id), 1)); err != nil {
-					c.log.Warn("cannot store a PUBREC", "err", err)
-					return
-				}
-				c.mu.Lock()
-				it.m.released = true
-				c.mu.Unlock()
-			}()
+			select {
+			case <-it.m.stored:
+			case <-c.ctx.Done():
+				return
+			}
+			c.mu.Lock()
+			key := it.m.key
+			c.mu.Unlock()
+			if key != 0 {
+				keys = append(keys, key)
+				data = append(data, append(childRecord(recOutgoing, c.session.key, it.id), 1))
+				marked = append(marked, it.m)
+			}
 		}
-		wg.Wait()
+		if len(keys) > 0 {
+			ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
+			err := st.PutMany(ctx, keys, data)
+			cancel()
+			if err != nil {
+				c.log.Warn("cannot store PUBRECs", "count", len(keys), "err", err)
+			} else {
+				c.mu.Lock()
+				for _, m := range marked {
+					m.released = true
+				}
+				c.mu.Unlock()
+			}
+		}
 		for _, it := range batch {
 			if c.write(&packets.Pubrel{PacketID: it.id}) != nil {
 				return
