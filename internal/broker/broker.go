@@ -384,10 +384,11 @@ func (b *Broker) Message(l *transport.Link, d *transport.Delivery) {
 		d.Settle(frames.Released{})
 		return
 	}
+	md := inspect(d.Payload())
 	if bd.topic != nil {
-		bd.topic.publish(b, bd.subject, d, inspect(d.Payload()))
+		bd.topic.publish(b, bd.subject, d, md)
 	} else {
-		bd.q.accept(d, inspect(d.Payload()))
+		bd.q.accept(d, md)
 		if !bd.q.creditOK(l) {
 			return // BLOCK: credit comes back when the queue drains
 		}
