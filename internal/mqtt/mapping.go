@@ -50,7 +50,13 @@ func toAMQP(dst []byte, p *packets.Publish) ([]byte, error) { return toAMQPFrom(
 // toAMQPFrom is toAMQP with the publishing client identifier in the
 // x-opt-mqtt-origin annotation (for No Local) when origin is not empty.
 func toAMQPFrom(dst []byte, p *packets.Publish, origin string) ([]byte, error) {
-	h := message.DefaultHeader()
+	s := encodePool.Get().(*encodeScratch)
+	defer func() {
+		*s = encodeScratch{} // no payload or topic kept alive by the pool
+		encodePool.Put(s)
+	}()
+	h := &s.h
+	*h = message.DefaultHeader()
 	h.Durable = p.QoS >= 1
 	pr := &p.Properties
 	if pr.HasMessageExpiryInterval {
@@ -60,20 +66,19 @@ func toAMQPFrom(dst []byte, p *packets.Publish, origin string) ([]byte, error) {
 		}
 		h.TTL, h.HasTTL = uint32(ms), true
 	}
-	m := message.Message{
-		Header: &h,
-		Properties: &message.Properties{
-			To:          p.Topic,
-			ContentType: types.Symbol(pr.ContentType),
-			ReplyTo:     pr.ResponseTopic,
-		},
-		Data: [][]byte{p.Payload},
+	s.pr = message.Properties{
+		To:          p.Topic,
+		ContentType: types.Symbol(pr.ContentType),
+		ReplyTo:     pr.ResponseTopic,
 	}
+	s.data[0] = p.Payload
+	m := &s.m
+	*m = message.Message{Header: h, Properties: &s.pr, Data: s.data[:]}
 	if pr.CorrelationData != nil {
 		m.Properties.CorrelationID = slices.Clone(pr.CorrelationData)
 	}
 	if p.Retain || p.QoS > 0 || pr.PayloadFormatIndicator == 1 || origin != "" {
-		m.MessageAnnotations = types.Map{}
+		m.MessageAnnotations = s.ann[:0]
 		if p.Retain {
 			m.MessageAnnotations = append(m.MessageAnnotations, types.KV{Key: annotationRetain, Value: true})
 		}
@@ -103,6 +108,20 @@ func toAMQPFrom(dst []byte, p *packets.Publish, origin string) ([]byte, error) {
 	}
 	return m.Marshal(dst)
 }
+
+// encodeScratch is what toAMQPFrom describes a message with: pooled, so
+// that encoding a PUBLISH allocates nothing besides its output (and the
+// boxed correlation data and application-properties map when it has
+// them).
+type encodeScratch struct {
+	m    message.Message
+	h    message.Header
+	pr   message.Properties
+	data [1][]byte
+	ann  [4]types.KV // retain, QoS, payload format, origin
+}
+
+var encodePool = sync.Pool{New: func() any { return new(encodeScratch) }}
 
 // bodyPool holds the buffers QoS 0 publications are encoded in: the
 // transport copies a pre-settled message into its output when it can send

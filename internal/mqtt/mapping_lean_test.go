@@ -59,3 +59,35 @@ func TestDecodeAMQPIntoReuse(t *testing.T) {
 		t.Fatalf("first result changed by the second decode: %+v, want %+v", got[0], want)
 	}
 }
+
+// TestToAMQPAllocatesOnlyOutput: encoding a PUBLISH into a buffer with
+// room allocates nothing (the sections come from a pool), so a QoS 0
+// publication costs the gateway no garbage; QoS 1 adds nothing either
+// (its annotation's value is a small integer).
+func TestToAMQPAllocatesOnlyOutput(t *testing.T) {
+	buf := make([]byte, 0, 1024)
+	for _, p := range []*packets.Publish{
+		{Topic: "bench/x", Payload: make([]byte, 100)},
+		{Topic: "bench/x", QoS: 1, Payload: make([]byte, 100)},
+	} {
+		var err error
+		n := testing.AllocsPerRun(100, func() { _, err = toAMQPFrom(buf[:0], p, "") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("QoS %d: %v allocations per encoding, want 0", p.QoS, n)
+		}
+	}
+}
+
+func BenchmarkToAMQP(b *testing.B) {
+	p := &packets.Publish{Topic: "bench/x", Payload: make([]byte, 100)}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := toAMQPFrom(buf[:0], p, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
