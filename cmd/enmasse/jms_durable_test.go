@@ -71,9 +71,12 @@ func TestJMSDurableSubscriptionSurvivesRestart(t *testing.T) {
 			sendOne(t, s, "prices", "live", true)
 			for _, r := range first {
 				expectBody(t, r, "live")
-				must(t, r.Close(ctx)) // detach: the subscription stays
 			}
-			sendOne(t, s, "prices", "while-away", true)
+			// The session ends under the receivers: detached, not
+			// closed (go-amqp's Close closes a link, which is JMS's
+			// unsubscribe), so the subscriptions stay.
+			must(t, s.Close(ctx))
+			sendOne(t, dialJMS(t, amqpAddr), "prices", "while-away", true)
 
 			if sig == syscall.SIGKILL {
 				must(t, cmd.Process.Signal(sig))

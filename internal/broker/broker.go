@@ -197,6 +197,12 @@ func (b *Broker) DeleteAddress(space, address string) error {
 		return nil
 	}
 	q := b.queues[key{space, address}]
+	if q == nil {
+		// Checked before the links are looked at: a topic's producers
+		// are bound with no queue, and must keep their bindings.
+		b.mu.Unlock()
+		return fmt.Errorf("queue %q does not exist", address)
+	}
 	delete(b.queues, key{space, address})
 	var links []*transport.Link
 	for l, bd := range b.links {
@@ -206,9 +212,6 @@ func (b *Broker) DeleteAddress(space, address string) error {
 		}
 	}
 	b.mu.Unlock()
-	if q == nil {
-		return fmt.Errorf("queue %q does not exist", address)
-	}
 	q.mu.Lock()
 	for _, m := range q.msgs {
 		q.forgetLocked(m)
@@ -462,6 +465,29 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 	}
 	if bd.shared != "" {
 		bd.topic.leaveShared(bd.shared)
+	}
+	if err == nil && bd.q.subOnAttach && l.RemoteClosed() {
+		b.closeSubscription(bd.q)
+	}
+}
+
+// closeSubscription ends a durable subscription created by a receiver's
+// attach (JMS, MQTT sessions) whose consumer closed its link rather than
+// detaching it (AMQP 1.0 §2.6.6; Qpid JMS's unsubscribe): it is deleted
+// with its messages unless other consumers are still attached, as
+// Artemis does. Subscriptions that are Address resources stay.
+func (b *Broker) closeSubscription(q *queue) {
+	q.mu.Lock()
+	others := len(q.consumers)
+	q.mu.Unlock()
+	if others > 0 {
+		return
+	}
+	b.mu.Lock()
+	current := b.queues[key{q.space, q.name}] == q
+	b.mu.Unlock()
+	if current {
+		b.DeleteAddress(q.space, q.name)
 	}
 }
 

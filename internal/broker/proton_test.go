@@ -325,3 +325,29 @@ func TestBrokerProtonDeadLetter(t *testing.T) {
 		return st.Dequeued == 1 && st.Depth == 0
 	})
 }
+
+// TestProtonJMSUnsubscribe: a Qpid Proton client attaching exactly as
+// Qpid JMS does makes a durable subscription, leaves it by detaching
+// (it keeps a message sent meanwhile), then unsubscribes: a receiver
+// with the subscription's link name and a durable source without an
+// address is answered with the subscription's address, and closing it
+// deletes the subscription with its message. Unsubscribing again is
+// refused with amqp:not-found.
+func TestProtonJMSUnsubscribe(t *testing.T) {
+	protonAvailable(t)
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "prices", router.Topic) })
+	expectLines(t, startPython(t, "jms_durable.py", n.addr, "jms-app", "quotes", "subscribe", "prices"), "ready", "detached")
+	const sub = "prices::jms-app:quotes"
+	send(t, session(t, n.addr), "prices", "kept")
+	waitStats(t, n, sub, "message kept for the detached subscriber", func(st broker.QueueStats) bool { return st.Depth == 1 })
+
+	expectLines(t, startPython(t, "jms_durable.py", n.addr, "jms-app", "quotes", "unsubscribe"), "remote-source prices", "closed")
+	waitGone(t, n, sub)
+	expectLines(t, startPython(t, "jms_durable.py", n.addr, "jms-app", "quotes", "unsubscribe"), "error amqp:not-found")
+	// Another container's subscription of the same link name is its own.
+	expectLines(t, startPython(t, "jms_durable.py", n.addr, "jms-app-2", "quotes", "subscribe", "prices"), "ready", "detached")
+	expectLines(t, startPython(t, "jms_durable.py", n.addr, "jms-app", "quotes", "unsubscribe"), "error amqp:not-found")
+	if _, ok := n.b.Stats("default", "prices::jms-app-2:quotes"); !ok {
+		t.Fatal("another container's subscription was deleted")
+	}
+}

@@ -3,6 +3,9 @@ package broker
 import (
 	"fmt"
 	"strings"
+
+	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/amqp/types"
 )
 
 // DeleteSubscriptions deletes every durable subscription of space named
@@ -29,6 +32,36 @@ func (b *Broker) DeleteSubscriptions(space, name string) int {
 		}
 	}
 	return n
+}
+
+// LinkSubscription finds the durable subscription a receiver link asks
+// for by name alone, with no source address (Qpid JMS attaches so to
+// unsubscribe): `{topic}::{name}` of space, name made from the link's
+// name and capabilities as for attaching to a topic (a container's own
+// unless `global`). It returns the address the subscription was created
+// with (its topic, or a name or filter below it); with several topics
+// holding one of that name, the first in name order.
+func (b *Broker) LinkSubscription(l *transport.Link, space string) (address string, ok bool) {
+	var caps []types.Symbol
+	if a := l.RemoteAttach(); a != nil && a.Source != nil {
+		caps = a.Source.Capabilities
+	}
+	name := linkSubscriptionName(l, caps)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	best := ""
+	for k, q := range b.queues {
+		if k.space != space || q.typ != "subscription" {
+			continue
+		}
+		if tn, n, ok := splitSubscription(k.name); ok && n == name && tn != "" && (best == "" || k.name < best) {
+			best, address = k.name, q.subFilter
+			if address == "" {
+				address = tn
+			}
+		}
+	}
+	return address, best != ""
 }
 
 // SubscriptionsWithPrefix lists the names (the part after `::`) of the

@@ -159,21 +159,113 @@ func TestBrokerJMSDurableSubscriber(t *testing.T) {
 	}
 	// Qpid JMS asks for a durable source (terminus durability 2, expiry never).
 	opts := &amqp.ReceiverOptions{Name: "my-sub", SourceDurability: amqp.DurabilityUnsettledState, SourceExpiryPolicy: amqp.ExpiryPolicyNever, Credit: 10}
-	rcv, err := dial().NewReceiver(ctx5(t), "prices", opts)
+	s := dial()
+	rcv, err := s.NewReceiver(ctx5(t), "prices", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	send(t, session(t, n.addr), "prices", "p1")
 	receiveN(t, rcv, 1)
-	rcv.Close(ctx5(t))
+	// The session ends under the link: detached, not closed, as Qpid
+	// JMS detaches a durable subscriber it closes (go-amqp's Close
+	// closes the link).
+	s.Close(ctx5(t))
 	// Published while the durable subscriber is away: kept for it.
 	send(t, session(t, n.addr), "prices", "p2")
-	rcv, err = dial().NewReceiver(ctx5(t), "prices", opts)
+	s = dial()
+	rcv, err = s.NewReceiver(ctx5(t), "prices", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := receiveN(t, rcv, 1); got[0] != "p2" {
 		t.Fatalf("got %v", got)
+	}
+	s.Close(ctx5(t))
+	send(t, session(t, n.addr), "prices", "p3")
+
+	// Qpid JMS's unsubscribe: a durable source with no address and the
+	// subscription's link name reattaches to it (the answer names its
+	// address), and closing the link deletes it with its messages.
+	rcv, err = dial().NewReceiver(ctx5(t), "", opts)
+	if err != nil {
+		t.Fatalf("reattaching by link name: %v", err)
+	}
+	if got := receiveN(t, rcv, 1); got[0] != "p3" {
+		t.Fatalf("reattached by name, got %v", got)
+	}
+	if _, ok := n.b.Stats("default", "prices::jms-client-1:my-sub"); !ok {
+		t.Fatal("subscription gone before the close")
+	}
+	if err := rcv.Close(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, n, "prices::jms-client-1:my-sub")
+	var ae *amqp.Error
+	if _, err := dial().NewReceiver(ctx5(t), "", opts); !errors.As(err, &ae) || ae.Condition != amqp.ErrCondNotFound {
+		t.Fatalf("reattaching a deleted subscription: %v, want amqp:not-found", err)
+	}
+	// Attaching to the topic again makes a new, empty subscription.
+	rcv, err = dial().NewReceiver(ctx5(t), "prices", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := n.b.Stats("default", "prices::jms-client-1:my-sub"); st.Depth != 0 {
+		t.Fatalf("new subscription holds %d messages", st.Depth)
+	}
+}
+
+// waitGone waits until the broker no longer has the queue or
+// subscription addr (a link's close is applied after its detach is
+// answered).
+func waitGone(t *testing.T, nd *node, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, ok := nd.b.Stats("default", addr); !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still exists", addr)
+		}
+	}
+}
+
+// TestBrokerDurableSubscriptionClose: closing a durable subscriber's
+// link deletes its subscription only when no other consumer is attached
+// (a shared one lives on with the others), never a subscription that is
+// an address of its own (type subscription); detaching never deletes.
+func TestBrokerDurableSubscriptionClose(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) {
+		r.SetAddress("default", "prices", router.Topic)
+		r.SetAddress("default", "prices::archive", router.Subscription)
+	})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared := &amqp.ReceiverOptions{Name: "pool", SourceDurability: amqp.DurabilityUnsettledState,
+		SourceCapabilities: []string{"shared", "global"}, Credit: 10}
+	a, err := session(t, n.addr).NewReceiver(ctx5(t), "prices", shared)
+	must(err)
+	shared2 := *shared
+	shared2.Name = "pool|2"
+	b, err := session(t, n.addr).NewReceiver(ctx5(t), "prices", &shared2)
+	must(err)
+	must(a.Close(ctx5(t)))
+	time.Sleep(50 * time.Millisecond) // a deletion would be applied by now
+	if _, ok := n.b.Stats("default", "prices::pool"); !ok {
+		t.Fatal("shared subscription deleted while a consumer was still attached")
+	}
+	must(b.Close(ctx5(t)))
+	waitGone(t, n, "prices::pool")
+
+	arch, err := session(t, n.addr).NewReceiver(ctx5(t), "prices::archive", &amqp.ReceiverOptions{Credit: 10})
+	must(err)
+	must(arch.Close(ctx5(t)))
+	time.Sleep(50 * time.Millisecond)
+	if _, ok := n.b.Stats("default", "prices::archive"); !ok {
+		t.Fatal("closing a consumer deleted the subscription address")
 	}
 }
 
@@ -241,5 +333,30 @@ func TestBrokerSharedNonDurable(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the shared subscription outlived its members")
 		}
+	}
+}
+
+// TestBrokerDeleteMissingKeepsProducers: deleting a queue that does not
+// exist (a subscription deleted meanwhile by its consumer's close) is an
+// error and changes nothing: a topic's producers, bound with no queue,
+// keep publishing.
+func TestBrokerDeleteMissingKeepsProducers(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "prices", router.Topic) })
+	rcv, err := session(t, n.addr).NewReceiver(ctx5(t), "prices", &amqp.ReceiverOptions{Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := session(t, n.addr).NewSender(ctx5(t), "prices", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.b.DeleteAddress("default", "prices::gone"); err == nil {
+		t.Fatal("deleting a missing subscription succeeded")
+	}
+	if err := snd.Send(ctx5(t), amqp.NewMessage([]byte("after")), nil); err != nil {
+		t.Fatalf("producer after the failed delete: %v", err)
+	}
+	if got := receiveN(t, rcv, 1); got[0] != "after" {
+		t.Fatalf("got %v", got)
 	}
 }

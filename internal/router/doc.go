@@ -30,7 +30,10 @@
 //     same in both cases.
 //
 // Dynamic receivers get a temporary anycast address unique to their
-// connection and removed with it. A sender link with a null target is the
+// connection and removed with it. A receiver whose durable source has no
+// address reattaches to the durable subscription its link name names
+// (SubscriptionFinder; Qpid JMS does so to unsubscribe, then closes the
+// link, and the broker deletes the subscription). A sender link with a null target is the
 // anonymous relay: each message is routed by its properties.to, decoded
 // lazily from the received bytes; an unknown `to` is rejected with
 // amqp:not-found. Messages are always forwarded as the bytes received. A

@@ -288,6 +288,9 @@ func (r *Router) bind(l *transport.Link, ls *linkState, sp *space) error {
 		if a.Source.Dynamic {
 			return r.bindDynamic(l, ls, sp, a.Source)
 		}
+		if a.Source.Address == "" && a.Source.Durable > 0 {
+			return r.reattachSubscription(l, ls, sp, a.Source)
+		}
 		if a.Source.Address == LWTAddress {
 			return frames.Errorf(frames.ErrNotAllowed, "%s takes wills; there is nothing to receive from it", LWTAddress)
 		}
@@ -345,6 +348,36 @@ func (r *Router) bindAddress(l *transport.Link, ls *linkState, a *address, name 
 	ls.addr = a
 	a.attach(ls) // answers the attach
 	return transport.ErrAttachLater
+}
+
+// reattachSubscription attaches a receiver whose durable source has no
+// address to the durable subscription its link name (and container id,
+// unless `global`) names, as a receiver attaching to the subscription's
+// address would be; the answer's source carries that address. Qpid JMS
+// attaches so to unsubscribe, then closes the link, which deletes the
+// subscription (broker.Broker.Detach); no such subscription refuses the
+// attach with amqp:not-found and a null source, which Qpid JMS reports
+// as "no such subscription". Receiving from the address must be allowed.
+func (r *Router) reattachSubscription(l *transport.Link, ls *linkState, sp *space, src *frames.Source) error {
+	f, ok := r.opts.Broker.(SubscriptionFinder)
+	if !ok {
+		return frames.Errorf(frames.ErrInvalidField, "attach without a source address")
+	}
+	name, ok := f.LinkSubscription(l, sp.cfg().Name)
+	if !ok {
+		return frames.Errorf(frames.ErrNotFound, "no durable subscription for link %q", l.Name())
+	}
+	if !r.allowed(ls.conn, name, OpRecv) {
+		return unauthorized("receive from", name)
+	}
+	a, ferr := r.resolve(ls.conn, name)
+	if ferr != nil {
+		return ferr
+	}
+	local := *src
+	local.Address = name
+	l.SetLocalSource(&local)
+	return r.bindAddress(l, ls, a, name)
 }
 
 func (r *Router) bindDynamic(l *transport.Link, ls *linkState, sp *space, src *frames.Source) error {

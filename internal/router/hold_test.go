@@ -65,8 +65,12 @@ func TestRouterHoldKeepsConnectionCounted(t *testing.T) {
 	if !ok {
 		t.Fatal("Hold of an open connection: not ok")
 	}
+	// AfterClose, not Done: Done is closed before the router's OnClose
+	// has run, and the count the connection gives back must be given.
+	closed := make(chan struct{})
+	a.AfterClose(func() { close(closed) })
 	a.Close(context.Background(), nil)
-	<-a.Done()
+	<-closed
 	if _, err := open(); !limited(err) {
 		t.Fatalf("connection while the hold lasts: %v, want resource-limit-exceeded", err)
 	}

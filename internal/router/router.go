@@ -96,6 +96,14 @@ type ParsedProducer interface {
 	ProduceParsed(space, address string, d *transport.Delivery, raw message.Raw)
 }
 
+// SubscriptionFinder is an Endpoint that finds the durable subscription
+// a receiver link names without a source address (Qpid JMS's
+// unsubscribe), returning the address it was made on. The broker
+// implements it.
+type SubscriptionFinder interface {
+	LinkSubscription(l *transport.Link, space string) (address string, ok bool)
+}
+
 // Operations checked by an Authorizer.
 const (
 	OpSend = "send"

@@ -34,6 +34,7 @@ type Link struct {
 	attachRcvd   bool
 	detachSent   bool
 	detachRcvd   bool
+	remoteClosed bool // the peer's detach had closed set (§2.6.6)
 	detached     bool
 	err          error
 	attachWait   chan struct{}
@@ -390,6 +391,18 @@ func (e *LinkError) Error() string {
 // Unwrap exposes the *frames.Error.
 func (e *LinkError) Unwrap() error { return e.Err }
 
+// RemoteClosed reports whether the peer detached the link with closed
+// set: it closed the link rather than only detaching it (AMQP 1.0
+// §2.6.6), so the terminus it was attached to need not outlive it (a JMS
+// unsubscribe ends a durable subscription this way). It is false while
+// the link is attached and after a detach without closed, or a session
+// or connection that ended under it.
+func (l *Link) RemoteClosed() bool {
+	l.s.c.mu.Lock()
+	defer l.s.c.mu.Unlock()
+	return l.remoteClosed
+}
+
 // Err reports why the link was detached (nil while attached or after a clean
 // detach).
 func (l *Link) Err() error {
@@ -403,6 +416,7 @@ func (l *Link) Err() error {
 
 func (l *Link) onDetachLocked(d *frames.Detach, cbs []callback) []callback {
 	l.detachRcvd = true
+	l.remoteClosed = d.Closed
 	delete(l.s.remoteLinks, l.remoteHandle)
 	if d.Error != nil && l.err == nil {
 		l.err = &LinkError{Err: d.Error}
