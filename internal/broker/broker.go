@@ -79,9 +79,15 @@ type Broker struct {
 	journal   journaler     // batches the message path's journal writes
 	nextQueue atomic.Uint64 // last queue definition number (key queueKeyBase+n)
 	mu        sync.Mutex
-	queues    map[key]*queue // queues and subscription queues
-	topics    map[key]*topic
-	links     map[*transport.Link]*binding
+	// subMu serializes binding consumers to durable subscriptions with
+	// deleting subscriptions (DeleteAddress, a consumer's close): a
+	// consumer is never bound to a subscription as it is deleted, and
+	// a close counts the consumers that are really there. Taken before
+	// any other broker lock; attaches and deletions are rare.
+	subMu  sync.Mutex
+	queues map[key]*queue // queues and subscription queues
+	topics map[key]*topic
+	links  map[*transport.Link]*binding
 }
 
 type key struct{ space, name string }
@@ -167,6 +173,13 @@ func (b *Broker) ensureTopic(space, name string) error {
 // DeleteAddress removes a queue, subscription or topic and detaches its
 // links.
 func (b *Broker) DeleteAddress(space, address string) error {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	return b.deleteAddress(space, address)
+}
+
+// deleteAddress is DeleteAddress with subMu held.
+func (b *Broker) deleteAddress(space, address string) error {
 	b.mu.Lock()
 	if t := b.topics[key{space, address}]; t != nil {
 		delete(b.topics, key{space, address})
@@ -178,7 +191,7 @@ func (b *Broker) DeleteAddress(space, address string) error {
 		t.dropAllRetained(b)
 		for _, sub := range subs {
 			if sub.durable {
-				b.DeleteAddress(space, sub.q.name)
+				b.deleteAddress(space, sub.q.name)
 			}
 		}
 		b.mu.Lock()
@@ -299,6 +312,10 @@ func (b *Broker) lookup(space, address string) *queue {
 
 // AttachLink binds a client link to a queue, subscription or topic.
 func (b *Broker) AttachLink(l *transport.Link, space, address, addrType string) error {
+	if l.IsSender() && (addrType == "subscription" || durableSource(l)) {
+		b.subMu.Lock()
+		defer b.subMu.Unlock()
+	}
 	var bd *binding
 	var err error
 	switch addrType {
@@ -477,6 +494,8 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 // with its messages unless other consumers are still attached, as
 // Artemis does. Subscriptions that are Address resources stay.
 func (b *Broker) closeSubscription(q *queue) {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
 	q.mu.Lock()
 	others := len(q.consumers)
 	q.mu.Unlock()
@@ -487,8 +506,15 @@ func (b *Broker) closeSubscription(q *queue) {
 	current := b.queues[key{q.space, q.name}] == q
 	b.mu.Unlock()
 	if current {
-		b.DeleteAddress(q.space, q.name)
+		b.deleteAddress(q.space, q.name)
 	}
+}
+
+// durableSource reports whether a consumer's link asks for a durable
+// source (a JMS durable subscriber, an MQTT session's subscription).
+func durableSource(l *transport.Link) bool {
+	a := l.RemoteAttach()
+	return a != nil && a.Source != nil && a.Source.Durable > 0
 }
 
 // QueueInfo names a queue.

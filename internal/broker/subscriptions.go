@@ -47,6 +47,9 @@ func (b *Broker) LinkSubscription(l *transport.Link, space string) (address stri
 		caps = a.Source.Capabilities
 	}
 	name := linkSubscriptionName(l, caps)
+	if reservedName(l, name) != nil {
+		return "", false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	best := ""

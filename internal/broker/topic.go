@@ -365,11 +365,46 @@ func (b *Broker) attachJMSDurable(l *transport.Link, t *topic, filter []string, 
 	if hasCapability(caps, "shared") {
 		maxConsumers = 0
 	}
-	subName := t.name + "::" + linkSubscriptionName(l, caps)
+	name := linkSubscriptionName(l, caps)
+	if err := reservedName(l, name); err != nil {
+		return nil, err
+	}
+	subName := t.name + "::" + name
 	if err := b.ensureSubscription(t, subName, filter, maxConsumers, true, hasCapability(caps, CapabilityRetained)); err != nil {
 		return nil, frames.Errorf(frames.ErrInternal, "%v", err)
 	}
-	return b.bindConsumer(l, b.lookup(t.space, subName))
+	if testHookDurableAttach != nil {
+		testHookDurableAttach(subName)
+	}
+	q := b.lookup(t.space, subName)
+	if q == nil { // its topic was deleted meanwhile
+		return nil, frames.Errorf(frames.ErrResourceDeleted, "subscription %q was deleted", subName)
+	}
+	return b.bindConsumer(l, q)
+}
+
+// testHookDurableAttach, when set by a test, runs between creating (or
+// finding) a durable subscription and binding a consumer to it.
+var testHookDurableAttach func(subscription string)
+
+// GatewayMQTT is the transport.Options.Gateway of the in-process MQTT
+// gateway's connections, and MQTTSubscriptionPrefix starts the names of
+// its sessions' durable subscriptions (mqtt.SubscriptionPrefix): only
+// its connections may attach to, reattach to or close such a
+// subscription, so that another client can neither drain nor delete an
+// MQTT session's messages by naming its link after it.
+const (
+	GatewayMQTT            = "mqtt"
+	MQTTSubscriptionPrefix = "mqtt:"
+)
+
+// reservedName refuses a durable subscription name reserved to a gateway
+// for a link on another connection.
+func reservedName(l *transport.Link, name string) error {
+	if strings.HasPrefix(name, MQTTSubscriptionPrefix) && l.Session().Conn().Gateway() != GatewayMQTT {
+		return frames.Errorf(frames.ErrUnauthorizedAccess, "durable subscription names starting with %q belong to MQTT sessions", MQTTSubscriptionPrefix)
+	}
+	return nil
 }
 
 // ensureSubscription creates a durable subscription queue on t

@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/Azure/go-amqp"
 
+	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/router"
 )
 
@@ -193,6 +194,8 @@ func TestBrokerJMSDurableSubscriber(t *testing.T) {
 	if got := receiveN(t, rcv, 1); got[0] != "p3" {
 		t.Fatalf("reattached by name, got %v", got)
 	}
+	// Kept for the reattached receiver until the close deletes it.
+	send(t, session(t, n.addr), "prices", "p4")
 	if _, ok := n.b.Stats("default", "prices::jms-client-1:my-sub"); !ok {
 		t.Fatal("subscription gone before the close")
 	}
@@ -209,8 +212,8 @@ func TestBrokerJMSDurableSubscriber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := n.b.Stats("default", "prices::jms-client-1:my-sub"); st.Depth != 0 {
-		t.Fatalf("new subscription holds %d messages", st.Depth)
+	if st, ok := n.b.Stats("default", "prices::jms-client-1:my-sub"); !ok || st.Depth != 0 || st.Unacked != 0 {
+		t.Fatalf("new subscription: exists %v, %+v; want it empty (p4 went with the old one)", ok, st)
 	}
 }
 
@@ -244,26 +247,37 @@ func TestBrokerDurableSubscriptionClose(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// applied waits until the broker has handled everything s sent so
+	// far: the connection's events are handled in order, so once an
+	// attach after them is answered, they were.
+	applied := func(s *amqp.Session) {
+		t.Helper()
+		r, err := s.NewReceiver(ctx5(t), "prices", nil)
+		must(err)
+		must(r.Close(ctx5(t)))
+	}
 	shared := &amqp.ReceiverOptions{Name: "pool", SourceDurability: amqp.DurabilityUnsettledState,
 		SourceCapabilities: []string{"shared", "global"}, Credit: 10}
-	a, err := session(t, n.addr).NewReceiver(ctx5(t), "prices", shared)
+	sa := session(t, n.addr)
+	a, err := sa.NewReceiver(ctx5(t), "prices", shared)
 	must(err)
 	shared2 := *shared
 	shared2.Name = "pool|2"
 	b, err := session(t, n.addr).NewReceiver(ctx5(t), "prices", &shared2)
 	must(err)
 	must(a.Close(ctx5(t)))
-	time.Sleep(50 * time.Millisecond) // a deletion would be applied by now
+	applied(sa)
 	if _, ok := n.b.Stats("default", "prices::pool"); !ok {
 		t.Fatal("shared subscription deleted while a consumer was still attached")
 	}
 	must(b.Close(ctx5(t)))
 	waitGone(t, n, "prices::pool")
 
-	arch, err := session(t, n.addr).NewReceiver(ctx5(t), "prices::archive", &amqp.ReceiverOptions{Credit: 10})
+	sr := session(t, n.addr)
+	arch, err := sr.NewReceiver(ctx5(t), "prices::archive", &amqp.ReceiverOptions{Credit: 10})
 	must(err)
 	must(arch.Close(ctx5(t)))
-	time.Sleep(50 * time.Millisecond)
+	applied(sr)
 	if _, ok := n.b.Stats("default", "prices::archive"); !ok {
 		t.Fatal("closing a consumer deleted the subscription address")
 	}
@@ -358,5 +372,82 @@ func TestBrokerDeleteMissingKeepsProducers(t *testing.T) {
 	}
 	if got := receiveN(t, rcv, 1); got[0] != "after" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestBrokerMQTTSubscriptionNamesReserved: a durable subscription name
+// starting with mqtt: belongs to an MQTT session of the in-process
+// gateway; another AMQP client can neither attach to it by naming its
+// link so (to drain it) nor reattach to it by name (to close and delete
+// it).
+func TestBrokerMQTTSubscriptionNamesReserved(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "sensors", router.Topic) })
+	opts := &amqp.ReceiverOptions{Name: broker.MQTTSubscriptionPrefix + "dev1:sensors/#", SourceDurability: amqp.DurabilityUnsettledState,
+		SourceCapabilities: []string{"global"}, Credit: 10}
+	var ae *amqp.Error
+	if _, err := session(t, n.addr).NewReceiver(ctx5(t), "sensors/#", opts); !errors.As(err, &ae) || ae.Condition != amqp.ErrCondUnauthorizedAccess {
+		t.Fatalf("durable attach with an MQTT session's name: %v, want amqp:unauthorized-access", err)
+	}
+	if _, ok := n.b.Stats("default", "sensors::"+opts.Name); ok {
+		t.Fatal("the refused attach made a subscription")
+	}
+	if _, err := session(t, n.addr).NewReceiver(ctx5(t), "", opts); !errors.As(err, &ae) || ae.Condition != amqp.ErrCondNotFound {
+		t.Fatalf("reattach by an MQTT session's name: %v, want amqp:not-found", err)
+	}
+	// A JMS client whose container id starts so is refused the same way.
+	c, err := amqp.Dial(ctx5(t), "amqp://"+n.addr, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous(), ContainerID: "mqtt:dev1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := c.NewSession(ctx5(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jms := &amqp.ReceiverOptions{Name: "sensors/#", SourceDurability: amqp.DurabilityUnsettledState, Credit: 10}
+	if _, err := s.NewReceiver(ctx5(t), "sensors/#", jms); !errors.As(err, &ae) || ae.Condition != amqp.ErrCondUnauthorizedAccess {
+		t.Fatalf("durable attach from container mqtt:dev1: %v, want amqp:unauthorized-access", err)
+	}
+}
+
+// TestBrokerDurableCloseRacesAttach: a shared durable subscriber closes
+// its link while another is between finding the subscription and being
+// bound to it (held there by a hook): the close counts the newcomer and
+// keeps the subscription, and the newcomer gets the next message.
+func TestBrokerDurableCloseRacesAttach(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(r *router.Router) { r.SetAddress("default", "prices", router.Topic) })
+	opts := &amqp.ReceiverOptions{Name: "race", SourceDurability: amqp.DurabilityUnsettledState,
+		SourceCapabilities: []string{"shared", "global"}, Credit: 10}
+	a, err := session(t, n.addr).NewReceiver(ctx5(t), "prices", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	broker.SetDurableAttachHook(t, func(string) {
+		close(held)
+		<-release
+	})
+	late := *opts
+	late.Name = "race|2"
+	got := make(chan error, 1)
+	var c *amqp.Receiver
+	go func() {
+		var err error
+		c, err = session(t, n.addr).NewReceiver(ctx5(t), "prices", &late)
+		got <- err
+	}()
+	<-held
+	broker.SetDurableAttachHook(t, nil)
+	if err := a.Close(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // an unguarded close deletes it now
+	close(release)
+	if err := <-got; err != nil {
+		t.Fatalf("attach while the last consumer closed: %v", err)
+	}
+	send(t, session(t, n.addr), "prices", "next")
+	if m := receiveN(t, c, 1); m[0] != "next" {
+		t.Fatalf("got %v", m)
 	}
 }

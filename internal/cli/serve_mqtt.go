@@ -18,6 +18,7 @@ import (
 	"github.com/enmasse-go/enmasse/internal/amqp/frames"
 	"github.com/enmasse-go/enmasse/internal/amqp/sasl"
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
+	"github.com/enmasse-go/enmasse/internal/broker"
 	"github.com/enmasse-go/enmasse/internal/mqtt"
 	"github.com/enmasse-go/enmasse/internal/router"
 )
@@ -251,6 +252,7 @@ func (b *mqttBackend) open(ctx context.Context, cred mqtt.Credentials, auth sasl
 	}
 	opts := b.opts
 	opts.Authenticator = auth
+	opts.Gateway = broker.GatewayMQTT // its links may use the session subscription names
 	type result struct {
 		sc  *transport.Conn
 		err error

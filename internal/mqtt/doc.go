@@ -165,7 +165,12 @@
 //     counted against the broker's memory limit and paged beyond it.
 //     QoS 0 messages for an offline session are kept in memory only and
 //     lost on a restart. UNSUBSCRIBE and the end of the session delete
-//     the subscription with its messages (SessionStore.DropSubscription).
+//     the subscription with its messages (SessionStore.DropSubscription;
+//     UNSUBSCRIBE's closing detach already does, as for a JMS
+//     unsubscribe). The broker reserves names starting with `mqtt:` to
+//     connections whose transport.Options.Gateway is "mqtt", which the
+//     Backend's connections must be, so no other client can attach to a
+//     session's subscription or delete it.
 //   - Records (SessionStore; format in session.go): the session (space,
 //     client id, version, expiry, time of disconnection, subscriptions
 //     with QoS and options); each QoS 2 packet identifier received and

@@ -50,7 +50,7 @@ func startGatewayWith(t testing.TB, edit func(*Options)) (*Server, string) {
 	r := router.New(router.Options{Broker: br})
 	r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
 	b := &testBackend{r: r, opts: transport.Options{
-		Handler: r, OnOpen: r.OnOpen, AllowNoSASL: true,
+		Handler: r, OnOpen: r.OnOpen, AllowNoSASL: true, Gateway: broker.GatewayMQTT,
 		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true}),
 	}}
 	opts := Options{Backend: b, MaxPacketSize: 4096}

@@ -88,7 +88,7 @@ func (e *sessionEnv) start() {
 	e.r.SetSpace(router.SpaceConfig{Name: "default", AutoCreate: true})
 	e.r.SetSpace(router.SpaceConfig{Name: "other", AutoCreate: true})
 	b := &spaceBackend{testBackend{r: e.r, opts: transport.Options{
-		Handler: e.r, OnOpen: e.r.OnOpen, AllowNoSASL: true,
+		Handler: e.r, OnOpen: e.r.OnOpen, AllowNoSASL: true, Gateway: broker.GatewayMQTT,
 		Authenticator: sasl.NewAuthenticator(sasl.Config{AllowAnonymous: true}),
 	}}}
 	opts := e.opts

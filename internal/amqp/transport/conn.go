@@ -21,6 +21,10 @@ import (
 type Options struct {
 	// ContainerID is sent in open. Default: a random id.
 	ContainerID string
+	// Gateway names the in-process protocol gateway whose client an
+	// accepted connection serves ("mqtt"); nothing on the wire can set
+	// it. The broker reserves some names to it (Conn.Gateway).
+	Gateway string
 	// Hostname is sent in open (and as TLS server name) when dialing.
 	Hostname string
 	// MaxFrameSize is the largest frame we accept. Default 65536; at least
@@ -192,6 +196,10 @@ func (c *Conn) Identity() sasl.Identity {
 	defer c.mu.Unlock()
 	return c.identity
 }
+
+// Gateway is Options.Gateway: the in-process gateway this connection
+// serves, "" for any other.
+func (c *Conn) Gateway() string { return c.opts.Gateway }
 
 // TLSState returns the TLS state, or nil when the connection is not TLS.
 func (c *Conn) TLSState() *tls.ConnectionState { return c.tlsState }

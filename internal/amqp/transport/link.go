@@ -422,6 +422,18 @@ func (l *Link) onDetachLocked(d *frames.Detach, cbs []callback) []callback {
 		l.err = &LinkError{Err: d.Error}
 	}
 	if !l.detachSent && !l.s.endSent {
+		if !l.attachSent {
+			// The peer gave up on an attach not answered yet (a
+			// handler's ErrAttachLater): answer it, with no terminus,
+			// before the detach, which would name a handle the peer
+			// never learnt and end the session (§2.6.3).
+			if l.role == frames.RoleSender {
+				l.source = nil
+			} else {
+				l.target = nil
+			}
+			l.sendAttachLocked()
+		}
 		l.detachSent = true
 		l.s.c.writeFrameLocked(frames.TypeAMQP, l.s.local, &frames.Detach{Handle: l.handle, Closed: d.Closed})
 	}
@@ -543,7 +555,10 @@ func (s *Session) Attach(ctx context.Context, a frames.Attach) (*Link, error) {
 	select {
 	case <-l.attachWait:
 	case <-ctx.Done():
-		l.Detach(context.Background(), nil, true)
+		// Detached, not closed (§2.6.6): giving up waiting must not end
+		// a terminus the peer may already have bound, such as a
+		// durable subscription, which a close deletes.
+		l.Detach(context.Background(), nil, false)
 		return nil, ctx.Err()
 	}
 	c.mu.Lock()
