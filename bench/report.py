@@ -125,12 +125,14 @@ lines.append("Run of %s: `%s` — %d of %d rounds complete%s, %d s in all (build
     " (%d runs not started: the time budget was spent)" % m["skipped"] if m.get("skipped") else "", m["seconds"]))
 lines.append("")
 lines.append("Machine: %s, %s, %s; load average %s at the end — a shared machine, so compare ratios within this "
-             "run, not absolute numbers across runs. %s"
+             "run, not absolute numbers across runs. %s%s"
              "enmasse %s, %s. Peers (Debian packages): Mosquitto %s, RabbitMQ %s, NATS %s, ActiveMQ %s, "
              "Qpid Proton C example broker %s." % (
                  m["cpu"], m["mem"], m["os"], m["loadavg_end"],
                  "**Pinned**: every server (all its threads) on CPU 0 and the load generator on CPU 1 (`taskset`), "
                  "as if each had a one-core machine of its own. " if m.get("pinned") else "",
+                 "While one server is measured the others are paused (SIGSTOP), so none of their idle threads "
+                 "shares the cores. " if m.get("alone") else "",
                  m["enmasse"], m["go"], m["versions"]["mosquitto"],
                  m["versions"]["rabbitmq"], m["versions"]["nats"], m["versions"]["activemq"], m["versions"]["proton"]))
 lines.append("")

@@ -31,6 +31,9 @@
 # starts after this many seconds; the table says how many rounds ran, so the
 # whole suite ends within 15 minutes). SCENARIOS (a regex) and PEERS (names) select.
 # KEEP=1 keeps the work directory; KEEP_PEERS=1 leaves the peers running.
+# Every run has the machine to itself and its server: the other servers
+# are paused (SIGSTOP) meanwhile and resumed after (ALONE= keeps them
+# running).
 # PIN=1 pins every server (all its threads) to CPU 0 and every bench run to
 # CPU 1 (taskset), as if each had a one-core machine of its own instead of
 # sharing both cores with the load generator; MARK names the markers the
@@ -52,6 +55,7 @@ PEERS=${PEERS:-mosquitto rabbitmq nats activemq proton}
 DOC=${DOC-docs/benchmarks.md}
 PIN=${PIN:-}
 MARK=${MARK:-suite}
+ALONE=${ALONE-1}
 export ENMASSE_PEERS_DIR=${ENMASSE_PEERS_DIR:-/tmp/enmasse-peers}
 RUN_ID=$(date +%s)-$$ # fresh queue and topic names: peers keep state across runs
 OUT=$(mktemp -d /tmp/enmasse-suite.XXXXXX)
@@ -63,6 +67,7 @@ STARTED_PEERS=()
 log() { echo "[suite $(($(date +%s) - T0))s] $*" >&2; }
 
 cleanup() {
+  declare -F together >/dev/null && together
   [ -z "$SERVE_PID" ] || { kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; }
   if [ ${#STARTED_PEERS[@]} -gt 0 ] && [ -z "${KEEP_PEERS:-}" ]; then bench/peers.sh down "${STARTED_PEERS[@]}" >/dev/null || true; fi
   [ -n "${KEEP:-}" ] && log "work directory kept: $OUT" || rm -rf "$OUT"
@@ -164,9 +169,11 @@ run() {
   [ "$proto" = mqtt ] && extra+=(--protocol mqtt)
   [ "$ver" = 311 ] && extra+=(--mqtt-version 311)
   local before after res
+  alone "$pid"
   before=$(cpu_ticks "$pid")
   res=$(timeout $((LIMIT * 2 + 30)) "${BENCH[@]}" bench --url "$addr" "${extra[@]}" "$@" --json 2>>"$OUT/bench.err" | tail -1) || true
   after=$(cpu_ticks "$pid")
+  together
   [ -n "$res" ] || res='{"failed": true}'
   record load "$name" "$sc" "$round" $((after - before)) "$res"
 }
@@ -201,6 +208,26 @@ declare -A NA=(
 
 servers_pids() { for t in "${TARGETS[@]}"; do read -r n _ _ pid _ <<<"$t"; echo "${n%-*} $pid"; done | sort -u -k2,2; }
 
+# alone PID: with ALONE (the default), every other server is paused
+# (SIGSTOP) while PID is measured (0: all of them, for the relay), so no
+# idle server's background threads (a JVM's, Erlang's busy-waiting
+# schedulers) share the cores with the one measured; together resumes
+# them (SIGCONT), also on exit.
+PAUSED=()
+alone() {
+  [ -n "$ALONE" ] || return 0
+  local n p
+  while read -r n p; do
+    [ "$p" = "$1" ] && continue
+    kill -STOP "$p" 2>/dev/null && PAUSED+=("$p")
+  done < <(servers_pids)
+}
+together() {
+  local p
+  for p in "${PAUSED[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+  PAUSED=()
+}
+
 # 4. Idle connections, on servers that have carried no load yet.
 if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
   declare -A idled=() # servers whose MQTT row is done
@@ -221,8 +248,10 @@ if [[ "idle" =~ $SCENARIOS ]] && [ "$IDLE" -gt 0 ]; then
       addr=$(grep -o 'proto=mqtt addr=[^ ]*' "$OUT/serve-idle.log" | head -1 | sed 's/.*addr=//') pid=$fresh
     fi
     log "idle: $IDLE $proto connections to $name"
+    alone "$pid"
     res=$(timeout 110 "${BENCH[@]}" bench --protocol "$proto" --url "$addr" --idle-conns "$IDLE" --server-pid "$pid" \
       --idle-hold 1s --time-limit 75s --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
+    together
     [ -n "$res" ] || res='{"failed": true}'
     record idle "${name%-*}" "idle-$proto" 0 0 "$res"
     if [ -n "$fresh" ]; then
@@ -251,6 +280,7 @@ if [[ "amqp-fill-drain" =~ $SCENARIOS ]]; then
     [ "$(($(date +%s) - T0))" -lt "$BUDGET" ] || { log "budget spent: fill-drain $name skipped"; continue; }
     q=$(address "$name" amqp-backlog 0)
     log "fill-drain: $FILL messages, $name"
+    alone "$pid"
     before=$(cpu_ticks "$pid")
     res=$(timeout $((FILL_LIMIT + 60)) "${BENCH[@]}" bench --url "$addr" --address "$q" --count "$FILL" --consumers 0 \
       --time-limit "${FILL_LIMIT}s" --json 2>>"$OUT/bench.err" | tail -1) || res='{"failed": true}'
@@ -265,6 +295,7 @@ if [[ "amqp-fill-drain" =~ $SCENARIOS ]]; then
       after=$(cpu_ticks "$pid")
       record load "$name" amqp-drain 0 $((after - before)) "$res"
     fi
+    together
   done
 fi
 
@@ -308,7 +339,9 @@ for round in $(seq "$ROUNDS"); do
       run "$t" "$sc" "$round" --address "$(address "$name" "$sc" "$round")" --drain 2s --time-limit "${LIMIT}s" --quiet $args
     done
   done
+  alone 0
   record load relay relay "$round" 0 "$("${BENCH[@]}" bench --relay --count 1000000 --json)"
+  together
   [ "$SKIPPED" -gt 0 ] || rounds_done=$round
 done
 
@@ -325,6 +358,7 @@ cat >"$OUT/meta.json" <<EOF
   "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
   "seconds": $(($(date +%s) - T0)),
   "pinned": $([ -n "$PIN" ] && echo true || echo false),
+  "alone": $([ -n "$ALONE" ] && echo true || echo false),
   "command": "$([ -n "$PIN" ] && echo "PIN=1 ")$([ "$MARK" != suite ] && echo "MARK=$MARK ")$([ "$PEERS" != "mosquitto rabbitmq nats activemq proton" ] && echo "PEERS='$PEERS' ")$([ "$SCENARIOS" != . ] && echo "SCENARIOS='$SCENARIOS' ")ROUNDS=$ROUNDS COUNT=$COUNT LAT_COUNT=$LAT_COUNT LIMIT=$LIMIT FILL=$FILL FILL_LIMIT=$FILL_LIMIT MQTT_FILL=$MQTT_FILL IDLE=$IDLE bench/suite.sh",
   "rounds": $ROUNDS, "rounds_done": $rounds_done, "skipped": $SKIPPED, "count": $COUNT, "lat_count": $LAT_COUNT, "limit": $LIMIT,
   "fill": $FILL, "fill_limit": $FILL_LIMIT, "idle": $IDLE, "mqtt_fill": $MQTT_FILL,
