@@ -219,7 +219,7 @@ alone() {
   local n p
   while read -r n p; do
     [ "$p" = "$1" ] && continue
-    kill -STOP "$p" 2>/dev/null && PAUSED+=("$p")
+    kill -STOP "$p" 2>/dev/null && PAUSED+=("$p") || true # a dead peer is left out
   done < <(servers_pids)
 }
 together() {
@@ -359,7 +359,7 @@ cat >"$OUT/meta.json" <<EOF
   "seconds": $(($(date +%s) - T0)),
   "pinned": $([ -n "$PIN" ] && echo true || echo false),
   "alone": $([ -n "$ALONE" ] && echo true || echo false),
-  "command": "$([ -n "$PIN" ] && echo "PIN=1 ")$([ "$MARK" != suite ] && echo "MARK=$MARK ")$([ "$PEERS" != "mosquitto rabbitmq nats activemq proton" ] && echo "PEERS='$PEERS' ")$([ "$SCENARIOS" != . ] && echo "SCENARIOS='$SCENARIOS' ")ROUNDS=$ROUNDS COUNT=$COUNT LAT_COUNT=$LAT_COUNT LIMIT=$LIMIT FILL=$FILL FILL_LIMIT=$FILL_LIMIT MQTT_FILL=$MQTT_FILL IDLE=$IDLE bench/suite.sh",
+  "command": "$([ -n "$PIN" ] && echo "PIN=1 ")$([ -z "$ALONE" ] && echo "ALONE= ")$([ "$MARK" != suite ] && echo "MARK=$MARK ")$([ "$PEERS" != "mosquitto rabbitmq nats activemq proton" ] && echo "PEERS='$PEERS' ")$([ "$SCENARIOS" != . ] && echo "SCENARIOS='$SCENARIOS' ")ROUNDS=$ROUNDS COUNT=$COUNT LAT_COUNT=$LAT_COUNT LIMIT=$LIMIT FILL=$FILL FILL_LIMIT=$FILL_LIMIT MQTT_FILL=$MQTT_FILL IDLE=$IDLE bench/suite.sh",
   "rounds": $ROUNDS, "rounds_done": $rounds_done, "skipped": $SKIPPED, "count": $COUNT, "lat_count": $LAT_COUNT, "limit": $LIMIT,
   "fill": $FILL, "fill_limit": $FILL_LIMIT, "idle": $IDLE, "mqtt_fill": $MQTT_FILL,
   "cpu": "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) × $(nproc)",

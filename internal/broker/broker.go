@@ -483,7 +483,7 @@ func (b *Broker) Detach(l *transport.Link, err error) {
 	if bd.shared != "" {
 		bd.topic.leaveShared(bd.shared)
 	}
-	if err == nil && bd.q.subOnAttach && l.RemoteClosed() {
+	if err == nil && bd.q.typ == "subscription" && l.RemoteClosed() {
 		b.closeSubscription(bd.q)
 	}
 }
@@ -503,9 +503,9 @@ func (b *Broker) closeSubscription(q *queue) {
 		return
 	}
 	b.mu.Lock()
-	current := b.queues[key{q.space, q.name}] == q
+	ours := b.queues[key{q.space, q.name}] == q && q.subOnAttach // not deleted, nor an address's
 	b.mu.Unlock()
-	if current {
+	if ours {
 		b.deleteAddress(q.space, q.name)
 	}
 }

@@ -410,12 +410,27 @@ func reservedName(l *transport.Link, name string) error {
 // ensureSubscription creates a durable subscription queue on t
 // (idempotent); onAttach records that a receiver's attach, not an
 // address, created it; a new one gets the matching retained messages when
-// seed is set.
+// seed is set. An address (onAttach false) adopts one an attach made: it
+// is journaled as the address's from then on, which a consumer's close
+// does not delete.
 func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxConsumers int, onAttach, seed bool) error {
 	b.mu.Lock()
 	k := key{t.space, name}
-	if b.queues[k] != nil {
-		b.mu.Unlock()
+	if q := b.queues[k]; q != nil {
+		defer b.mu.Unlock()
+		if onAttach || !q.subOnAttach {
+			return nil
+		}
+		// A later queue record replaces an earlier one of the same name.
+		old := q.key
+		q.subOnAttach = false
+		if err := b.persistQueue(q); err != nil {
+			q.key, q.subOnAttach = old, true
+			return err
+		}
+		if old != 0 && old != q.key {
+			b.opts.Store.DeleteAsync(old)
+		}
 		return nil
 	}
 	q := &queue{b: b, space: t.space, name: name, typ: "subscription",

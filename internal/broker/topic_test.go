@@ -273,6 +273,20 @@ func TestBrokerDurableSubscriptionClose(t *testing.T) {
 	must(b.Close(ctx5(t)))
 	waitGone(t, n, "prices::pool")
 
+	// A subscription an attach made, then adopted by an Address
+	// resource of the same name, is the address's.
+	adopt := &amqp.ReceiverOptions{Name: "adopted", SourceDurability: amqp.DurabilityUnsettledState,
+		SourceCapabilities: []string{"global"}, Credit: 10}
+	sd := session(t, n.addr)
+	d, err := sd.NewReceiver(ctx5(t), "prices", adopt)
+	must(err)
+	must(n.b.EnsureAddress("default", "prices::adopted", "subscription"))
+	must(d.Close(ctx5(t)))
+	applied(sd)
+	if _, ok := n.b.Stats("default", "prices::adopted"); !ok {
+		t.Fatal("closing a consumer deleted the subscription an address adopted")
+	}
+
 	sr := session(t, n.addr)
 	arch, err := sr.NewReceiver(ctx5(t), "prices::archive", &amqp.ReceiverOptions{Credit: 10})
 	must(err)
