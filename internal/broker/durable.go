@@ -305,6 +305,23 @@ func (b *Broker) persistQueue(q *queue) error {
 	return nil
 }
 
+// rejournalLocked journals q's definition again after change has edited
+// it (b.mu held): a later queue record replaces an earlier one of the same
+// name, which is then deleted. On failure undo restores q.
+func (b *Broker) rejournalLocked(q *queue, change, undo func()) error {
+	old := q.key
+	change()
+	if err := b.persistQueue(q); err != nil {
+		q.key = old
+		undo()
+		return err
+	}
+	if old != 0 && old != q.key {
+		b.opts.Store.DeleteAsync(old)
+	}
+	return nil
+}
+
 func (b *Broker) unpersistQueue(q *queue) {
 	if b.opts.Store != nil && q.key != 0 {
 		b.opts.Store.DeleteAsync(q.key)

@@ -116,15 +116,6 @@ func (b *Broker) SetMaxConsumers(space, address string, n int) error {
 	if b.queues[key{space, address}] != q || q.subMaxConsumers == n {
 		return nil // deleted meanwhile, or already journaled
 	}
-	// A later queue record replaces an earlier one of the same name.
-	old, oldN := q.key, q.subMaxConsumers
-	q.subMaxConsumers = n
-	if err := b.persistQueue(q); err != nil {
-		q.key, q.subMaxConsumers = old, oldN
-		return err
-	}
-	if old != 0 && old != q.key {
-		b.opts.Store.DeleteAsync(old)
-	}
-	return nil
+	oldN := q.subMaxConsumers
+	return b.rejournalLocked(q, func() { q.subMaxConsumers = n }, func() { q.subMaxConsumers = oldN })
 }

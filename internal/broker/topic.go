@@ -421,17 +421,7 @@ func (b *Broker) ensureSubscription(t *topic, name string, filter []string, maxC
 		if onAttach || !q.subOnAttach {
 			return nil
 		}
-		// A later queue record replaces an earlier one of the same name.
-		old := q.key
-		q.subOnAttach = false
-		if err := b.persistQueue(q); err != nil {
-			q.key, q.subOnAttach = old, true
-			return err
-		}
-		if old != 0 && old != q.key {
-			b.opts.Store.DeleteAsync(old)
-		}
-		return nil
+		return b.rejournalLocked(q, func() { q.subOnAttach = false }, func() { q.subOnAttach = true })
 	}
 	q := &queue{b: b, space: t.space, name: name, typ: "subscription",
 		subFilter: strings.Join(filter, "/"), subMaxConsumers: maxConsumers, subOnAttach: onAttach}
