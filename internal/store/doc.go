@@ -171,7 +171,8 @@
 //     order: for every live key, the position and length of its newest Put.
 //   - Per-segment live byte counts equal the sum over index entries in that
 //     segment.
-//   - Every tombstone that still guards an older Put is in the index.
+//   - Every tombstone that still guards a Put in an older segment is in
+//     the index.
 //
 // # Failpoints
 //
@@ -191,8 +192,11 @@
 // and minSeg: 24 bytes of key and value in a Go map, 37 to 56 bytes of heap
 // per key with the map's overhead (measured at 0.3 to 1.5 million keys by
 // TestStoreIndexMemory), never the data. Get reads the data from disk with
-// one pread. Tombstones that still guard an older Put take another map
-// entry each until compaction finds them dead.
+// one pread. Tombstones that still guard a Put in an older segment take
+// another map entry each until compaction finds them dead; one whose key's
+// every Put is in its own segment takes none (a record deleted soon after
+// it was written, as a queue's message usually is: replaying the segment
+// deletes the key, and compacting it drops both).
 //
 // # Concurrency
 //

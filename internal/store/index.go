@@ -122,6 +122,13 @@ func (st *state) del(key uint64, seg, off uint32) {
 		return
 	}
 	t.seg, t.off = seg, off
+	if t.minSeg == seg && t.maxSeg == seg {
+		// Every Put of the key is in the tombstone's own segment, before
+		// it: replaying the segment deletes the key, and compacting it
+		// drops both. Nothing to keep (a record put and deleted soon
+		// after, the usual case, costs the index no entry).
+		return
+	}
 	if st.needed(t, nil) {
 		st.tombs[key] = t
 		st.addLive(seg, recHeaderSize, 0)

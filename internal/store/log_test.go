@@ -171,16 +171,18 @@ func TestStoreStats(t *testing.T) {
 	for k := range uint64(10) {
 		must(t, l.Put(ctx, k, make([]byte, 100)))
 	}
-	must(t, l.Put(ctx, 0, make([]byte, 50))) // supersede
-	must(t, l.Delete(ctx, 1))
-	must(t, l.Delete(ctx, 1000)) // hides nothing: not tracked
+	must(t, l.Put(ctx, 0, make([]byte, 50)))      // supersede
+	must(t, l.Delete(ctx, 1))                     // its Put is in the same segment: not tracked
+	must(t, l.Delete(ctx, 1000))                  // hides nothing: not tracked
+	must(t, l.Put(ctx, 2000, make([]byte, 3500))) // a second segment
+	must(t, l.Delete(ctx, 2))                     // hides a Put in the first: tracked
 	st := l.Stats()
 	want := Stats{
-		Segments:    1,
+		Segments:    2,
 		LiveRecords: 9,
-		LiveBytes:   8*(recHeaderSize+100) + recHeaderSize + 50,
+		LiveBytes:   7*(recHeaderSize+100) + recHeaderSize + 50 + recHeaderSize + 3500,
 		Tombstones:  1,
-		Bytes:       segHeaderSize + 11*recHeaderSize + 10*100 + 50 + 2*recHeaderSize,
+		Bytes:       2*segHeaderSize + 12*recHeaderSize + 10*100 + 50 + 3500 + 3*recHeaderSize,
 	}
 	if st.Segments != want.Segments || st.LiveRecords != want.LiveRecords || st.LiveBytes != want.LiveBytes ||
 		st.Tombstones != want.Tombstones || st.Bytes != want.Bytes {
@@ -189,7 +191,7 @@ func TestStoreStats(t *testing.T) {
 	if st.Bytes != dirBytes(t, dir) {
 		t.Errorf("Stats().Bytes = %d, files hold %d", st.Bytes, dirBytes(t, dir))
 	}
-	if st.Syncs == 0 || st.Commits == 0 || st.Appended != 13 {
+	if st.Syncs == 0 || st.Commits == 0 || st.Appended != 15 {
 		t.Errorf("counters: %+v", st)
 	}
 }
