@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/enmasse-go/enmasse/internal/amqp/transport"
@@ -14,24 +15,32 @@ import (
 // which topic address resolves their filter). It returns how many it
 // deleted.
 func (b *Broker) DeleteSubscriptions(space, name string) int {
-	suffix := "::" + name
-	var names []string
 	b.mu.Lock()
-	for k, q := range b.queues {
-		if k.space == space && q.typ == "subscription" && strings.HasSuffix(k.name, suffix) {
-			if tn, n, ok := splitSubscription(k.name); ok && n == name && tn != "" {
-				names = append(names, k.name)
-			}
-		}
-	}
+	qs := b.subscriptionsNamedLocked(space, name)
 	b.mu.Unlock()
 	n := 0
-	for _, a := range names {
-		if b.DeleteAddress(space, a) == nil {
+	for _, q := range qs {
+		if b.DeleteAddress(space, q.name) == nil {
 			n++
 		}
 	}
 	return n
+}
+
+// subscriptionsNamedLocked lists the durable subscriptions of space named
+// `{topic}::{name}`, whatever the topic, in address order; b.mu held.
+func (b *Broker) subscriptionsNamedLocked(space, name string) []*queue {
+	suffix := "::" + name
+	var qs []*queue
+	for k, q := range b.queues {
+		if k.space == space && q.typ == "subscription" && strings.HasSuffix(k.name, suffix) {
+			if tn, n, ok := splitSubscription(k.name); ok && n == name && tn != "" {
+				qs = append(qs, q)
+			}
+		}
+	}
+	slices.SortFunc(qs, func(a, b *queue) int { return strings.Compare(a.name, b.name) })
+	return qs
 }
 
 // LinkSubscription finds the durable subscription a receiver link asks
@@ -51,20 +60,16 @@ func (b *Broker) LinkSubscription(l *transport.Link, space string) (address stri
 		return "", false
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	best := ""
-	for k, q := range b.queues {
-		if k.space != space || q.typ != "subscription" {
-			continue
-		}
-		if tn, n, ok := splitSubscription(k.name); ok && n == name && tn != "" && (best == "" || k.name < best) {
-			best, address = k.name, q.subFilter
-			if address == "" {
-				address = tn
-			}
-		}
+	qs := b.subscriptionsNamedLocked(space, name)
+	b.mu.Unlock()
+	if len(qs) == 0 {
+		return "", false
 	}
-	return address, best != ""
+	if qs[0].subFilter != "" {
+		return qs[0].subFilter, true
+	}
+	tn, _, _ := splitSubscription(qs[0].name)
+	return tn, true
 }
 
 // SubscriptionsWithPrefix lists the names (the part after `::`) of the

@@ -281,7 +281,7 @@ func (b *Broker) attachTopic(l *transport.Link, t *topic, address string) (*bind
 	if a.Source != nil && hasCapability(a.Source.Capabilities, CapabilityRetainedOnly) {
 		return b.attachRetainedOnly(l, t, filter), nil
 	}
-	if a.Source != nil && a.Source.Durable > 0 {
+	if durableSource(l) {
 		return b.attachJMSDurable(l, t, filter, a.Source.Capabilities)
 	}
 	if a.Source != nil && hasCapability(a.Source.Capabilities, "shared") {
