@@ -1049,15 +1049,16 @@ func (c *conn) relLoop() {
 			case <-c.ctx.Done():
 				return
 			}
-			c.mu.Lock()
-			key := it.m.key
-			c.mu.Unlock()
-			if key != 0 {
+		}
+		c.mu.Lock()
+		for _, it := range batch {
+			if key := it.m.key; key != 0 {
 				keys = append(keys, key)
 				data = append(data, append(childRecord(recOutgoing, c.session.key, it.id), 1))
 				marked = append(marked, it.m)
 			}
 		}
+		c.mu.Unlock()
 		if len(keys) > 0 {
 			ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
 			err := st.PutMany(ctx, keys, data)
